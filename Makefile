@@ -1,0 +1,75 @@
+# Gongchuang: `make run` serves the demo on http://127.0.0.1:8000; `make test` runs everything.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := src/gongchuang/static/vendor
+LOCALE := src/gongchuang/locale
+export GONGCHUANG_LOG_JSON ?= false
+
+.PHONY: run test install assets locale lint typecheck check-migrations import-check \
+        test-sqlite test-postgres extract-messages bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) assets locale
+
+# Front-end libraries come from npm at the versions package-lock.json pins.
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/htmx-ext-sse/dist/sse.js $(VENDOR)/htmx-ext-sse.js
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css $(VENDOR)/
+	cp -r node_modules/leaflet/dist/images $(VENDOR)/
+	touch $@
+
+assets: $(VENDOR)/.stamp
+
+locale: $(STAMP)
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages
+
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o $(LOCALE)/messages.pot --no-location --sort-output src
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching
+
+run: install
+	$(BIN)/gongchuang db upgrade
+	$(BIN)/gongchuang demo --if-empty
+	$(BIN)/gongchuang serve --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+import-check: $(STAMP)
+	$(BIN)/lint-imports
+
+check-migrations: $(STAMP)
+	rm -f var/alembic-check.db
+	GONGCHUANG_DATABASE_URL=sqlite:///$(CURDIR)/var/alembic-check.db $(BIN)/gongchuang db upgrade
+	GONGCHUANG_DATABASE_URL=sqlite:///$(CURDIR)/var/alembic-check.db $(BIN)/alembic check
+	rm -f var/alembic-check.db*
+
+test-sqlite: install
+	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n 2 --dist loadgroup -q
+
+test-postgres: install
+	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n 2 --dist loadgroup -q
+
+test: install lint typecheck import-check check-migrations test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python bench/http_core.py
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) var/*.db*

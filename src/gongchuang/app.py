@@ -1,0 +1,126 @@
+"""The ASGI application: `create_app()` wires the core and the domain modules."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gongchuang.config import get_settings
+from gongchuang.core import api as core_api
+from gongchuang.core import auth, events, jobs, live, ops
+from gongchuang.core import pages as core_pages
+from gongchuang.core.db import Database, get_database, set_database
+from gongchuang.core.errors import GongchuangError, InvalidInput, NotFound
+from gongchuang.core.i18n import N_, current_locale, negotiate
+from gongchuang.core.web import LANGUAGE_COOKIE, cookie_secure, error_response
+from gongchuang.modules import load_modules
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _pg_conninfo(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_app(database: Database | None = None, *, background: bool | None = None) -> FastAPI:
+    """Build the app. `background` starts the outbox dispatcher, the job worker thread and (on
+    PostgreSQL) the LISTEN thread; tests that drive services directly turn it off."""
+    settings = get_settings()
+    run_background = settings.run_dispatcher if background is None else background
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or get_database()
+        set_database(db)
+        app.state.database = db
+        stoppers: list[Callable[[], None]] = []
+        if run_background:
+            if db.is_postgres:
+                listener = live.PostgresListener(_pg_conninfo(db.url))
+                listener.start()
+                stoppers.append(listener.stop)
+            dispatcher = events.Dispatcher(db)
+            dispatcher.start()
+            stoppers.append(dispatcher.stop)
+            worker = jobs.Worker(db)
+            worker.start()
+            stoppers.append(worker.stop)
+        try:
+            yield
+        finally:
+            for stop in reversed(stoppers):
+                stop()
+
+    app = FastAPI(
+        title="Gongchuang 共创 API",
+        version="1.0",
+        description="REST API of the Gongchuang community public-good platform. Errors are "
+        "RFC 9457 problem+json in the caller's language (Accept-Language: zh-CN or en).",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    if database is not None:
+        app.state.database = database
+
+    @app.middleware("http")
+    async def locale_and_cookies(request: Request,
+                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        api = request.url.path.startswith("/api/")
+        locale = negotiate(
+            request.query_params.get("lang"),
+            None if api else request.cookies.get(LANGUAGE_COOKIE),
+            request.headers.get("accept-language") if api else None,
+        )
+        token = current_locale.set(locale)
+        try:
+            response = await call_next(request)
+        finally:
+            current_locale.reset(token)
+        seed = getattr(request.state, "new_csrf_seed", None)
+        if seed and not request.cookies.get(auth.CSRF_COOKIE):
+            response.set_cookie(auth.CSRF_COOKIE, seed, httponly=True, samesite="lax",
+                                secure=cookie_secure(request))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    app.middleware("http")(ops.observe)
+
+    @app.exception_handler(GongchuangError)
+    async def domain_error(request: Request, exc: GongchuangError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
+                   "message": e.get("msg", "")} for e in exc.errors()]
+        return error_response(request, InvalidInput(N_("Some of the input is not valid"),
+                                                    errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(request, NotFound())
+        error = GongchuangError(str(exc.detail))
+        error.status_code = exc.status_code
+        return error_response(request, error)
+
+    load_modules(app)
+    app.include_router(ops.router)
+    app.include_router(core_api.router)
+    app.include_router(core_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

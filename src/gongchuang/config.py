@@ -1,0 +1,41 @@
+"""Settings from the environment (prefix GONGCHUANG_); embedded SQLite by default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GONGCHUANG_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'gongchuang.db'}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    secret_key: str = Field(
+        default="dev-only-change-me-in-production-0123456789",
+        description="Signs sessions and CSRF tokens and peppers ID-number hashes",
+    )
+    storage_dir: Path = PROJECT_ROOT / "var" / "files"
+    default_locale: str = "zh_CN"
+    # None: Secure follows the request scheme; set true behind a TLS-terminating proxy.
+    cookie_secure: bool | None = None
+    session_days: int = 14
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    upload_max_bytes: int = 10 * 1024 * 1024
+    run_dispatcher: bool = True
+    log_json: bool = True
+    log_level: str = "INFO"
+    sms_gateway: str = "log"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,161 @@
+"""The audit ledger: an append-only, hash-chained record of public-interest changes.
+
+Each entry's hash covers its content and the previous entry's hash, so editing or deleting any
+row breaks every link after it; `verify_chain` names the first broken entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from gongchuang.core.db import utcnow
+from gongchuang.core.models import AuditEntry
+from gongchuang.core.permissions import Principal
+
+GENESIS_HASH = "0" * 64
+# Any fixed 64-bit number: serialises appends across PostgreSQL transactions.
+_PG_CHAIN_LOCK = 7_302_118_812
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "value") and not isinstance(value, int | float | str | bool):
+        return _jsonable(value.value)
+    return value
+
+
+def snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    """A JSON-able picture of an object's fields, for `before` and `after`."""
+    return {name: _jsonable(getattr(obj, name)) for name in fields}
+
+
+def entry_hash(
+    prev_hash: str,
+    occurred_at: datetime,
+    actor_person_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> str:
+    body = json.dumps(
+        [
+            prev_hash,
+            occurred_at.isoformat(timespec="microseconds"),
+            actor_person_id,
+            actor_label,
+            action,
+            object_type,
+            object_id,
+            before,
+            after,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Principal,
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain inside the caller's transaction."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
+    prev_hash = prev or GENESIS_HASH
+    occurred_at = utcnow()
+    before_j = _jsonable(before) if before is not None else None
+    after_j = _jsonable(after) if after is not None else None
+    entry = AuditEntry(
+        occurred_at=occurred_at,
+        actor_person_id=actor.person_id,
+        actor_label=actor.audit_label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=before_j,
+        after=after_j,
+        prev_hash=prev_hash,
+        entry_hash=entry_hash(
+            prev_hash,
+            occurred_at,
+            actor.person_id,
+            actor.audit_label,
+            action,
+            object_type,
+            str(object_id),
+            before_j,
+            after_j,
+        ),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass
+class ChainReport:
+    checked: int
+    broken_entry_id: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_entry_id is None
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    prev_hash = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+        ).all()
+        if not rows:
+            return ChainReport(checked)
+        for row in rows:
+            if row.prev_hash != prev_hash:
+                return ChainReport(checked, row.id, "previous hash does not match (row removed?)")
+            expected = entry_hash(
+                row.prev_hash,
+                row.occurred_at,
+                row.actor_person_id,
+                row.actor_label,
+                row.action,
+                row.object_type,
+                row.object_id,
+                row.before,
+                row.after,
+            )
+            if expected != row.entry_hash:
+                return ChainReport(checked, row.id, "content does not match its hash (row edited)")
+            prev_hash = row.entry_hash
+            checked += 1
+            last_id = row.id
+        session.expunge_all()

@@ -1,0 +1,207 @@
+"""Logging in: phone + password, server-side sessions, lockout, CSRF and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongchuang.config import get_settings
+from gongchuang.core import audit
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import (
+    AuthenticationRequired,
+    GongchuangError,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+)
+from gongchuang.core.i18n import N_
+from gongchuang.core.identity import normalise_phone
+from gongchuang.core.models import ApiToken, Person, WebSession
+from gongchuang.core.passwords import hash_password, needs_rehash, verify_password
+from gongchuang.core.permissions import KNOWN_PERMISSIONS, READ_SCOPE, Principal
+
+SESSION_COOKIE = "gc_session"
+CSRF_COOKIE = "gc_csrf"
+TOKEN_PREFIX = "gct_"
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class LoginOutcome:
+    """A failed login is an outcome, not an exception: the failure count must be committed."""
+
+    person: Person | None = None
+    session_token: str | None = None
+    error: GongchuangError | None = None
+
+
+def login(session: Session, phone: str, password: str, user_agent: str = "") -> LoginOutcome:
+    """Check the password and open a session (the cookie value is in the outcome).
+
+    After `login_max_failures` wrong passwords the account is locked for
+    `login_lockout_minutes`; the same message answers an unknown phone and a wrong password.
+    """
+    settings = get_settings()
+    phone = normalise_phone(phone)
+    person = session.scalar(select(Person).where(Person.phone == phone))
+    now = utcnow()
+    if person is not None and person.locked_until and person.locked_until > now:
+        minutes = max(1, int((person.locked_until - now).total_seconds() // 60) + 1)
+        return LoginOutcome(error=TooManyAttempts(
+            N_("Too many wrong passwords. Try again in %(minutes)s minutes."), minutes=minutes
+        ))
+    ok = verify_password(person.password_hash if person else None, password or "")
+    if person is None or not ok or not person.is_active:
+        if person is not None:
+            person.failed_logins += 1
+            if person.failed_logins >= settings.login_max_failures:
+                person.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
+                person.failed_logins = 0
+                audit.record(session, Principal(person.id, person.name), "person.locked",
+                             "person", person.id)
+        return LoginOutcome(error=InvalidInput(
+            N_("The phone number or password is not correct"),
+            errors=[{"field": "password", "message": "phone or password incorrect"}],
+        ))
+    person.failed_logins = 0
+    person.locked_until = None
+    person.last_login_at = now
+    if person.password_hash and needs_rehash(person.password_hash):
+        person.password_hash = hash_password(password)
+    raw = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=_sha256(raw),
+            person_id=person.id,
+            expires_at=now + timedelta(days=settings.session_days),
+            user_agent=user_agent[:300],
+        )
+    )
+    session.flush()
+    return LoginOutcome(person=person, session_token=raw)
+
+
+def logout(session: Session, raw: str | None) -> None:
+    if not raw:
+        return
+    web_session = session.get(WebSession, _sha256(raw))
+    if web_session is not None and web_session.revoked_at is None:
+        web_session.revoked_at = utcnow()
+
+
+def principal_for(person: Person, *, via: str, scopes: frozenset[str] | None = None) -> Principal:
+    return Principal(
+        person_id=person.id,
+        name=person.name,
+        is_platform_admin=person.is_platform_admin,
+        scopes=scopes,
+        via=via,
+    )
+
+
+def principal_from_session(session: Session, raw: str | None) -> Principal | None:
+    if not raw:
+        return None
+    web_session = session.get(WebSession, _sha256(raw))
+    if web_session is None or web_session.revoked_at or web_session.expires_at <= utcnow():
+        return None
+    person = session.get(Person, web_session.person_id)
+    if person is None or not person.is_active:
+        return None
+    return principal_for(person, via="session")
+
+
+def csrf_token_for(seed: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(seed: str | None, token: str | None) -> bool:
+    if not seed or not token:
+        return False
+    return hmac.compare_digest(csrf_token_for(seed), token)
+
+
+def validate_scopes(scopes: list[str]) -> frozenset[str]:
+    unknown = sorted(set(scopes) - KNOWN_PERMISSIONS - {READ_SCOPE})
+    if unknown:
+        raise InvalidInput(
+            N_("Unknown scopes: %(scopes)s"),
+            scopes=", ".join(unknown),
+            errors=[{"field": "scopes", "message": f"unknown: {', '.join(unknown)}"}],
+        )
+    if not scopes:
+        raise InvalidInput(N_("Choose at least one scope"), errors=[{"field": "scopes",
+                                                                      "message": "empty"}])
+    return frozenset(scopes)
+
+
+def create_api_token(
+    session: Session,
+    actor: Principal,
+    person: Person,
+    *,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Returns the token row and the secret, which is shown once and stored only hashed."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
+    checked = validate_scopes(scopes)
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput(N_("The expiry must be in the future"),
+                           errors=[{"field": "expires_at", "message": "in the past"}])
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        person_id=person.id,
+        name=name,
+        token_hash=_sha256(raw),
+        prefix=raw[:10],
+        scopes=sorted(checked),
+        expires_at=expires_at,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(session, actor, "api_token.create", "api_token", token.id,
+                 after={"name": name, "scopes": sorted(checked), "person_id": person.id})
+    return token, raw
+
+
+def revoke_api_token(session: Session, actor: Principal, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.person_id != actor.person_id and not actor.is_platform_admin):
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(session, actor, "api_token.revoke", "api_token", token.id)
+    return token
+
+
+def principal_from_token(session: Session, raw: str) -> Principal:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(raw)))
+    now = utcnow()
+    if (
+        token is None
+        or token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+    ):
+        raise AuthenticationRequired(N_("The API token is invalid, expired or revoked"))
+    person = session.get(Person, token.person_id)
+    if person is None or not person.is_active:
+        raise AuthenticationRequired(N_("The API token is invalid, expired or revoked"))
+    # Touch at most once a minute: a busy integration should not write on every call.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    return principal_for(person, via=f"token:{token.prefix}", scopes=frozenset(token.scopes))

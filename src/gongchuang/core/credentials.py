@@ -1,0 +1,118 @@
+"""The credential registry: certificates people hold (first aid ...), issued by organisations.
+
+Training issues credentials here; emergency and volunteer modules read them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from gongchuang.core import audit, events, notifications
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Credential, Organisation, Person
+from gongchuang.core.permissions import CorePerm, Principal, has_permission
+
+CREDENTIAL_KINDS = {
+    "first_aid": N_("First-aid certificate"),
+    "aed_operator": N_("AED operator"),
+    "volunteer_training": N_("Volunteer training"),
+    "vocational": N_("Vocational skill certificate"),
+}
+
+
+def issue_credential(
+    session: Session,
+    actor: Principal,
+    issuer: Organisation,
+    person: Person,
+    *,
+    kind: str,
+    title: str,
+    certificate_no: str,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    evidence_file_id: int | None = None,
+) -> Credential:
+    if not has_permission(session, actor, CorePerm.CREDENTIAL_ISSUE, issuer):
+        raise NotFound()
+    errors = []
+    if kind not in CREDENTIAL_KINDS:
+        errors.append({"field": "kind", "message": f"unknown kind {kind!r}"})
+    if not (title or "").strip():
+        errors.append({"field": "title", "message": "required"})
+    if not (certificate_no or "").strip():
+        errors.append({"field": "certificate_no", "message": "required"})
+    if valid_until is not None and valid_until <= valid_from:
+        errors.append({"field": "valid_until", "message": "must be after valid_from"})
+    if errors:
+        raise InvalidInput(errors=errors)
+    credential = Credential(person_id=person.id, kind=kind, title=title.strip(),
+                            issuer_organisation_id=issuer.id,
+                            certificate_no=certificate_no.strip(), valid_from=valid_from,
+                            valid_until=valid_until, evidence_file_id=evidence_file_id)
+    session.add(credential)
+    session.flush()
+    audit.record(session, actor, "credential.issue", "credential", credential.id,
+                 after={"person_id": person.id, "kind": kind, "issuer": issuer.id,
+                        "valid_until": valid_until})
+    events.publish(session, "credential.issued", {
+        "credential_id": credential.id, "person_id": person.id, "kind": kind,
+        "organisation_id": issuer.id})
+    notifications.notify(session, person.id, kind="credential.issued",
+                         title=N_("You received a credential: %(title)s"),
+                         params={"title": credential.title}, link="/me")
+    return credential
+
+
+def revoke_credential(session: Session, actor: Principal, credential_id: int, reason: str
+                      ) -> Credential:
+    credential = session.get(Credential, credential_id)
+    issuer = session.get(Organisation, credential.issuer_organisation_id) if credential else None
+    if credential is None or issuer is None or not has_permission(
+            session, actor, CorePerm.CREDENTIAL_ISSUE, issuer):
+        raise NotFound()
+    if not (reason or "").strip():
+        raise InvalidInput(N_("Give a reason for revoking"),
+                           errors=[{"field": "reason", "message": "required"}])
+    if credential.revoked_at is None:
+        credential.revoked_at = utcnow()
+        credential.revoked_reason = reason.strip()[:500]
+        audit.record(session, actor, "credential.revoke", "credential", credential.id,
+                     after={"reason": credential.revoked_reason})
+        events.publish(session, "credential.revoked", {
+            "credential_id": credential.id, "person_id": credential.person_id,
+            "organisation_id": issuer.id})
+    return credential
+
+
+def credentials_of(session: Session, person_id: int) -> list[Credential]:
+    return list(session.scalars(select(Credential).options(joinedload(Credential.issuer))
+                                .where(Credential.person_id == person_id)
+                                .order_by(Credential.valid_from.desc())))
+
+
+def valid_credentials(session: Session, kind: str, *, at: datetime | None = None,
+                      person_id: int | None = None) -> list[Credential]:
+    """Credentials of a kind valid at a moment: what the emergency module asks of responders."""
+    moment = at or utcnow()
+    query = select(Credential).where(
+        Credential.kind == kind,
+        Credential.revoked_at.is_(None),
+        Credential.valid_from <= moment,
+        or_(Credential.valid_until.is_(None), Credential.valid_until > moment),
+    )
+    if person_id is not None:
+        query = query.where(Credential.person_id == person_id)
+    return list(session.scalars(query))
+
+
+def get_credential(session: Session, credential_id: int) -> Credential:
+    credential = session.get(Credential, credential_id)
+    if credential is None:
+        raise NotFound()
+    return credential

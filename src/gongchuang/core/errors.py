@@ -1,0 +1,77 @@
+"""Domain errors. Each carries its HTTP status and a translatable message; one handler renders
+them as problem+json (API) or a friendly page (HTML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gongchuang.core.i18n import N_, gettext
+
+
+class GongchuangError(Exception):
+    status_code = 400
+    type_slug = "bad-request"
+    title = N_("The request could not be completed")
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> None:
+        self.message = message or self.title
+        self.params = params
+        self.errors = errors or []
+        super().__init__(self.message % params if params else self.message)
+
+    def detail(self) -> str:
+        return gettext(self.message, **self.params)
+
+
+class InvalidInput(GongchuangError):
+    status_code = 422
+    type_slug = "invalid-input"
+    title = N_("Some of the input is not valid")
+
+
+class NotFound(GongchuangError):
+    status_code = 404
+    type_slug = "not-found"
+    title = N_("Not found, or you do not have access to it")
+
+
+class AuthenticationRequired(GongchuangError):
+    status_code = 401
+    type_slug = "authentication-required"
+    title = N_("Please log in first")
+
+
+class PermissionDenied(GongchuangError):
+    status_code = 403
+    type_slug = "permission-denied"
+    title = N_("You do not have permission to do this")
+
+
+class Conflict(GongchuangError):
+    status_code = 409
+    type_slug = "conflict"
+    title = N_("This conflicts with data already stored")
+
+
+class TooManyAttempts(GongchuangError):
+    status_code = 429
+    type_slug = "too-many-attempts"
+    title = N_("Too many attempts; please wait and try again")
+
+
+class PayloadTooLarge(GongchuangError):
+    status_code = 413
+    type_slug = "payload-too-large"
+    title = N_("The file is too large")
+
+
+class UnsupportedMediaType(GongchuangError):
+    status_code = 415
+    type_slug = "unsupported-media-type"
+    title = N_("This type of file is not accepted")

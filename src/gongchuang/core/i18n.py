@@ -1,0 +1,70 @@
+"""Translations through Babel. Source strings are English; Simplified Chinese is the default.
+
+The locale of the current request lives in a context variable so that services, templates and
+error handlers all speak the user's language without passing it around.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+SUPPORTED_LOCALES = ("zh_CN", "en")
+DEFAULT_LOCALE = "zh_CN"
+
+current_locale: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "current_locale", default=DEFAULT_LOCALE
+)
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
+
+
+def gettext(message: str, **params: Any) -> str:
+    text = translations(current_locale.get()).ugettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
+    text = translations(current_locale.get()).ungettext(singular, plural, n)
+    return text % {"num": n, **params}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name pybabel extracts
+    """Mark a string for extraction; it is translated later, where it is shown."""
+    return message
+
+
+_ = gettext
+
+
+def negotiate(*candidates: str | None) -> str:
+    """The first supported locale among explicit choices and Accept-Language entries."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        for part in candidate.split(","):
+            tag = part.split(";")[0].strip().replace("-", "_")
+            if not tag:
+                continue
+            try:
+                parsed = Locale.parse(tag)
+            except (ValueError, TypeError):
+                continue
+            if parsed.language == "zh":
+                return "zh_CN"
+            if parsed.language == "en":
+                return "en"
+    return DEFAULT_LOCALE
+
+
+def html_lang(locale: str) -> str:
+    return "zh-CN" if locale == "zh_CN" else "en"

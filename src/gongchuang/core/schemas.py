@@ -1,0 +1,214 @@
+"""Pydantic shapes of the core's REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RegionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str = Field(description="GB/T 2260 (6 digits) or statistical code (12 digits)")
+    name: str
+    level: str
+    kind: str
+    parent_id: int | None
+
+
+class OrganisationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    region_id: int
+    region_code: str
+    region_name: str
+    parent_id: int | None
+    description: str
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    phone: str = Field(description="Masked (138****0000) unless the caller may see contacts")
+    phone_is_masked: bool
+    resident_id: str | None = Field(None, description="Masked; only for the owner and staff")
+
+
+class MembershipOut(BaseModel):
+    id: int
+    organisation_id: int
+    person: PersonOut
+    roles: list[str]
+    title: str
+    joined_at: datetime
+
+
+class MembershipIn(BaseModel):
+    phone: str = Field(min_length=1, max_length=20, examples=["13800000042"])
+    roles: list[str] = Field(default_factory=lambda: ["member"], max_length=20)
+    title: str = Field("", max_length=100)
+
+
+class RolesIn(BaseModel):
+    roles: list[str] = Field(min_length=1, max_length=20)
+
+
+class MyMembershipOut(BaseModel):
+    organisation_id: int
+    organisation_name: str
+    roles: list[str]
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str
+    phone: str
+    resident_id: str | None
+    is_platform_admin: bool
+    memberships: list[MyMembershipOut]
+    consents: dict[str, bool]
+
+
+class TokenRequest(BaseModel):
+    phone: str = Field(min_length=1, max_length=20)
+    password: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=50)
+    expires_at: datetime | None = None
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret: shown once, store it now")
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class CredentialIn(BaseModel):
+    person_id: int
+    kind: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    certificate_no: str = Field(min_length=1, max_length=64)
+    valid_from: datetime
+    valid_until: datetime | None = None
+    evidence_file_id: int | None = None
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CredentialOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    person_id: int
+    kind: str
+    title: str
+    issuer_organisation_id: int
+    certificate_no: str
+    valid_from: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+
+class FileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sha256: str
+    size: int
+    content_type: str
+    original_name: str
+    created_at: datetime
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(min_length=1, max_length=500, examples=["https://example.org/hooks/120"])
+    topics: list[str] = Field(min_length=1, max_length=50)
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    organisation_id: int
+    url: str
+    topics: list[str]
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="HMAC-SHA256 key for X-Gongchuang-Signature; shown once")
+
+
+class WebhookDeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    topic: str
+    event_id: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    occurred_at: datetime
+    actor_label: str
+    action: str
+    object_type: str
+    object_id: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    entry_hash: str
+
+
+class ChainReportOut(BaseModel):
+    ok: bool
+    checked: int
+    broken_entry_id: int | None
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, object]] | None = None

@@ -1,0 +1,252 @@
+"""The web shell's plumbing: request-scoped session and principal, CSRF, templates, errors."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from gongchuang.config import get_settings
+from gongchuang.core import auth
+from gongchuang.core.db import Database
+from gongchuang.core.errors import AuthenticationRequired, GongchuangError, PermissionDenied
+from gongchuang.core.i18n import (
+    N_,
+    current_locale,
+    gettext,
+    html_lang,
+    ngettext,
+    translations,
+)
+from gongchuang.core.identity import mask_phone
+from gongchuang.core.permissions import ANONYMOUS, Principal
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LARGE_TEXT_COOKIE = "gc_large"
+LANGUAGE_COOKIE = "gc_lang"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+template_dirs: list[Path] = [PACKAGE_DIR / "templates", PACKAGE_DIR / "core" / "templates"]
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    """A domain module as the home page lists it."""
+
+    code: str
+    title: str
+    summary: str
+    href: str
+
+
+modules: list[ModuleEntry] = []
+
+
+def register_module(entry: ModuleEntry, templates_dir: Path | None = None) -> None:
+    modules.append(entry)
+    if templates_dir is not None:
+        template_dirs.append(templates_dir)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Storage is UTC; people in China read Beijing time."""
+    if value is None:
+        return ""
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def build_templates() -> Jinja2Templates:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs]),
+        extensions=["jinja2.ext.i18n"],
+        autoescape=select_autoescape(),
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda s, **kw: gettext(s, **kw),
+        lambda s, p, n, **kw: ngettext(s, p, n, **kw),
+        newstyle=True,
+    )
+    env.filters["local_time"] = local_time
+    env.filters["mask_phone"] = mask_phone
+    env.globals["modules"] = modules
+    env.policies["ext.i18n.trimmed"] = True
+    return Jinja2Templates(env=env)
+
+
+_templates: Jinja2Templates | None = None
+
+
+def templates() -> Jinja2Templates:
+    global _templates
+    if _templates is None:
+        _templates = build_templates()
+    return _templates
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction; committed before the response is sent."""
+    with get_database(request).transaction(write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def current_principal(request: Request, session: DbSession) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    token = _bearer(request)
+    if token:
+        principal = auth.principal_from_token(session, token)
+    else:
+        principal = auth.principal_from_session(
+            session, request.cookies.get(auth.SESSION_COOKIE)) or ANONYMOUS
+        if (
+            principal.is_authenticated
+            and request.url.path.startswith("/api/")
+            and request.method not in SAFE_METHODS
+            and not auth.csrf_valid(request.cookies.get(auth.CSRF_COOKIE),
+                                    request.headers.get("x-csrf-token"))
+        ):
+            raise PermissionDenied(N_("A browser session needs the X-CSRF-Token header to write"))
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_login(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_authenticated:
+        raise AuthenticationRequired()
+    return principal
+
+
+LoggedIn = Annotated[Principal, Depends(require_login)]
+
+
+class Require:
+    """Route-level declaration of a permission: the caller must be logged in and, for a token,
+    hold the scope. Whether the permission holds for a given organisation is checked by the
+    service's fetch-and-check helper (a missing and a forbidden object look the same)."""
+
+    def __init__(self, perm: str, *, platform: bool = False) -> None:
+        self.perm = perm
+        self.platform = platform
+
+    def __call__(self, principal: LoggedIn) -> Principal:
+        if not principal.scope_allows(self.perm):
+            raise PermissionDenied()
+        if self.platform and not principal.is_platform_admin:
+            raise PermissionDenied()
+        return principal
+
+
+def csrf_seed(request: Request) -> str:
+    seed = request.cookies.get(auth.CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
+    if not seed:
+        seed = secrets.token_urlsafe(24)
+        request.state.new_csrf_seed = seed
+    return seed
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing form carries the token derived from the visitor's CSRF cookie."""
+    if request.method in SAFE_METHODS:
+        return
+    form = await request.form()
+    token = form.get("csrf_token") or request.headers.get("x-csrf-token")
+    if not auth.csrf_valid(request.cookies.get(auth.CSRF_COOKIE), str(token or "")):
+        raise PermissionDenied(N_("The form has expired. Please reload the page and try again."))
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+def cookie_secure(request: Request) -> bool:
+    configured = get_settings().cookie_secure
+    return configured if configured is not None else request.url.scheme == "https"
+
+
+def large_text(request: Request) -> bool:
+    return request.cookies.get(LARGE_TEXT_COOKIE) == "1"
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    principal = getattr(request.state, "principal", None) or ANONYMOUS
+    locale = current_locale.get()
+    ctx = {
+        "principal": principal,
+        "locale": locale,
+        "html_lang": html_lang(locale),
+        "large_text": large_text(request),
+        "csrf_token": auth.csrf_token_for(csrf_seed(request)),
+        "current_path": request.url.path,
+        "current_url": str(request.url.path) + (f"?{request.url.query}" if request.url.query
+                                                else ""),
+        "unread_count": getattr(request.state, "unread_count", 0),
+        **(context or {}),
+    }
+    # Translations must be the request's: the environment is shared across requests.
+    translations(locale)
+    return templates().TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def redirect(url: str, status_code: int = 303) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status_code)
+
+
+def problem(request: Request, error: GongchuangError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://gongchuang.org/problems/{error.type_slug}",
+        "title": gettext(error.title),
+        "status": error.status_code,
+        "detail": error.detail(),
+        "instance": request.url.path,
+    }
+    if error.errors:
+        body["errors"] = error.errors
+    headers = {"Content-Language": html_lang(current_locale.get())}
+    if isinstance(error, AuthenticationRequired):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=error.status_code, media_type="application/problem+json",
+                        headers=headers)
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/readyz"}
+
+
+def error_response(request: Request, error: GongchuangError) -> Response:
+    if wants_json(request):
+        return problem(request, error)
+    if isinstance(error, AuthenticationRequired):
+        return redirect(f"/login?next={quote(request.url.path)}")
+    return render(request, "error.html", {"error": error, "message": error.detail(),
+                                          "title": gettext(error.title)},
+                  status_code=error.status_code)

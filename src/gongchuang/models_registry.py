@@ -1,0 +1,12 @@
+"""Imports every module's tables so that Alembic and `create_all` see the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = ["gongchuang.core.models"]
+
+
+def load_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
