@@ -57,8 +57,14 @@ def create_organisation(
     return org
 
 
+def _load(session: Session, organisation_id: int) -> Organisation | None:
+    # A query, not session.get(): the identity map may hold it without its region loaded.
+    return session.scalar(select(Organisation).options(joinedload(Organisation.region))
+                          .where(Organisation.id == organisation_id))
+
+
 def get_organisation(session: Session, organisation_id: int) -> Organisation:
-    org = session.get(Organisation, organisation_id, options=[joinedload(Organisation.region)])
+    org = _load(session, organisation_id)
     if org is None:
         raise NotFound()
     return org
@@ -68,7 +74,7 @@ def get_organisation_for(
     session: Session, principal: Principal, organisation_id: int, perm: str
 ) -> Organisation:
     """Fetch and check: the same NotFound for a missing organisation and a forbidden one."""
-    org = session.get(Organisation, organisation_id, options=[joinedload(Organisation.region)])
+    org = _load(session, organisation_id)
     if org is None or not has_permission(session, principal, perm, org):
         raise NotFound()
     return org
