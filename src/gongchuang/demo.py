@@ -142,8 +142,9 @@ def load_demo_world(session: Session, *, only_if_empty: bool = False, people_cou
                 certificate_no=f"XH-FA-{2025000 + index}", valid_from=valid_from,
                 valid_until=valid_from + timedelta(days=730))
     for staff_index in range(6):
-        join(mall, f"139{staff_index * 7:08d}", ["staff"], "商场员工")
-        join(university, f"139{staff_index * 11 + 1:08d}", ["staff"], "学校职工")
+        join(mall, f"139{(staff_index * 7) % people_count:08d}", ["staff"], "商场员工")
+        join(university, f"139{(staff_index * 11 + 1) % people_count:08d}", ["staff"],
+             "学校职工")
     session.flush()
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
