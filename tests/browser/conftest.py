@@ -1,0 +1,96 @@
+"""Browser tests: a real server process on a fresh database with the demo world, driven by
+Debian's Chromium through Playwright, with axe-core run on every page visited."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from gongchuang.core.db import Database
+from gongchuang.demo import load_demo_world
+from tests.support.databases import fresh_database_url
+from tests.support.servers import ROOT, running_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("live")
+    with fresh_database_url(tmp, "browser") as url:
+        database = Database(url)
+        with database.transaction() as session:
+            load_demo_world(session, people_count=40)
+        database.dispose()
+        with running_server(url, tmp / "server.log") as base:
+            yield base
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                  headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
+                              locale="zh-CN")
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def check_accessibility(page: Page) -> None:
+    """axe-core with the WCAG 2.x A/AA rules: no serious or critical violation."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})")
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in bad)
+
+
+def login(page: Page, phone: str, password: str = "gongchuang2026") -> None:
+    page.goto("/login")
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").last.click()
+    page.wait_for_load_state()
+
+
+def has_no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"))
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screens")

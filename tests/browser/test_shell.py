@@ -1,0 +1,126 @@
+"""The web shell as its users meet it, in Chinese and English, large text, on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.conftest import check_accessibility, has_no_horizontal_scroll, login
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def test_visitor_browses_in_chinese_then_english(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("共创")
+    check_accessibility(page)
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text("Organisations")
+    check_accessibility(page)
+    page.get_by_role("button", name="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+
+
+def test_regions_down_to_a_demo_village(page: Page) -> None:
+    page.goto("/regions")
+    check_accessibility(page)
+    page.get_by_role("link", name="湖南省", exact=True).click()
+    page.get_by_role("link", name="娄底市", exact=True).click()
+    page.get_by_role("link", name="新化县", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("新化县")
+    page.get_by_role("link", name="青山示范镇", exact=True).click()
+    page.get_by_role("link", name="油茶示范村", exact=True).click()
+    expect(page.get_by_role("navigation", name="位置导航")).to_contain_text("新化县")
+    expect(page.get_by_role("link", name="油茶示范村村民委员会")).to_be_visible()
+    check_accessibility(page)
+
+
+def test_large_text_mode_persists_and_reflows_at_phone_width(page: Page) -> None:
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto("/orgs")
+    page.get_by_role("button", name="大字模式").click()
+    expect(page.locator("html")).to_have_class(re.compile("large-text"))
+    page.goto("/regions/431322")
+    expect(page.locator("html")).to_have_class(re.compile("large-text"))
+    size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    assert size >= 22  # 16px × 1.375
+    assert has_no_horizontal_scroll(page)
+    check_accessibility(page)
+    page.goto("/orgs")
+    assert has_no_horizontal_scroll(page)
+    page.get_by_role("button", name="大字模式").click()
+    expect(page.locator("html")).not_to_have_class(re.compile("large-text"))
+
+
+def test_page_text_at_200_percent_does_not_overflow(page: Page) -> None:
+    page.set_viewport_size({"width": 640, "height": 800})
+    page.goto("/orgs/1")
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    assert has_no_horizontal_scroll(page)
+
+
+def test_wrong_password_is_explained(page: Page) -> None:
+    page.goto("/login")
+    check_accessibility(page)
+    page.get_by_label("手机号码").fill("13800000001")
+    page.get_by_label("密码").fill("not-the-password")
+    page.get_by_role("button", name="登录").last.click()
+    expect(page.get_by_role("alert")).to_contain_text("手机号码或密码不正确")
+    check_accessibility(page)
+
+
+def test_cadre_adds_a_member_who_sees_it_live(context: BrowserContext, browser,
+                                              live_server: str) -> None:
+    newcomer_context = browser.new_context(base_url=live_server, locale="zh-CN",
+                                           viewport={"width": 390, "height": 844})
+    try:
+        newcomer = newcomer_context.new_page()
+        login(newcomer, "13800000007")  # 吴社工, not yet in the village
+        newcomer.goto("/notifications")
+        check_accessibility(newcomer)
+        newcomer.wait_for_function(
+            "() => document.querySelector('[sse-connect]') && "
+            "htmx.find('[sse-connect]')['htmx-internal-data'].sseEventSource.readyState === 1")
+
+        cadre = context.new_page()
+        login(cadre, "13800000001")
+        cadre.goto("/")
+        cadre.get_by_role("link", name="油茶示范村村民委员会").first.click()
+        expect(cadre.get_by_role("heading", name="成员", exact=True)).to_be_visible()
+        # Other villagers' phone numbers are shown in full only to staff like this cadre.
+        expect(cadre.get_by_role("cell", name="13800000002")).to_be_visible()
+        check_accessibility(cadre)
+        cadre.get_by_label("已注册人员的手机号码").fill("13800000007")
+        cadre.get_by_label("职务（选填）").fill("驻村社工")
+        cadre.get_by_role("button", name="添加成员").click()
+        expect(cadre.get_by_role("cell", name=re.compile("吴社工"))).to_be_visible()
+
+        expect(newcomer.locator("#inbox")).to_contain_text("您已加入 油茶示范村村民委员会",
+                                                           timeout=10_000)
+        newcomer.get_by_role("button", name="全部标为已读").click()
+        expect(newcomer.locator("#unread-count")).to_contain_text("0")
+    finally:
+        newcomer_context.close()
+
+
+def test_villager_sees_masked_numbers_and_manages_consents(page: Page) -> None:
+    login(page, "13800000002")
+    page.goto("/orgs/3")  # 油茶示范村: a plain member cannot list the members
+    expect(page.get_by_text("只有本组织的工作人员可以查看成员名单。")).to_be_visible()
+    page.goto("/me")
+    expect(page.get_by_text("13800000002")).to_be_visible()  # the owner sees their own
+    check_accessibility(page)
+    page.get_by_label(re.compile("仅在值守期间使用我的位置")).check()
+    page.get_by_role("button", name="保存授权").click()
+    expect(page.get_by_label(re.compile("仅在值守期间使用我的位置"))).to_be_checked()
+
+
+def test_administrator_sees_the_verified_audit_chain(page: Page) -> None:
+    login(page, "13800000000")
+    page.goto("/audit")
+    expect(page.get_by_role("status")).to_contain_text("链条完整")
+    check_accessibility(page)
