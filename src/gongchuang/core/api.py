@@ -55,14 +55,23 @@ from gongchuang.core.schemas import (
     WebhookIn,
     WebhookOut,
 )
-from gongchuang.core.web import DbSession, LoggedIn, Require, get_database, problem
+from gongchuang.core.web import (
+    BigId,
+    DbSession,
+    Id,
+    LoggedIn,
+    Require,
+    get_database,
+    problem,
+)
 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}}}
-    for status in (401, 403, 404, 409, 413, 415, 422, 429)
+    for status in (400, 401, 403, 404, 409, 413, 415, 422, 429)
 }
 router = APIRouter(prefix="/api/v1", responses=PROBLEMS)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 
@@ -121,7 +130,7 @@ def list_organisations(
 
 
 @router.get("/organisations/{organisation_id}", tags=["organisations"])
-def get_organisation(organisation_id: int, session: DbSession) -> OrganisationOut:
+def get_organisation(organisation_id: Id, session: DbSession) -> OrganisationOut:
     return organisation_out(organisations.get_organisation(session, organisation_id))
 
 
@@ -135,7 +144,7 @@ def _membership_out(session: DbSession, principal: Principal, m: object) -> Memb
 
 @router.get("/organisations/{organisation_id}/members", tags=["organisations"])
 def list_members(
-    organisation_id: int, session: DbSession,
+    organisation_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_VIEW_MEMBERS))],
 ) -> list[MembershipOut]:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -146,7 +155,7 @@ def list_members(
 
 @router.post("/organisations/{organisation_id}/members", tags=["organisations"], status_code=201)
 def add_member(
-    organisation_id: int, body: MembershipIn, session: DbSession,
+    organisation_id: Id, body: MembershipIn, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> MembershipOut:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -160,7 +169,7 @@ def add_member(
 @router.put("/organisations/{organisation_id}/members/{membership_id}/roles",
             tags=["organisations"])
 def set_member_roles(
-    organisation_id: int, membership_id: int, body: RolesIn, session: DbSession,
+    organisation_id: Id, membership_id: Id, body: RolesIn, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> MembershipOut:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -173,7 +182,7 @@ def set_member_roles(
 @router.delete("/organisations/{organisation_id}/members/{membership_id}",
                tags=["organisations"], status_code=204)
 def remove_member(
-    organisation_id: int, membership_id: int, session: DbSession,
+    organisation_id: Id, membership_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> Response:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -184,7 +193,7 @@ def remove_member(
 
 @router.get("/organisations/{organisation_id}/webhooks", tags=["webhooks"])
 def list_webhooks(
-    organisation_id: int, session: DbSession,
+    organisation_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
 ) -> list[WebhookOut]:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -194,7 +203,7 @@ def list_webhooks(
 
 @router.post("/organisations/{organisation_id}/webhooks", tags=["webhooks"], status_code=201)
 def create_webhook(
-    organisation_id: int, body: WebhookIn, session: DbSession,
+    organisation_id: Id, body: WebhookIn, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
 ) -> WebhookCreated:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -207,7 +216,7 @@ def create_webhook(
 @router.get("/organisations/{organisation_id}/webhooks/{endpoint_id}/deliveries",
             tags=["webhooks"])
 def list_webhook_deliveries(
-    organisation_id: int, endpoint_id: int, session: DbSession,
+    organisation_id: Id, endpoint_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
 ) -> list[WebhookDeliveryOut]:
     org = organisations.get_organisation_for(session, principal, organisation_id,
@@ -220,7 +229,7 @@ def list_webhook_deliveries(
 @router.post("/organisations/{organisation_id}/credentials", tags=["credentials"],
              status_code=201)
 def issue_credential(
-    organisation_id: int, body: CredentialIn, session: DbSession,
+    organisation_id: Id, body: CredentialIn, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.CREDENTIAL_ISSUE))],
 ) -> CredentialOut:
     issuer = organisations.get_organisation_for(session, principal, organisation_id,
@@ -235,7 +244,7 @@ def issue_credential(
 
 @router.post("/credentials/{credential_id}/revoke", tags=["credentials"])
 def revoke_credential(
-    credential_id: int, body: RevokeIn, session: DbSession,
+    credential_id: Id, body: RevokeIn, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.CREDENTIAL_ISSUE))],
 ) -> CredentialOut:
     return CredentialOut.model_validate(
@@ -245,13 +254,13 @@ def revoke_credential(
 # --- people ---------------------------------------------------------------------------------
 
 @router.get("/people/{person_id}", tags=["people"])
-def get_person(person_id: int, session: DbSession, principal: LoggedIn) -> PersonOut:
+def get_person(person_id: Id, session: DbSession, principal: LoggedIn) -> PersonOut:
     person = people.get_person(session, person_id)
     return PersonOut(**people.view_person(session, principal, person).__dict__)
 
 
 @router.get("/people/{person_id}/credentials", tags=["credentials"])
-def list_credentials(person_id: int, session: DbSession, principal: LoggedIn
+def list_credentials(person_id: Id, session: DbSession, principal: LoggedIn
                      ) -> list[CredentialOut]:
     person = people.get_person(session, person_id)
     if not people.can_see_contact(session, principal, person):
@@ -298,7 +307,7 @@ def list_tokens(session: DbSession, principal: LoggedIn) -> list[TokenOut]:
 
 
 @router.delete("/me/tokens/{token_id}", tags=["auth"], status_code=204)
-def revoke_token(token_id: int, session: DbSession, principal: LoggedIn) -> Response:
+def revoke_token(token_id: Id, session: DbSession, principal: LoggedIn) -> Response:
     auth.revoke_api_token(session, principal, token_id)
     return Response(status_code=204)
 
@@ -328,7 +337,7 @@ def list_notifications(
 
 @router.post("/me/notifications/{notification_id}/read", tags=["notifications"],
              status_code=204)
-def mark_read(notification_id: int, session: DbSession, principal: LoggedIn) -> Response:
+def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -> Response:
     assert principal.person_id is not None
     notifications.mark_read(session, principal.person_id, notification_id)
     return Response(status_code=204)
@@ -396,7 +405,7 @@ async def upload_file(request: Request, file: Annotated[UploadFile, File()]) -> 
 
 @router.get("/files/{file_id}", tags=["files"], response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def download_file(file_id: int, session: DbSession, principal: LoggedIn) -> Response:
+def download_file(file_id: Id, session: DbSession, principal: LoggedIn) -> Response:
     stored, data = files.get_file_for(session, principal, file_id)
     return Response(data, media_type=stored.content_type,
                     headers={"X-Content-Type-Options": "nosniff",

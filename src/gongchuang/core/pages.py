@@ -22,6 +22,8 @@ from gongchuang.core.models import ApiToken, Organisation, Person
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
 from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
 from gongchuang.core.web import (
+    BigId,
+    Id,
     LANGUAGE_COOKIE,
     LARGE_TEXT_COOKIE,
     CsrfChecked,
@@ -151,7 +153,7 @@ def organisation_index(request: Request, session: DbSession, principal: CurrentP
 
 
 @router.get("/orgs/{organisation_id}", response_class=HTMLResponse)
-def organisation_page(organisation_id: int, request: Request, session: DbSession,
+def organisation_page(organisation_id: Id, request: Request, session: DbSession,
                       principal: CurrentPrincipal) -> HTMLResponse:
     org = organisations.get_organisation(session, organisation_id)
     can_view = has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, org)
@@ -175,7 +177,7 @@ def _org_for_manager(session: DbSession, principal: Principal, organisation_id: 
 
 @router.post("/orgs/{organisation_id}/members", dependencies=[CsrfChecked])
 def add_member(
-    organisation_id: int, session: DbSession,
+    organisation_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
     phone: Annotated[str, Form(max_length=30)],
     roles: Annotated[list[str], Form()],
@@ -188,7 +190,7 @@ def add_member(
 
 @router.post("/orgs/{organisation_id}/members/{membership_id}/roles", dependencies=[CsrfChecked])
 def set_roles(
-    organisation_id: int, membership_id: int, session: DbSession,
+    organisation_id: Id, membership_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
     roles: Annotated[list[str], Form()],
 ) -> RedirectResponse:
@@ -199,7 +201,7 @@ def set_roles(
 
 @router.post("/orgs/{organisation_id}/members/{membership_id}/remove", dependencies=[CsrfChecked])
 def remove_member(
-    organisation_id: int, membership_id: int, session: DbSession,
+    organisation_id: Id, membership_id: Id, session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> RedirectResponse:
     org = _org_for_manager(session, principal, organisation_id)
@@ -273,7 +275,7 @@ def create_token(request: Request, session: DbSession, principal: LoggedIn,
 
 
 @router.post("/me/tokens/{token_id}/revoke", dependencies=[CsrfChecked])
-def revoke_token(token_id: int, session: DbSession, principal: LoggedIn) -> RedirectResponse:
+def revoke_token(token_id: Id, session: DbSession, principal: LoggedIn) -> RedirectResponse:
     auth.revoke_api_token(session, principal, token_id)
     return redirect("/me#tokens")
 
@@ -305,7 +307,7 @@ def mark_all_read(session: DbSession, principal: LoggedIn) -> RedirectResponse:
 
 
 @router.post("/notifications/{notification_id}/read", dependencies=[CsrfChecked])
-def mark_read(notification_id: int, session: DbSession, principal: LoggedIn) -> RedirectResponse:
+def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -> RedirectResponse:
     assert principal.person_id is not None
     notifications.mark_read(session, principal.person_id, notification_id)
     return redirect("/notifications")

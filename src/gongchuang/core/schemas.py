@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+IdField = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class RegionOut(BaseModel):
@@ -110,13 +116,13 @@ class NotificationOut(BaseModel):
 
 
 class CredentialIn(BaseModel):
-    person_id: int
+    person_id: IdField
     kind: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=200)
     certificate_no: str = Field(min_length=1, max_length=64)
     valid_from: datetime
     valid_until: datetime | None = None
-    evidence_file_id: int | None = None
+    evidence_file_id: IdField | None = None
 
 
 class RevokeIn(BaseModel):

@@ -6,12 +6,12 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
@@ -32,13 +32,16 @@ from gongchuang.core.i18n import (
 from gongchuang.core.identity import mask_phone
 from gongchuang.core.permissions import ANONYMOUS, Principal
 
+# Ids fit the database's integer columns: an out-of-range id is a 422, not a database error.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LARGE_TEXT_COOKIE = "gc_large"
 LANGUAGE_COOKIE = "gc_lang"
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = FilePath(__file__).resolve().parent.parent
 
-template_dirs: list[Path] = [PACKAGE_DIR / "templates", PACKAGE_DIR / "core" / "templates"]
+template_dirs: list[FilePath] = [PACKAGE_DIR / "templates", PACKAGE_DIR / "core" / "templates"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class ModuleEntry:
 modules: list[ModuleEntry] = []
 
 
-def register_module(entry: ModuleEntry, templates_dir: Path | None = None) -> None:
+def register_module(entry: ModuleEntry, templates_dir: FilePath | None = None) -> None:
     modules.append(entry)
     if templates_dir is not None:
         template_dirs.append(templates_dir)
