@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 os.environ.setdefault("GONGCHUANG_LOG_JSON", "false")
 os.environ.setdefault("GONGCHUANG_STORAGE_DIR", "/tmp/gongchuang-test-files")
 
-from gongchuang.app import create_app  # noqa: E402
-from gongchuang.core import auth  # noqa: E402
-from gongchuang.core.db import Database, set_database  # noqa: E402
-from gongchuang.core.web import db_session  # noqa: E402
-from tests.support.databases import BACKEND, fresh_database  # noqa: E402
-from tests.support.openapi import OpenAPIValidator, ValidatingClient  # noqa: E402
-from tests.support.world import PASSWORD, World, build_world  # noqa: E402
+from gongchuang.app import create_app
+from gongchuang.core import auth
+from gongchuang.core.db import Database, set_database
+from gongchuang.core.web import db_session
+from tests.support.databases import BACKEND, fresh_database
+from tests.support.openapi import OpenAPIValidator, ValidatingClient
+from tests.support.world import PASSWORD, World, build_world
 
 
 def pytest_report_header() -> str:
@@ -47,8 +47,9 @@ def session(database: Database) -> Iterator[Session]:
     may commit, which only releases a savepoint."""
     connection = database.engine.connect()
     outer = connection.begin()
-    test_session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                           expire_on_commit=False)
+    test_session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield test_session
     finally:
@@ -77,8 +78,9 @@ def openapi_validator(app: FastAPI) -> OpenAPIValidator:
 
 
 @pytest.fixture
-def client(app: FastAPI, session: Session, openapi_validator: OpenAPIValidator
-           ) -> Iterator[ValidatingClient]:
+def client(
+    app: FastAPI, session: Session, openapi_validator: OpenAPIValidator
+) -> Iterator[ValidatingClient]:
     def test_session() -> Iterator[Session]:
         try:
             yield session
@@ -125,15 +127,19 @@ def csrf_token(client: ValidatingClient) -> str:
 
 
 def login(client: ValidatingClient, phone: str, password: str = PASSWORD) -> None:
-    response = client.post("/login", data={"phone": phone, "password": password,
-                                           "csrf_token": csrf_token(client)},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"phone": phone, "password": password, "csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
 
 
 def api_token(client: ValidatingClient, phone: str, scopes: list[str]) -> dict[str, str]:
-    response = client.post("/api/v1/auth/tokens", json={
-        "phone": phone, "password": PASSWORD, "name": "test", "scopes": scopes})
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"phone": phone, "password": PASSWORD, "name": "test", "scopes": scopes},
+    )
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
 

@@ -75,8 +75,9 @@ def create_app(database: Database | None = None, *, background: bool | None = No
         app.state.database = database
 
     @app.middleware("http")
-    async def locale_and_cookies(request: Request,
-                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def locale_and_cookies(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         api = request.url.path.startswith("/api/")
         locale = negotiate(
             request.query_params.get("lang"),
@@ -90,8 +91,9 @@ def create_app(database: Database | None = None, *, background: bool | None = No
             current_locale.reset(token)
         seed = getattr(request.state, "new_csrf_seed", None)
         if seed and not request.cookies.get(auth.CSRF_COOKIE):
-            response.set_cookie(auth.CSRF_COOKIE, seed, httponly=True, samesite="lax",
-                                secure=cookie_secure(request))
+            response.set_cookie(
+                auth.CSRF_COOKIE, seed, httponly=True, samesite="lax", secure=cookie_secure(request)
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -105,10 +107,16 @@ def create_app(database: Database | None = None, *, background: bool | None = No
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
-                   "message": e.get("msg", "")} for e in exc.errors()]
-        return error_response(request, InvalidInput(N_("Some of the input is not valid"),
-                                                    errors=errors))
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
+                "message": e.get("msg", ""),
+            }
+            for e in exc.errors()
+        ]
+        return error_response(
+            request, InvalidInput(N_("Some of the input is not valid"), errors=errors)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

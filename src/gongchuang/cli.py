@@ -37,12 +37,21 @@ def serve(
 
     settings = get_settings()
     if workers > 1 and settings.database_url.startswith("sqlite"):
-        typer.echo("Several workers need PostgreSQL (live updates cross processes through it).",
-                   err=True)
+        typer.echo(
+            "Several workers need PostgreSQL (live updates cross processes through it).", err=True
+        )
         raise typer.Exit(2)
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run("gongchuang.asgi:app", host=host, port=port, workers=workers, reload=reload,
-                log_config=None, proxy_headers=True, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        "gongchuang.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()
@@ -92,8 +101,9 @@ def demo(
 
 @import_app.command("regions")
 def import_regions(
-    file: Annotated[Path | None, typer.Argument(help="CSV: code,name,level,parent_code,kind")]
-    = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV: code,name,level,parent_code,kind")
+    ] = None,
     builtin: Annotated[bool, typer.Option("--builtin", help="All of China's counties")] = False,
 ) -> None:
     """Import regions; a bad row is reported with its line number and nothing is stored."""
@@ -131,9 +141,15 @@ def export_regions(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
     with get_database().transaction(write=False) as session:
         codes = dict(session.execute(select(Region.id, Region.code)).tuples().all())
         for region in session.scalars(select(Region).order_by(Region.id)):
-            writer.writerow([region.code, region.name, region.level,
-                             codes.get(region.parent_id, "") if region.parent_id else "",
-                             region.kind])
+            writer.writerow(
+                [
+                    region.code,
+                    region.name,
+                    region.level,
+                    codes.get(region.parent_id, "") if region.parent_id else "",
+                    region.kind,
+                ]
+            )
     if handle is not sys.stdout:
         handle.close()
 
@@ -152,11 +168,26 @@ def export_audit(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
     handle = sys.stdout if str(out) == "-" else out.open("w", encoding="utf-8")
     with get_database().transaction(write=False) as session:
         for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-            handle.write(json.dumps(_jsonable({
-                "id": e.id, "occurred_at": e.occurred_at, "actor": e.actor_label,
-                "action": e.action, "object_type": e.object_type, "object_id": e.object_id,
-                "before": e.before, "after": e.after, "prev_hash": e.prev_hash,
-                "hash": e.entry_hash}), ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    _jsonable(
+                        {
+                            "id": e.id,
+                            "occurred_at": e.occurred_at,
+                            "actor": e.actor_label,
+                            "action": e.action,
+                            "object_type": e.object_type,
+                            "object_id": e.object_id,
+                            "before": e.before,
+                            "after": e.after,
+                            "prev_hash": e.prev_hash,
+                            "hash": e.entry_hash,
+                        }
+                    ),
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     if handle is not sys.stdout:
         handle.close()
 
@@ -172,8 +203,11 @@ def audit_verify() -> None:
     if report.ok:
         typer.echo(f"OK: {report.checked} entries verified")
         return
-    typer.echo(f"BROKEN at entry {report.broken_entry_id}: {report.reason} "
-               f"({report.checked} entries before it verified)", err=True)
+    typer.echo(
+        f"BROKEN at entry {report.broken_entry_id}: {report.reason} "
+        f"({report.checked} entries before it verified)",
+        err=True,
+    )
     raise typer.Exit(1)
 
 

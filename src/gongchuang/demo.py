@@ -16,7 +16,7 @@ from gongchuang.core.models import Organisation, OrganisationKind, Person, Regio
 from gongchuang.core.passwords import hash_password
 from gongchuang.core.permissions import SYSTEM
 
-DEMO_PASSWORD = "gongchuang2026"
+DEMO_PASSWORD = "gongchuang2026"  # noqa: S105 - documented demo login, README
 COUNTY_CODE = "431322"  # 新化县
 
 # (code, name, kind): towns and villages/communities are invented, under the real county.
@@ -44,8 +44,15 @@ DEMO_LOGINS = [
     ("13800000007", "吴社工", False),
 ]
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建国建华志强春梅海燕丹丹小红文斌德明桂香冬梅金凤"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余"
+    "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙"
+    "史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建国建华志强春梅海"
+    "燕丹丹小红文斌德明桂香冬梅金凤"
+)
 
 
 def demo_resident_id(rng: random.Random, region_code: str) -> str:
@@ -54,8 +61,9 @@ def demo_resident_id(rng: random.Random, region_code: str) -> str:
     return first17 + id_check_digit(first17)
 
 
-def load_demo_world(session: Session, *, only_if_empty: bool = False, people_count: int = 300
-                    ) -> str:
+def load_demo_world(
+    session: Session, *, only_if_empty: bool = False, people_count: int = 300
+) -> str:
     if only_if_empty and session.scalar(select(Person.id).limit(1)) is not None:
         return "demo world already present; nothing loaded"
     rng = random.Random(2026)
@@ -63,51 +71,99 @@ def load_demo_world(session: Session, *, only_if_empty: bool = False, people_cou
         regions.import_rows(session, SYSTEM, regions.builtin_rows())
     county = regions.get_region(session, COUNTY_CODE)
     extra = [regions.RegionRow(i, c, n, "", COUNTY_CODE, k) for i, (c, n, k) in enumerate(TOWNS)]
-    extra += [regions.RegionRow(100 + i, c, n, "", parent, k)
-              for i, (c, n, k, parent) in enumerate(VILLAGES)]
+    extra += [
+        regions.RegionRow(100 + i, c, n, "", parent, k)
+        for i, (c, n, k, parent) in enumerate(VILLAGES)
+    ]
     regions.import_rows(session, SYSTEM, extra)
     city = regions.get_region(session, "431300")
     place = {code: regions.get_region(session, code) for code, *_ in TOWNS + VILLAGES}
 
-    def org(name: str, kind: OrganisationKind, region: Region, description: str = "",
-            parent: Organisation | None = None) -> Organisation:
-        return organisations.create_organisation(session, SYSTEM, name=name, kind=kind,
-                                                 region=region, description=description,
-                                                 parent=parent)
+    def org(
+        name: str,
+        kind: OrganisationKind,
+        region: Region,
+        description: str = "",
+        parent: Organisation | None = None,
+    ) -> Organisation:
+        return organisations.create_organisation(
+            session,
+            SYSTEM,
+            name=name,
+            kind=kind,
+            region=region,
+            description=description,
+            parent=parent,
+        )
 
-    county_gov = org("新化县人民政府（示范）", OrganisationKind.government_department, county,
-                     "县级部门的上级单位，示范数据。")
-    agri = org("新化县农业农村局（示范）", OrganisationKind.government_department, county,
-               "负责全县村级积分制管理的推广与汇总。", county_gov)
-    villages = {code: org(f"{place[code].name}村民委员会" if k == "村" else
-                          f"{place[code].name}居民委员会",
-                          OrganisationKind.village_committee if k == "村"
-                          else OrganisationKind.residents_committee, place[code])
-                for code, _n, k, _p in VILLAGES}
-    ngo = org("新化县共创志愿者协会（示范）", OrganisationKind.ngo, county,
-              "组织志愿服务和急救培训。")
-    mall = org("新化示范购物中心", OrganisationKind.company, place["431322102000"],
-               "商场，配有AED和经过培训的员工。")
-    university = org("新化示范职业技术学院", OrganisationKind.school, place["431322102000"],
-                     "校园AED部署和急救教育。")
-    hospital = org("新化县人民医院（示范）", OrganisationKind.hospital, county,
-                   "急救培训与认证机构。")
-    dispatch = org("娄底市120急救指挥中心（示范）", OrganisationKind.dispatch_centre, city,
-                   "120调度中心，通过接口向平台派发事件。")
+    county_gov = org(
+        "新化县人民政府（示范）",
+        OrganisationKind.government_department,
+        county,
+        "县级部门的上级单位，示范数据。",
+    )
+    agri = org(
+        "新化县农业农村局（示范）",
+        OrganisationKind.government_department,
+        county,
+        "负责全县村级积分制管理的推广与汇总。",
+        county_gov,
+    )
+    villages = {
+        code: org(
+            f"{place[code].name}村民委员会" if k == "村" else f"{place[code].name}居民委员会",
+            OrganisationKind.village_committee
+            if k == "村"
+            else OrganisationKind.residents_committee,
+            place[code],
+        )
+        for code, _n, k, _p in VILLAGES
+    }
+    ngo = org(
+        "新化县共创志愿者协会（示范）", OrganisationKind.ngo, county, "组织志愿服务和急救培训。"
+    )
+    mall = org(
+        "新化示范购物中心",
+        OrganisationKind.company,
+        place["431322102000"],
+        "商场，配有AED和经过培训的员工。",
+    )
+    university = org(
+        "新化示范职业技术学院",
+        OrganisationKind.school,
+        place["431322102000"],
+        "校园AED部署和急救教育。",
+    )
+    hospital = org(
+        "新化县人民医院（示范）", OrganisationKind.hospital, county, "急救培训与认证机构。"
+    )
+    dispatch = org(
+        "娄底市120急救指挥中心（示范）",
+        OrganisationKind.dispatch_centre,
+        city,
+        "120调度中心，通过接口向平台派发事件。",
+    )
 
     shared_hash = hash_password(DEMO_PASSWORD)
     accounts: dict[str, Person] = {}
     for phone, name, admin in DEMO_LOGINS:
-        person = people.register_person(session, SYSTEM, name=name, phone=phone,
-                                        home_region_id=county.id, is_platform_admin=admin,
-                                        resident_id=demo_resident_id(rng, COUNTY_CODE))
+        person = people.register_person(
+            session,
+            SYSTEM,
+            name=name,
+            phone=phone,
+            home_region_id=county.id,
+            is_platform_admin=admin,
+            resident_id=demo_resident_id(rng, COUNTY_CODE),
+        )
         person.password_hash = shared_hash
         people.set_consent(session, SYSTEM, person, "privacy_policy", True)
         accounts[phone] = person
 
     def join(o: Organisation, phone: str, roles: list[str], title: str = "") -> None:
-        organisations.add_member(session, SYSTEM, o, phone=phone, roles=roles, title=title,
-                                 check=False)
+        organisations.add_member(
+            session, SYSTEM, o, phone=phone, roles=roles, title=title, check=False
+        )
 
     first_village = villages["431322101201"]
     join(first_village, "13800000001", ["admin", "cadre"], "村支书")
@@ -124,8 +180,13 @@ def load_demo_world(session: Session, *, only_if_empty: bool = False, people_cou
         phone = f"139{index:08d}"
         home = village_codes[index % len(village_codes)]
         person = people.register_person(
-            session, SYSTEM, name=name, phone=phone, home_region_id=place[home].id,
-            resident_id=demo_resident_id(rng, COUNTY_CODE) if index % 3 == 0 else None)
+            session,
+            SYSTEM,
+            name=name,
+            phone=phone,
+            home_region_id=place[home].id,
+            resident_id=demo_resident_id(rng, COUNTY_CODE) if index % 3 == 0 else None,
+        )
         person.password_hash = shared_hash
         roles = ["member"]
         if index % 50 == 0:
@@ -138,14 +199,22 @@ def load_demo_world(session: Session, *, only_if_empty: bool = False, people_cou
         if index % 12 == 0:
             valid_from = utcnow() - timedelta(days=rng.randint(30, 500))
             credentials.issue_credential(
-                session, SYSTEM, hospital, person, kind="first_aid", title="红十字救护员证",
-                certificate_no=f"XH-FA-{2025000 + index}", valid_from=valid_from,
-                valid_until=valid_from + timedelta(days=730))
+                session,
+                SYSTEM,
+                hospital,
+                person,
+                kind="first_aid",
+                title="红十字救护员证",
+                certificate_no=f"XH-FA-{2025000 + index}",
+                valid_from=valid_from,
+                valid_until=valid_from + timedelta(days=730),
+            )
     for staff_index in range(6):
         join(mall, f"139{(staff_index * 7) % people_count:08d}", ["staff"], "商场员工")
-        join(university, f"139{(staff_index * 11 + 1) % people_count:08d}", ["staff"],
-             "学校职工")
+        join(university, f"139{(staff_index * 11 + 1) % people_count:08d}", ["staff"], "学校职工")
     session.flush()
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
-    return (f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
-            f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total})")
+    return (
+        f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
+        f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total})"
+    )

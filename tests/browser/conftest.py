@@ -18,9 +18,16 @@ from tests.support.servers import ROOT, running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +52,18 @@ def playwright_instance() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                  headless=True)
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
     yield browser
     browser.close()
 
 
 @pytest.fixture
 def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
-                              locale="zh-CN")
+    ctx = browser.new_context(
+        base_url=live_server, viewport={"width": 390, "height": 844}, locale="zh-CN"
+    )
     ctx.set_default_timeout(10_000)
     yield ctx
     ctx.close()
@@ -71,11 +80,13 @@ def check_accessibility(page: Page) -> None:
         page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})")
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})"
+    )
     bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
-        for v in bad)
+        for v in bad
+    )
 
 
 def login(page: Page, phone: str, password: str = "gongchuang2026") -> None:
@@ -87,8 +98,11 @@ def login(page: Page, phone: str, password: str = "gongchuang2026") -> None:
 
 
 def has_no_horizontal_scroll(page: Page) -> bool:
-    return bool(page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"))
+    return bool(
+        page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+        )
+    )
 
 
 @pytest.fixture(scope="session")

@@ -73,10 +73,12 @@ def test_wrong_password_is_explained(page: Page) -> None:
     check_accessibility(page)
 
 
-def test_cadre_adds_a_member_who_sees_it_live(context: BrowserContext, browser,
-                                              live_server: str) -> None:
-    newcomer_context = browser.new_context(base_url=live_server, locale="zh-CN",
-                                           viewport={"width": 390, "height": 844})
+def test_cadre_adds_a_member_who_sees_it_live(
+    context: BrowserContext, browser, live_server: str
+) -> None:
+    newcomer_context = browser.new_context(
+        base_url=live_server, locale="zh-CN", viewport={"width": 390, "height": 844}
+    )
     try:
         newcomer = newcomer_context.new_page()
         login(newcomer, "13800000007")  # 吴社工, not yet in the village
@@ -84,7 +86,8 @@ def test_cadre_adds_a_member_who_sees_it_live(context: BrowserContext, browser,
         check_accessibility(newcomer)
         newcomer.wait_for_function(
             "() => document.querySelector('[sse-connect]') && "
-            "htmx.find('[sse-connect]')['htmx-internal-data'].sseEventSource.readyState === 1")
+            "htmx.find('[sse-connect]')['htmx-internal-data'].sseEventSource.readyState === 1"
+        )
 
         cadre = context.new_page()
         login(cadre, "13800000001")
@@ -99,8 +102,9 @@ def test_cadre_adds_a_member_who_sees_it_live(context: BrowserContext, browser,
         cadre.get_by_role("button", name="添加成员").click()
         expect(cadre.get_by_role("cell", name=re.compile("吴社工"))).to_be_visible()
 
-        expect(newcomer.locator("#inbox")).to_contain_text("您已加入 油茶示范村村民委员会",
-                                                           timeout=10_000)
+        expect(newcomer.locator("#inbox")).to_contain_text(
+            "您已加入 油茶示范村村民委员会", timeout=10_000
+        )
         newcomer.get_by_role("button", name="全部标为已读").click()
         expect(newcomer.locator("#unread-count")).to_contain_text("0")
     finally:

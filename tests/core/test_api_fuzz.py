@@ -33,30 +33,45 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             load_demo_world(session, people_count=20)
         database.dispose()
         with running_server(url, tmp / "server.log") as base:
-            token = httpx.post(f"{base}/api/v1/auth/tokens", json={
-                "phone": "13800000000", "password": DEMO_PASSWORD, "name": "fuzz",
-                "scopes": ["read", "org.view_members", "org.manage_members",
-                           "org.manage_webhooks", "credential.issue", "person.view_contact",
-                           "audit.view"]}).json()["token"]
+            token = httpx.post(
+                f"{base}/api/v1/auth/tokens",
+                json={
+                    "phone": "13800000000",
+                    "password": DEMO_PASSWORD,
+                    "name": "fuzz",
+                    "scopes": [
+                        "read",
+                        "org.view_members",
+                        "org.manage_members",
+                        "org.manage_webhooks",
+                        "credential.issue",
+                        "person.view_contact",
+                        "audit.view",
+                    ],
+                },
+            ).json()["token"]
             yield base, token
 
 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_server: tuple[str, str]) -> schemathesis.BaseSchema:
     base, _token = fuzz_server
-    return (schemathesis.openapi.from_url(f"{base}/api/openapi.json")
-            .exclude(path_regex=r"/stream$")
-            .exclude(method="DELETE", path_regex=r"/me/tokens/"))
+    return (
+        schemathesis.openapi.from_url(f"{base}/api/openapi.json")
+        .exclude(path_regex=r"/stream$")
+        .exclude(method="DELETE", path_regex=r"/me/tokens/")
+    )
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_fails_with_a_server_error(case, fuzz_server) -> None:
     base, token = fuzz_server
     case.call_and_validate(
-        base_url=base, headers={"Authorization": f"Bearer {token}"},
-        checks=[not_a_server_error, response_schema_conformance, status_code_conformance])
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}"},
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
+    )

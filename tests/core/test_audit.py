@@ -11,8 +11,9 @@ def test_chain_verifies_and_names_an_edited_entry(session: Session, world) -> No
     assert report.ok and report.checked > 10
     target = session.query(AuditEntry).filter_by(action="membership.add").first()
     assert target is not None
-    session.execute(text("UPDATE audit_entry SET actor_label = 'someone else' WHERE id = :i"),
-                    {"i": target.id})
+    session.execute(
+        text("UPDATE audit_entry SET actor_label = 'someone else' WHERE id = :i"), {"i": target.id}
+    )
     session.expire_all()
     report = audit.verify_chain(session)
     assert not report.ok
@@ -30,7 +31,8 @@ def test_a_deleted_entry_breaks_the_next_link(session: Session, world) -> None:
 
 
 def test_entries_record_before_and_after(session: Session) -> None:
-    entry = audit.record(session, SYSTEM, "thing.change", "thing", 7,
-                         before={"n": 1}, after={"n": 2})
+    entry = audit.record(
+        session, SYSTEM, "thing.change", "thing", 7, before={"n": 1}, after={"n": 2}
+    )
     assert entry.before == {"n": 1} and entry.after == {"n": 2}
     assert len(entry.entry_hash) == 64 and entry.prev_hash != entry.entry_hash

@@ -8,9 +8,16 @@ from tests.support.world import PASSWORD
 
 
 def test_login_sets_an_httponly_session_cookie(client, world) -> None:
-    response = client.post("/login", data={"phone": world.cadre_a.phone, "password": PASSWORD,
-                                           "csrf_token": csrf_token(client), "next": "/me"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "phone": world.cadre_a.phone,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(client),
+            "next": "/me",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/me"
     cookie = response.headers["set-cookie"]
     assert "gc_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -18,27 +25,37 @@ def test_login_sets_an_httponly_session_cookie(client, world) -> None:
 
 
 def test_login_never_redirects_off_site(client, world) -> None:
-    response = client.post("/login", data={"phone": world.cadre_a.phone, "password": PASSWORD,
-                                           "csrf_token": csrf_token(client),
-                                           "next": "//evil.example/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "phone": world.cadre_a.phone,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(client),
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
 def test_wrong_password_is_refused_in_the_users_language(client, world) -> None:
-    response = client.post("/login", data={"phone": world.cadre_a.phone, "password": "nope",
-                                           "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/login",
+        data={"phone": world.cadre_a.phone, "password": "nope", "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 422
     assert "手机号码或密码不正确" in response.text
 
 
 def test_lockout_after_repeated_failures_persists(client, world, session: Session) -> None:
-    body = {"phone": world.villager_a.phone, "password": "wrong", "name": "t",
-            "scopes": ["read"]}
+    body = {"phone": world.villager_a.phone, "password": "wrong", "name": "t", "scopes": ["read"]}
     for _ in range(5):
         assert client.post("/api/v1/auth/tokens", json=body).status_code == 422
-    locked = client.post("/api/v1/auth/tokens", json={**body, "password": PASSWORD},
-                         headers={"Accept-Language": "en"})
+    locked = client.post(
+        "/api/v1/auth/tokens",
+        json={**body, "password": PASSWORD},
+        headers={"Accept-Language": "en"},
+    )
     assert locked.status_code == 429
     assert "Too many wrong passwords" in locked.json()["detail"]
     session.refresh(world.villager_a)
@@ -48,8 +65,10 @@ def test_lockout_after_repeated_failures_persists(client, world, session: Sessio
 def test_forms_without_csrf_token_change_nothing(client, world, session: Session) -> None:
     login(client, world.cadre_a.phone)
     before = session.scalar(select(func.count(Membership.id)))
-    response = client.post(f"/orgs/{world.village_a.id}/members",
-                           data={"phone": world.outsider.phone, "roles": ["member"]})
+    response = client.post(
+        f"/orgs/{world.village_a.id}/members",
+        data={"phone": world.outsider.phone, "roles": ["member"]},
+    )
     assert response.status_code == 403
     assert session.scalar(select(func.count(Membership.id))) == before
 
@@ -57,36 +76,52 @@ def test_forms_without_csrf_token_change_nothing(client, world, session: Session
 def test_logout_revokes_the_server_session(client, world, session: Session) -> None:
     login(client, world.cadre_a.phone)
     client.post("/logout", data={"csrf_token": csrf_token(client)})
-    assert session.scalar(select(func.count(WebSession.id)).where(
-        WebSession.revoked_at.is_(None), WebSession.person_id == world.cadre_a.id)) == 0
+    assert (
+        session.scalar(
+            select(func.count(WebSession.id)).where(
+                WebSession.revoked_at.is_(None), WebSession.person_id == world.cadre_a.id
+            )
+        )
+        == 0
+    )
     assert client.get("/me", follow_redirects=False).status_code == 303
 
 
 def test_read_only_token_cannot_write(client, world) -> None:
     headers = api_token(client, world.cadre_a.phone, ["read"])
     assert client.get("/api/v1/me", headers=headers).json()["name"] == world.cadre_a.name
-    response = client.post(f"/api/v1/organisations/{world.village_a.id}/members",
-                           json={"phone": world.outsider.phone}, headers=headers)
+    response = client.post(
+        f"/api/v1/organisations/{world.village_a.id}/members",
+        json={"phone": world.outsider.phone},
+        headers=headers,
+    )
     assert response.status_code == 403
 
 
 def test_scoped_token_can_write_and_revocation_ends_it(client, world) -> None:
     headers = api_token(client, world.cadre_a.phone, ["read", "org.manage_members"])
-    added = client.post(f"/api/v1/organisations/{world.village_a.id}/members",
-                        json={"phone": world.outsider.phone, "roles": ["member"]},
-                        headers=headers)
+    added = client.post(
+        f"/api/v1/organisations/{world.village_a.id}/members",
+        json={"phone": world.outsider.phone, "roles": ["member"]},
+        headers=headers,
+    )
     assert added.status_code == 201
     assert added.json()["person"]["name"] == world.outsider.name
     tokens = client.get("/api/v1/me/tokens", headers=headers).json()
-    assert client.delete(f"/api/v1/me/tokens/{tokens[0]['id']}",
-                         headers=headers).status_code == 204
+    assert client.delete(f"/api/v1/me/tokens/{tokens[0]['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
 def test_unknown_scope_is_refused(client, world) -> None:
-    response = client.post("/api/v1/auth/tokens", json={
-        "phone": world.cadre_a.phone, "password": PASSWORD, "name": "x",
-        "scopes": ["everything"]})
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={
+            "phone": world.cadre_a.phone,
+            "password": PASSWORD,
+            "name": "x",
+            "scopes": ["everything"],
+        },
+    )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
 
@@ -105,6 +140,7 @@ def test_browser_session_needs_csrf_header_for_api_writes(client, world) -> None
     url = f"/api/v1/organisations/{world.village_a.id}/members"
     refused = client.post(url, json={"phone": world.outsider.phone})
     assert refused.status_code == 403
-    accepted = client.post(url, json={"phone": world.outsider.phone},
-                           headers={"X-CSRF-Token": csrf_token(client)})
+    accepted = client.post(
+        url, json={"phone": world.outsider.phone}, headers={"X-CSRF-Token": csrf_token(client)}
+    )
     assert accepted.status_code == 201

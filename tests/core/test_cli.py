@@ -23,9 +23,11 @@ def cli_db(tmp_path: Path):
 
 def test_import_reports_the_bad_line_and_stores_nothing(cli_db: Database, tmp_path: Path) -> None:
     csv_file = tmp_path / "regions.csv"
-    csv_file.write_text("code,name,level,parent_code,kind\n430000,湖南省,province,,省\n"
-                        "431300,娄底市,city,430000,地级市\n431322,,county,431300,县\n",
-                        encoding="utf-8")
+    csv_file.write_text(
+        "code,name,level,parent_code,kind\n430000,湖南省,province,,省\n"
+        "431300,娄底市,city,430000,地级市\n431322,,county,431300,县\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["import", "regions", str(csv_file)])
     assert result.exit_code == 1
     assert "line 4" in result.output.lower() or "第 4 行" in result.output
@@ -43,8 +45,9 @@ def test_demo_then_audit_verify_then_tamper(cli_db: Database, tmp_path: Path) ->
     ok = runner.invoke(app, ["audit", "verify"])
     assert ok.exit_code == 0 and "OK" in ok.output
     with cli_db.transaction() as session:
-        victim = session.execute(text("SELECT id FROM audit_entry ORDER BY id LIMIT 1 OFFSET 5")
-                                 ).scalar()
+        victim = session.execute(
+            text("SELECT id FROM audit_entry ORDER BY id LIMIT 1 OFFSET 5")
+        ).scalar()
         session.execute(text("UPDATE audit_entry SET after = NULL WHERE id = :i"), {"i": victim})
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1

@@ -30,8 +30,16 @@ def _remember(session, message: OutboxMessage) -> None:
 def _flaky(session, job: Job) -> None:
     if job.attempts < 2:
         raise RuntimeError("first attempt fails")
-    session.add(AuditEntry(actor_label="x", action="never", object_type="t", object_id="1",
-                           prev_hash="0", entry_hash="flaky-" + str(job.id)))
+    session.add(
+        AuditEntry(
+            actor_label="x",
+            action="never",
+            object_type="t",
+            object_id="1",
+            prev_hash="0",
+            entry_hash="flaky-" + str(job.id),
+        )
+    )
 
 
 @pytest.fixture
@@ -78,17 +86,27 @@ def test_webhooks_are_signed_retried_and_recorded(db: Database) -> None:
     with webhook_receiver(fail_first=1) as receiver:
         with db.transaction() as session:
             world = build_world(session)
-            endpoint = webhooks.create_endpoint(session, SYSTEM, world.village_a,
-                                                url=receiver.url, topics=["credential.issued"])
+            endpoint = webhooks.create_endpoint(
+                session, SYSTEM, world.village_a, url=receiver.url, topics=["credential.issued"]
+            )
             secret = endpoint.secret
             from gongchuang.core import credentials
 
             hospital = organisations.create_organisation(
-                session, SYSTEM, name="医院", kind="hospital", region=world.county)
+                session, SYSTEM, name="医院", kind="hospital", region=world.county
+            )
             # The village's own event: issued by the village committee as issuer.
             credentials.issue_credential(
-                session, SYSTEM, world.village_a, world.villager_a, kind="first_aid",
-                title="急救证", certificate_no="A-1", valid_from=utcnow(), valid_until=None)
+                session,
+                SYSTEM,
+                world.village_a,
+                world.villager_a,
+                kind="first_aid",
+                title="急救证",
+                certificate_no="A-1",
+                valid_from=utcnow(),
+                valid_until=None,
+            )
             assert hospital.id
         events.dispatch_pending(db)
         assert jobs.run_one(db)  # first attempt: receiver answers 503
@@ -96,8 +114,9 @@ def test_webhooks_are_signed_retried_and_recorded(db: Database) -> None:
             delivery = session.scalar(select(WebhookDelivery))
             assert delivery.status == "pending" and delivery.attempts == 1
             assert delivery.last_status_code == 503
-            retry = session.scalar(select(Job).where(Job.status == "pending",
-                                                     Job.kind == "webhook.deliver"))
+            retry = session.scalar(
+                select(Job).where(Job.status == "pending", Job.kind == "webhook.deliver")
+            )
             assert retry.run_at > utcnow()
             retry.run_at = utcnow()
         assert jobs.run_one(db)
@@ -107,8 +126,7 @@ def test_webhooks_are_signed_retried_and_recorded(db: Database) -> None:
     assert len(receiver.received) == 2
     last = receiver.received[-1]
     assert webhooks.verify_signature(secret, last.body, last.headers["X-Gongchuang-Signature"])
-    assert not webhooks.verify_signature("wrong", last.body,
-                                         last.headers["X-Gongchuang-Signature"])
+    assert not webhooks.verify_signature("wrong", last.body, last.headers["X-Gongchuang-Signature"])
     assert json.loads(last.body)["topic"] == "credential.issued"
 
 

@@ -23,8 +23,9 @@ def test_uploaded_photo_loses_its_location(client, world) -> None:
     headers = api_token(client, world.villager_a.phone, ["read"])
     original = jpeg_with_gps()
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)
-    response = client.post("/api/v1/files", files={"file": ("photo.jpg", original)},
-                           headers=headers)
+    response = client.post(
+        "/api/v1/files", files={"file": ("photo.jpg", original)}, headers=headers
+    )
     assert response.status_code == 201, response.text
     stored = response.json()
     assert stored["content_type"] == "image/jpeg"
@@ -41,8 +42,7 @@ def test_type_is_sniffed_not_trusted_from_the_name(client, world, session) -> No
     headers = api_token(client, world.villager_a.phone, ["read"])
     before = session.scalar(select(func.count(StoredFile.id)))
     fake = b"MZ\x90\x00" + b"\x00" * 200  # a Windows executable named like a photo
-    response = client.post("/api/v1/files", files={"file": ("cute.jpg", fake)},
-                           headers=headers)
+    response = client.post("/api/v1/files", files={"file": ("cute.jpg", fake)}, headers=headers)
     assert response.status_code == 415
     assert session.scalar(select(func.count(StoredFile.id))) == before
 
@@ -52,8 +52,9 @@ def test_oversized_uploads_are_refused(client, world, monkeypatch) -> None:
 
     monkeypatch.setattr(get_settings(), "upload_max_bytes", 1024)
     headers = api_token(client, world.villager_a.phone, ["read"])
-    response = client.post("/api/v1/files", files={"file": ("big.pdf", b"%PDF-1.4" + b"0" * 4096)},
-                           headers=headers)
+    response = client.post(
+        "/api/v1/files", files={"file": ("big.pdf", b"%PDF-1.4" + b"0" * 4096)}, headers=headers
+    )
     assert response.status_code == 413
 
 

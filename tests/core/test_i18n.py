@@ -19,9 +19,11 @@ def test_every_message_in_the_code_has_a_chinese_and_an_english_text() -> None:
     wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
     for locale in ("zh_CN", "en"):
         catalog = _catalog(locale)
-        done = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog
-                if m.id and (m.string if isinstance(m.string, str) else m.string[0])
-                and not m.fuzzy}
+        done = {
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in catalog
+            if m.id and (m.string if isinstance(m.string, str) else m.string[0]) and not m.fuzzy
+        }
         assert wanted - done == set(), f"{locale} lacks translations"
 
 
@@ -33,8 +35,11 @@ def test_the_template_is_up_to_date_with_the_code() -> None:
     options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT / "src"), method_map, options_map=options,
-            keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}):
+        str(ROOT / "src"),
+        method_map,
+        options_map=options,
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
+    ):
         found.add(message if isinstance(message, str) else message[0])
     with open(LOCALE_DIR / "messages.pot", "rb") as handle:
         template = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
@@ -44,8 +49,10 @@ def test_the_template_is_up_to_date_with_the_code() -> None:
 def test_pages_default_to_chinese_and_switch_to_english(client, world) -> None:
     page = client.get("/")
     assert '<html lang="zh-CN"' in page.text and "首页" in page.text
-    client.post("/prefs/language", data={"locale": "en", "next": "/regions",
-                                         "csrf_token": csrf_token(client)})
+    client.post(
+        "/prefs/language",
+        data={"locale": "en", "next": "/regions", "csrf_token": csrf_token(client)},
+    )
     page = client.get("/")
     assert '<html lang="en"' in page.text and "Home" in page.text and "首页" not in page.text
 

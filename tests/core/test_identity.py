@@ -40,8 +40,9 @@ def test_known_resident_id_check_digits() -> None:
     position=st.integers(min_value=0, max_value=16),
     delta=st.integers(min_value=1, max_value=9),
 )
-def test_any_single_digit_error_is_caught(region: str, born: date, sequence: int,
-                                          position: int, delta: int) -> None:
+def test_any_single_digit_error_is_caught(
+    region: str, born: date, sequence: int, position: int, delta: int
+) -> None:
     first17 = f"{region}{born:%Y%m%d}{sequence:03d}"
     number = first17 + id_check_digit(first17)
     assert is_valid_resident_id(number)

@@ -4,9 +4,11 @@ from tests.conftest import api_token, csrf_token, login
 
 
 def test_joining_an_organisation_lands_in_the_inbox_in_the_readers_language(
-        client, world, session) -> None:
-    organisations.add_member(session, SYSTEM, world.village_b, phone=world.outsider.phone,
-                             roles=["member"], check=False)
+    client, world, session
+) -> None:
+    organisations.add_member(
+        session, SYSTEM, world.village_b, phone=world.outsider.phone, roles=["member"], check=False
+    )
     headers = api_token(client, world.outsider.phone, ["read"])
     zh = client.get("/api/v1/me/notifications", headers=headers).json()
     assert zh["items"][0]["title"] == f"您已加入 {world.village_b.name}"
@@ -19,10 +21,13 @@ def test_marking_read_only_touches_your_own(client, world, session) -> None:
     theirs = notifications.notify(session, world.cadre_b.id, kind="t", title="Hello")
     session.commit()
     headers = api_token(client, world.villager_a.phone, ["read"])
-    assert client.post(f"/api/v1/me/notifications/{theirs.id}/read",
-                       headers=headers).status_code == 404
-    assert client.post(f"/api/v1/me/notifications/{mine.id}/read",
-                       headers=headers).status_code == 204
+    assert (
+        client.post(f"/api/v1/me/notifications/{theirs.id}/read", headers=headers).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/api/v1/me/notifications/{mine.id}/read", headers=headers).status_code == 204
+    )
     assert notifications.unread_count(session, world.cadre_b.id) >= 1
     session.refresh(mine)
     assert mine.read_at is not None
@@ -41,8 +46,9 @@ def test_inbox_page_lists_and_marks_all_read(client, world, session) -> None:
 def test_sms_channel_delivery_is_recorded(session, world) -> None:
     from gongchuang.core.models import Job, NotificationDelivery
 
-    note = notifications.notify(session, world.villager_a.id, kind="t", title="Hello",
-                                channels=("sms",))
+    note = notifications.notify(
+        session, world.villager_a.id, kind="t", title="Hello", channels=("sms",)
+    )
     job = session.query(Job).filter_by(kind="notification.deliver").one()
     notifications._deliver(session, job)
     delivery = session.query(NotificationDelivery).filter_by(notification_id=note.id).one()

@@ -9,8 +9,9 @@ from tests.conftest import api_token, csrf_token, login
 
 
 def test_resident_id_is_never_stored_in_clear(session: Session) -> None:
-    person = people.register_person(session, SYSTEM, name="测试", phone="13900009999",
-                                    resident_id="11010519491231002X")
+    person = people.register_person(
+        session, SYSTEM, name="测试", phone="13900009999", resident_id="11010519491231002X"
+    )
     session.flush()
     row = session.get(Person, person.id)
     assert row is not None
@@ -18,14 +19,16 @@ def test_resident_id_is_never_stored_in_clear(session: Session) -> None:
     assert "11010519491231002X" not in stored
     assert row.id_number_masked == "110***********002X"
     with pytest.raises(Conflict):
-        people.register_person(session, SYSTEM, name="另一人", phone="13900009998",
-                               resident_id="11010519491231002x")
+        people.register_person(
+            session, SYSTEM, name="另一人", phone="13900009998", resident_id="11010519491231002x"
+        )
 
 
 def test_bad_input_is_refused_with_every_field_named(session: Session) -> None:
     with pytest.raises(InvalidInput) as caught:
-        people.register_person(session, SYSTEM, name="", phone="12345",
-                               resident_id="110105194912310021")
+        people.register_person(
+            session, SYSTEM, name="", phone="12345", resident_id="110105194912310021"
+        )
     assert {e["field"] for e in caught.value.errors} == {"name", "phone", "resident_id"}
 
 
@@ -41,8 +44,14 @@ def test_phone_is_masked_for_other_villagers_and_shown_to_staff(client, world) -
 def test_member_page_masks_phones_for_grid_workers(client, world, session: Session) -> None:
     from gongchuang.core import organisations
 
-    organisations.add_member(session, SYSTEM, world.village_a, phone=world.outsider.phone,
-                             roles=["grid_worker"], check=False)
+    organisations.add_member(
+        session,
+        SYSTEM,
+        world.village_a,
+        phone=world.outsider.phone,
+        roles=["grid_worker"],
+        check=False,
+    )
     login(client, world.outsider.phone)
     page = client.get(f"/orgs/{world.village_a.id}").text
     assert world.villager_a.name in page

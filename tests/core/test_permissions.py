@@ -28,8 +28,7 @@ def _headers(client, world, who: str, scopes: list[str]) -> dict[str, str]:
 @pytest.mark.parametrize(("who", "may_view", "may_manage"), ACTORS)
 def test_member_list_through_the_api(client, world, who, may_view, may_manage) -> None:
     headers = _headers(client, world, who, ["read", "org.view_members"])
-    response = client.get(f"/api/v1/organisations/{world.village_a.id}/members",
-                          headers=headers)
+    response = client.get(f"/api/v1/organisations/{world.village_a.id}/members", headers=headers)
     if may_view:
         assert response.status_code == 200
         assert {m["person"]["name"] for m in response.json()} >= {world.villager_a.name}
@@ -38,12 +37,16 @@ def test_member_list_through_the_api(client, world, who, may_view, may_manage) -
 
 
 @pytest.mark.parametrize(("who", "may_view", "may_manage"), ACTORS)
-def test_adding_members_through_the_api(client, world, session: Session, who, may_view,
-                                        may_manage) -> None:
+def test_adding_members_through_the_api(
+    client, world, session: Session, who, may_view, may_manage
+) -> None:
     headers = _headers(client, world, who, ["read", "org.manage_members"])
     before = session.scalar(select(func.count(Membership.id)))
-    response = client.post(f"/api/v1/organisations/{world.village_a.id}/members",
-                           json={"phone": world.outsider.phone}, headers=headers)
+    response = client.post(
+        f"/api/v1/organisations/{world.village_a.id}/members",
+        json={"phone": world.outsider.phone},
+        headers=headers,
+    )
     if may_manage:
         assert response.status_code == 201
     else:
@@ -59,14 +62,17 @@ def test_member_pages(client, world, session: Session, who, may_view, may_manage
     assert page.status_code == 200
     assert (world.villager_a.name in page.text) == may_view
     before = session.scalar(select(func.count(Membership.id)))
-    response = client.post(f"/orgs/{world.village_a.id}/members",
-                           data={"phone": world.outsider.phone, "roles": ["member"],
-                                 "csrf_token": csrf_token(client)}, follow_redirects=False)
+    response = client.post(
+        f"/orgs/{world.village_a.id}/members",
+        data={"phone": world.outsider.phone, "roles": ["member"], "csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
     if may_manage:
         assert response.status_code == 303
     else:
         assert response.status_code in (303, 404) and (
-            response.status_code == 404 or response.headers["location"].startswith("/login"))
+            response.status_code == 404 or response.headers["location"].startswith("/login")
+        )
         assert session.scalar(select(func.count(Membership.id))) == before
 
 
@@ -82,21 +88,27 @@ def test_a_department_oversees_its_county_not_the_next(session: Session, world) 
 
 
 def test_the_last_administrator_cannot_be_removed(client, world) -> None:
-    headers = api_token(client, world.cadre_a.phone,
-                        ["read", "org.view_members", "org.manage_members"])
-    members = client.get(f"/api/v1/organisations/{world.village_a.id}/members",
-                         headers=headers).json()
+    headers = api_token(
+        client, world.cadre_a.phone, ["read", "org.view_members", "org.manage_members"]
+    )
+    members = client.get(
+        f"/api/v1/organisations/{world.village_a.id}/members", headers=headers
+    ).json()
     mine = next(m for m in members if m["person"]["id"] == world.cadre_a.id)
     response = client.put(
         f"/api/v1/organisations/{world.village_a.id}/members/{mine['id']}/roles",
-        json={"roles": ["member"]}, headers=headers)
+        json={"roles": ["member"]},
+        headers=headers,
+    )
     assert response.status_code == 409
 
 
 def test_unknown_role_is_refused(client, world) -> None:
     headers = api_token(client, world.cadre_a.phone, ["read", "org.manage_members"])
-    response = client.post(f"/api/v1/organisations/{world.village_a.id}/members",
-                           json={"phone": world.outsider.phone, "roles": ["king"]},
-                           headers=headers)
+    response = client.post(
+        f"/api/v1/organisations/{world.village_a.id}/members",
+        json={"phone": world.outsider.phone, "roles": ["king"]},
+        headers=headers,
+    )
     assert response.status_code == 422
     assert any(e["field"] == "roles" for e in response.json()["errors"])

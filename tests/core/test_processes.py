@@ -29,8 +29,9 @@ def _login(base: str, phone: str) -> httpx.Client:
     from gongchuang.core import auth
 
     token = auth.csrf_token_for(client.cookies[auth.CSRF_COOKIE])
-    response = client.post("/login", data={"phone": phone, "password": PASSWORD,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"phone": phone, "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 303 and "gc_session" in client.cookies
     return client
 
@@ -61,15 +62,24 @@ def test_live_event_reaches_a_browser_on_another_worker(tmp_path: Path) -> None:
                 outsider = _login(server_a, outsider_phone)
                 events: queue.Queue[str] = queue.Queue()
                 ready = threading.Event()
-                threading.Thread(target=_listen, args=(outsider, events, ready),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=_listen, args=(outsider, events, ready), daemon=True
+                ).start()
                 assert ready.wait(10), "stream did not open"
-                token = httpx.post(f"{server_b}/api/v1/auth/tokens", json={
-                    "phone": cadre_phone, "password": PASSWORD, "name": "t",
-                    "scopes": ["read", "org.manage_members"]}).json()["token"]
-                added = httpx.post(f"{server_b}/api/v1/organisations/{village_id}/members",
-                                   json={"phone": outsider_phone, "roles": ["member"]},
-                                   headers={"Authorization": f"Bearer {token}"})
+                token = httpx.post(
+                    f"{server_b}/api/v1/auth/tokens",
+                    json={
+                        "phone": cadre_phone,
+                        "password": PASSWORD,
+                        "name": "t",
+                        "scopes": ["read", "org.manage_members"],
+                    },
+                ).json()["token"]
+                added = httpx.post(
+                    f"{server_b}/api/v1/organisations/{village_id}/members",
+                    json={"phone": outsider_phone, "roles": ["member"]},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 assert added.status_code == 201, added.text
                 assert events.get(timeout=10) == "notification"
             finally:
@@ -101,8 +111,12 @@ def test_killed_worker_job_runs_exactly_once(tmp_path: Path) -> None:
                 first.kill()
         with database.transaction(write=False) as session:
             assert session.get(Job, job_id).status == "running"
-            assert session.scalar(select(func.count(AuditEntry.id)).where(
-                AuditEntry.action == "test.slow_append")) == 0
+            assert (
+                session.scalar(
+                    select(func.count(AuditEntry.id)).where(AuditEntry.action == "test.slow_append")
+                )
+                == 0
+            )
         second = start_worker(url, tmp_path / "w2.log", "tests.support.slow_job")
         try:
             deadline = time.monotonic() + 30
@@ -116,8 +130,9 @@ def test_killed_worker_job_runs_exactly_once(tmp_path: Path) -> None:
             second.terminate()
             second.wait(timeout=10)
         with database.transaction(write=False) as session:
-            effects = session.scalars(select(AuditEntry).where(
-                AuditEntry.action == "test.slow_append")).all()
+            effects = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "test.slow_append")
+            ).all()
             assert len(effects) == 1
             assert effects[0].after == {"attempt": 2}
         database.dispose()

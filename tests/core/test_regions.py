@@ -31,7 +31,11 @@ def test_csv_import_builds_the_hierarchy(session: Session) -> None:
     assert (created, updated) == (5, 0)
     village = regions.get_region(session, "431322101201")
     assert [r.name for r in regions.ancestors(session, village)] == [
-        "湖南省", "娄底市", "新化县", "示范镇"]
+        "湖南省",
+        "娄底市",
+        "新化县",
+        "示范镇",
+    ]
     county = regions.get_region(session, "431322")
     assert len(regions.subtree_ids(session, county)) == 3
 
@@ -74,8 +78,9 @@ def test_api_lists_children_with_cursor_pagination(client, world) -> None:
     assert first.status_code == 200
     page1 = first.json()
     assert len(page1["items"]) == 1 and page1["next_cursor"]
-    second = client.get("/api/v1/regions", params={"parent": "431300", "limit": 1,
-                                                   "cursor": page1["next_cursor"]}).json()
+    second = client.get(
+        "/api/v1/regions", params={"parent": "431300", "limit": 1, "cursor": page1["next_cursor"]}
+    ).json()
     names = {page1["items"][0]["name"], second["items"][0]["name"]}
     assert names == {"新化县", "双峰县"}
     assert second["next_cursor"] is None

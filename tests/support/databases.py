@@ -21,8 +21,7 @@ PG_ADMIN_URL = os.environ.get(
 
 
 def _pg_admin_conninfo() -> str:
-    return make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(
-        hide_password=False)
+    return make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @contextmanager

@@ -18,8 +18,9 @@ class OpenAPIValidator:
             for path in spec["paths"]
         ]
 
-    def schema_for(self, method: str, path: str, status: int, content_type: str
-                   ) -> dict[str, Any] | None:
+    def schema_for(
+        self, method: str, path: str, status: int, content_type: str
+    ) -> dict[str, Any] | None:
         for pattern, template in self.routes:
             if pattern.match(path):
                 operation = self.spec["paths"][template].get(method.lower())
@@ -28,7 +29,8 @@ class OpenAPIValidator:
                 responses = operation["responses"]
                 response = responses.get(str(status)) or responses.get("default")
                 assert response is not None, (
-                    f"{method} {template} answered {status}, which the OpenAPI does not declare")
+                    f"{method} {template} answered {status}, which the OpenAPI does not declare"
+                )
                 content = response.get("content", {})
                 media = content.get(content_type) or {}
                 return media.get("schema") if media else None

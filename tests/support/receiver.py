@@ -27,7 +27,7 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
     state = Receiver(url="", fail_first=fail_first)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.received.append(Received(dict(self.headers.items()), body))
             failing = len(state.received) <= state.fail_first

@@ -24,8 +24,14 @@ def free_port() -> int:
 
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"GONGCHUANG_DATABASE_URL": database_url, "GONGCHUANG_LOG_JSON": "false",
-                "PYTHONPATH": str(ROOT), **extra})
+    env.update(
+        {
+            "GONGCHUANG_DATABASE_URL": database_url,
+            "GONGCHUANG_LOG_JSON": "false",
+            "PYTHONPATH": str(ROOT),
+            **extra,
+        }
+    )
     return env
 
 
@@ -34,9 +40,23 @@ def running_server(database_url: str, log_path: Path) -> Iterator[str]:
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "gongchuang.asgi:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=process_env(database_url), stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gongchuang.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=process_env(database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -62,5 +82,10 @@ def start_worker(database_url: str, log_path: Path, *plugins: str) -> subprocess
     args = [sys.executable, "-m", "gongchuang.cli", "worker"]
     for plugin in plugins:
         args += ["--plugin", plugin]
-    return subprocess.Popen(args, cwd=ROOT, env=process_env(database_url),
-                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=process_env(database_url),
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )

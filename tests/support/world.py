@@ -52,22 +52,26 @@ class World:
 
 
 def make_person(session: Session, phone: str, name: str, *, admin: bool = False) -> Person:
-    person = people.register_person(session, SYSTEM, name=name, phone=phone,
-                                    is_platform_admin=admin)
+    person = people.register_person(
+        session, SYSTEM, name=name, phone=phone, is_platform_admin=admin
+    )
     person.password_hash = password_hash()
     return person
 
 
 def build_world(session: Session) -> World:
-    rows = [regions.RegionRow(i + 2, code, name, "", parent, "")
-            for i, (code, name, parent) in enumerate(REGION_ROWS)]
+    rows = [
+        regions.RegionRow(i + 2, code, name, "", parent, "")
+        for i, (code, name, parent) in enumerate(REGION_ROWS)
+    ]
     regions.import_rows(session, SYSTEM, rows)
     get = lambda code: regions.get_region(session, code)  # noqa: E731
     county = get("431322")
 
     def org(name: str, kind: OrganisationKind, region: Region) -> Organisation:
-        return organisations.create_organisation(session, SYSTEM, name=name, kind=kind,
-                                                 region=region)
+        return organisations.create_organisation(
+            session, SYSTEM, name=name, kind=kind, region=region
+        )
 
     village_a = org("甲示范村村委会", OrganisationKind.village_committee, get("431322101201"))
     village_b = org("乙示范村村委会", OrganisationKind.village_committee, get("431322101202"))
@@ -75,9 +79,13 @@ def build_world(session: Session) -> World:
     department = org("新化县农业农村局", OrganisationKind.government_department, county)
 
     world = World(
-        county=county, village_a_region=get("431322101201"),
-        village_b_region=get("431322101202"), village_a=village_a, village_b=village_b,
-        village_c=village_c, county_department=department,
+        county=county,
+        village_a_region=get("431322101201"),
+        village_b_region=get("431322101202"),
+        village_a=village_a,
+        village_b=village_b,
+        village_c=village_c,
+        county_department=department,
         admin=make_person(session, "13700000000", "管理员", admin=True),
         cadre_a=make_person(session, "13700000001", "甲支书"),
         villager_a=make_person(session, "13700000002", "甲村民"),

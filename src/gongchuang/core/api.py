@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
-
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
@@ -27,7 +25,7 @@ from gongchuang.core import (
     webhooks,
 )
 from gongchuang.core.errors import AuthenticationRequired, NotFound
-from gongchuang.core.models import ApiToken, AuditEntry, Organisation, Region
+from gongchuang.core.models import ApiToken, AuditEntry, Membership, Organisation, Region
 from gongchuang.core.pagination import MAX_LIMIT, Page, paginate
 from gongchuang.core.permissions import CorePerm, Principal
 from gongchuang.core.schemas import (
@@ -76,12 +74,20 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 def organisation_out(org: Organisation) -> OrganisationOut:
-    return OrganisationOut(id=org.id, name=org.name, kind=org.kind, region_id=org.region_id,
-                           region_code=org.region.code, region_name=org.region.name,
-                           parent_id=org.parent_id, description=org.description)
+    return OrganisationOut(
+        id=org.id,
+        name=org.name,
+        kind=org.kind,
+        region_id=org.region_id,
+        region_code=org.region.code,
+        region_name=org.region.name,
+        parent_id=org.parent_id,
+        description=org.description,
+    )
 
 
 # --- regions --------------------------------------------------------------------------------
+
 
 @router.get("/regions", tags=["regions"], summary="List regions, optionally under a parent")
 def list_regions(
@@ -97,17 +103,20 @@ def list_regions(
     if level is not None:
         query = query.where(Region.level == level)
     rows, next_cursor = paginate(session, query, Region.id, cursor, limit)
-    return Page[RegionOut](items=[RegionOut.model_validate(r) for r in rows],
-                           next_cursor=next_cursor)
+    return Page[RegionOut](
+        items=[RegionOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/regions/{code}", tags=["regions"])
-def get_region(code: Annotated[str, Path(pattern=r"^\d{6}(\d{6})?$")], session: DbSession
-               ) -> RegionOut:
+def get_region(
+    code: Annotated[str, Path(pattern=r"^\d{6}(\d{6})?$")], session: DbSession
+) -> RegionOut:
     return RegionOut.model_validate(regions.get_region(session, code))
 
 
 # --- organisations --------------------------------------------------------------------------
+
 
 @router.get("/organisations", tags=["organisations"])
 def list_organisations(
@@ -121,12 +130,12 @@ def list_organisations(
     if region is not None:
         root = regions.get_region(session, region)
         query = query.join(Region, Region.id == Organisation.region_id).where(
-            Region.path.startswith(root.path))
+            Region.path.startswith(root.path)
+        )
     if kind is not None:
         query = query.where(Organisation.kind == kind)
     rows, next_cursor = paginate(session, query, Organisation.id, cursor, limit)
-    return Page[OrganisationOut](items=[organisation_out(o) for o in rows],
-                                 next_cursor=next_cursor)
+    return Page[OrganisationOut](items=[organisation_out(o) for o in rows], next_cursor=next_cursor)
 
 
 @router.get("/organisations/{organisation_id}", tags=["organisations"])
@@ -134,124 +143,169 @@ def get_organisation(organisation_id: Id, session: DbSession) -> OrganisationOut
     return organisation_out(organisations.get_organisation(session, organisation_id))
 
 
-def _membership_out(session: DbSession, principal: Principal, m: object) -> MembershipOut:
-    view = people.view_person(session, principal, m.person)  # type: ignore[attr-defined]
+def _membership_out(session: DbSession, principal: Principal, m: Membership) -> MembershipOut:
+    view = people.view_person(session, principal, m.person)
     return MembershipOut(
-        id=m.id, organisation_id=m.organisation_id, roles=m.roles,  # type: ignore[attr-defined]
-        title=m.title, joined_at=m.joined_at,  # type: ignore[attr-defined]
-        person=PersonOut(**view.__dict__))
+        id=m.id,
+        organisation_id=m.organisation_id,
+        roles=m.roles,
+        title=m.title,
+        joined_at=m.joined_at,
+        person=PersonOut(**view.__dict__),
+    )
 
 
 @router.get("/organisations/{organisation_id}/members", tags=["organisations"])
 def list_members(
-    organisation_id: Id, session: DbSession,
+    organisation_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_VIEW_MEMBERS))],
 ) -> list[MembershipOut]:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_VIEW_MEMBERS)
-    return [_membership_out(session, principal, m)
-            for m in organisations.list_members(session, org)]
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_VIEW_MEMBERS
+    )
+    return [
+        _membership_out(session, principal, m) for m in organisations.list_members(session, org)
+    ]
 
 
 @router.post("/organisations/{organisation_id}/members", tags=["organisations"], status_code=201)
 def add_member(
-    organisation_id: Id, body: MembershipIn, session: DbSession,
+    organisation_id: Id,
+    body: MembershipIn,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> MembershipOut:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_MANAGE_MEMBERS)
-    membership = organisations.add_member(session, principal, org, phone=body.phone,
-                                          roles=body.roles, title=body.title)
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_MEMBERS
+    )
+    membership = organisations.add_member(
+        session, principal, org, phone=body.phone, roles=body.roles, title=body.title
+    )
     session.refresh(membership, ["person"])
     return _membership_out(session, principal, membership)
 
 
-@router.put("/organisations/{organisation_id}/members/{membership_id}/roles",
-            tags=["organisations"])
+@router.put(
+    "/organisations/{organisation_id}/members/{membership_id}/roles", tags=["organisations"]
+)
 def set_member_roles(
-    organisation_id: Id, membership_id: Id, body: RolesIn, session: DbSession,
+    organisation_id: Id,
+    membership_id: Id,
+    body: RolesIn,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> MembershipOut:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_MANAGE_MEMBERS)
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_MEMBERS
+    )
     membership = organisations.set_roles(session, principal, org, membership_id, body.roles)
     session.refresh(membership, ["person"])
     return _membership_out(session, principal, membership)
 
 
-@router.delete("/organisations/{organisation_id}/members/{membership_id}",
-               tags=["organisations"], status_code=204)
+@router.delete(
+    "/organisations/{organisation_id}/members/{membership_id}",
+    tags=["organisations"],
+    status_code=204,
+)
 def remove_member(
-    organisation_id: Id, membership_id: Id, session: DbSession,
+    organisation_id: Id,
+    membership_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> Response:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_MANAGE_MEMBERS)
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_MEMBERS
+    )
     organisations.remove_member(session, principal, org, membership_id)
     return Response(status_code=204)
 
 
 @router.get("/organisations/{organisation_id}/webhooks", tags=["webhooks"])
 def list_webhooks(
-    organisation_id: Id, session: DbSession,
+    organisation_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
 ) -> list[WebhookOut]:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_MANAGE_WEBHOOKS)
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_WEBHOOKS
+    )
     return [WebhookOut.model_validate(e) for e in webhooks.endpoints_for(session, org)]
 
 
 @router.post("/organisations/{organisation_id}/webhooks", tags=["webhooks"], status_code=201)
 def create_webhook(
-    organisation_id: Id, body: WebhookIn, session: DbSession,
+    organisation_id: Id,
+    body: WebhookIn,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
 ) -> WebhookCreated:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_MANAGE_WEBHOOKS)
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_WEBHOOKS
+    )
     endpoint = webhooks.create_endpoint(session, principal, org, url=body.url, topics=body.topics)
-    return WebhookCreated(**WebhookOut.model_validate(endpoint).model_dump(),
-                          secret=endpoint.secret)
+    return WebhookCreated(
+        **WebhookOut.model_validate(endpoint).model_dump(), secret=endpoint.secret
+    )
 
 
-@router.get("/organisations/{organisation_id}/webhooks/{endpoint_id}/deliveries",
-            tags=["webhooks"])
+@router.get("/organisations/{organisation_id}/webhooks/{endpoint_id}/deliveries", tags=["webhooks"])
 def list_webhook_deliveries(
-    organisation_id: Id, endpoint_id: Id, session: DbSession,
+    organisation_id: Id,
+    endpoint_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
 ) -> list[WebhookDeliveryOut]:
-    org = organisations.get_organisation_for(session, principal, organisation_id,
-                                             CorePerm.ORG_MANAGE_WEBHOOKS)
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_WEBHOOKS
+    )
     endpoint = webhooks.get_endpoint(session, org, endpoint_id)
-    return [WebhookDeliveryOut.model_validate(d)
-            for d in webhooks.deliveries_for(session, endpoint)]
+    return [
+        WebhookDeliveryOut.model_validate(d) for d in webhooks.deliveries_for(session, endpoint)
+    ]
 
 
-@router.post("/organisations/{organisation_id}/credentials", tags=["credentials"],
-             status_code=201)
+@router.post("/organisations/{organisation_id}/credentials", tags=["credentials"], status_code=201)
 def issue_credential(
-    organisation_id: Id, body: CredentialIn, session: DbSession,
+    organisation_id: Id,
+    body: CredentialIn,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.CREDENTIAL_ISSUE))],
 ) -> CredentialOut:
-    issuer = organisations.get_organisation_for(session, principal, organisation_id,
-                                                CorePerm.CREDENTIAL_ISSUE)
+    issuer = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.CREDENTIAL_ISSUE
+    )
     person = people.get_person(session, body.person_id)
     credential = credentials.issue_credential(
-        session, principal, issuer, person, kind=body.kind, title=body.title,
-        certificate_no=body.certificate_no, valid_from=body.valid_from,
-        valid_until=body.valid_until, evidence_file_id=body.evidence_file_id)
+        session,
+        principal,
+        issuer,
+        person,
+        kind=body.kind,
+        title=body.title,
+        certificate_no=body.certificate_no,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        evidence_file_id=body.evidence_file_id,
+    )
     return CredentialOut.model_validate(credential)
 
 
 @router.post("/credentials/{credential_id}/revoke", tags=["credentials"])
 def revoke_credential(
-    credential_id: Id, body: RevokeIn, session: DbSession,
+    credential_id: Id,
+    body: RevokeIn,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.CREDENTIAL_ISSUE))],
 ) -> CredentialOut:
     return CredentialOut.model_validate(
-        credentials.revoke_credential(session, principal, credential_id, body.reason))
+        credentials.revoke_credential(session, principal, credential_id, body.reason)
+    )
 
 
 # --- people ---------------------------------------------------------------------------------
+
 
 @router.get("/people/{person_id}", tags=["people"])
 def get_person(person_id: Id, session: DbSession, principal: LoggedIn) -> PersonOut:
@@ -260,8 +314,7 @@ def get_person(person_id: Id, session: DbSession, principal: LoggedIn) -> Person
 
 
 @router.get("/people/{person_id}/credentials", tags=["credentials"])
-def list_credentials(person_id: Id, session: DbSession, principal: LoggedIn
-                     ) -> list[CredentialOut]:
+def list_credentials(person_id: Id, session: DbSession, principal: LoggedIn) -> list[CredentialOut]:
     person = people.get_person(session, person_id)
     if not people.can_see_contact(session, principal, person):
         raise NotFound()
@@ -273,36 +326,58 @@ def me(session: DbSession, principal: LoggedIn) -> MeOut:
     assert principal.person_id is not None
     person = people.get_person(session, principal.person_id)
     return MeOut(
-        id=person.id, name=person.name, phone=person.phone, resident_id=person.id_number_masked,
+        id=person.id,
+        name=person.name,
+        phone=person.phone,
+        resident_id=person.id_number_masked,
         is_platform_admin=person.is_platform_admin,
-        memberships=[MyMembershipOut(organisation_id=m.organisation_id,
-                                     organisation_name=m.organisation.name, roles=m.roles)
-                     for m in organisations.memberships_of(session, person.id)],
+        memberships=[
+            MyMembershipOut(
+                organisation_id=m.organisation_id,
+                organisation_name=m.organisation.name,
+                roles=m.roles,
+            )
+            for m in organisations.memberships_of(session, person.id)
+        ],
         consents={k: v[0] for k, v in people.current_consents(session, person.id).items()},
     )
 
 
 # --- tokens ---------------------------------------------------------------------------------
 
-@router.post("/auth/tokens", tags=["auth"], status_code=201, response_model=TokenCreated,
-             summary="Exchange a phone and password for a scoped API token")
+
+@router.post(
+    "/auth/tokens",
+    tags=["auth"],
+    status_code=201,
+    response_model=TokenCreated,
+    summary="Exchange a phone and password for a scoped API token",
+)
 def create_token(body: TokenRequest, request: Request, session: DbSession) -> Any:
-    outcome = auth.login(session, body.phone, body.password,
-                         request.headers.get("user-agent", ""))
+    outcome = auth.login(session, body.phone, body.password, request.headers.get("user-agent", ""))
     if outcome.error is not None or outcome.person is None:
         # Answered, not raised: the failure count must be committed with this request.
         return problem(request, outcome.error or AuthenticationRequired())
     auth.logout(session, outcome.session_token)  # a token request opens no browser session
     principal = auth.principal_for(outcome.person, via="password")
-    token, raw = auth.create_api_token(session, principal, outcome.person, name=body.name,
-                                       scopes=body.scopes, expires_at=body.expires_at)
+    token, raw = auth.create_api_token(
+        session,
+        principal,
+        outcome.person,
+        name=body.name,
+        scopes=body.scopes,
+        expires_at=body.expires_at,
+    )
     return TokenCreated(**TokenOut.model_validate(token).model_dump(), token=raw)
 
 
 @router.get("/me/tokens", tags=["auth"])
 def list_tokens(session: DbSession, principal: LoggedIn) -> list[TokenOut]:
-    rows = session.scalars(select(ApiToken).where(ApiToken.person_id == principal.person_id)
-                           .order_by(ApiToken.id.desc()))
+    rows = session.scalars(
+        select(ApiToken)
+        .where(ApiToken.person_id == principal.person_id)
+        .order_by(ApiToken.id.desc())
+    )
     return [TokenOut.model_validate(t) for t in rows]
 
 
@@ -314,9 +389,13 @@ def revoke_token(token_id: Id, session: DbSession, principal: LoggedIn) -> Respo
 
 # --- notifications --------------------------------------------------------------------------
 
+
 @router.get("/me/notifications", tags=["notifications"])
 def list_notifications(
-    session: DbSession, principal: LoggedIn, cursor: Cursor = None, limit: Limit = 50,
+    session: DbSession,
+    principal: LoggedIn,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[NotificationOut]:
     from gongchuang.core.models import Notification
     from gongchuang.core.pagination import decode_cursor, encode_cursor
@@ -329,14 +408,22 @@ def list_notifications(
     items = []
     for n in rows[:limit]:
         title, body = notifications.render(n)
-        items.append(NotificationOut(id=n.id, kind=n.kind, title=title, body=body, link=n.link,
-                                     created_at=n.created_at, read_at=n.read_at))
+        items.append(
+            NotificationOut(
+                id=n.id,
+                kind=n.kind,
+                title=title,
+                body=body,
+                link=n.link,
+                created_at=n.created_at,
+                read_at=n.read_at,
+            )
+        )
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return Page[NotificationOut](items=items, next_cursor=next_cursor)
 
 
-@router.post("/me/notifications/{notification_id}/read", tags=["notifications"],
-             status_code=204)
+@router.post("/me/notifications/{notification_id}/read", tags=["notifications"], status_code=204)
 def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -> Response:
     assert principal.person_id is not None
     notifications.mark_read(session, principal.person_id, notification_id)
@@ -361,10 +448,13 @@ async def sse_stream(request: Request, channel: str) -> AsyncIterator[str]:
         live.broker.unsubscribe(channel, queue)
 
 
-@router.get("/me/notifications/stream", tags=["notifications"],
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}},
-            summary="Live notifications (Server-Sent Events) from whichever worker serves you")
+@router.get(
+    "/me/notifications/stream",
+    tags=["notifications"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+    summary="Live notifications (Server-Sent Events) from whichever worker serves you",
+)
 async def notification_stream(request: Request) -> StreamingResponse:
     database = get_database(request)
     with database.transaction(write=False) as session:
@@ -373,12 +463,15 @@ async def notification_stream(request: Request) -> StreamingResponse:
         principal = current_principal(request, session)
     if not principal.is_authenticated:
         raise AuthenticationRequired()
-    return StreamingResponse(sse_stream(request, f"person:{principal.person_id}"),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        sse_stream(request, f"person:{principal.person_id}"),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 # --- files ----------------------------------------------------------------------------------
+
 
 @router.post("/files", tags=["files"], status_code=201)
 async def upload_file(request: Request, file: Annotated[UploadFile, File()]) -> FileOut:
@@ -394,8 +487,9 @@ async def upload_file(request: Request, file: Annotated[UploadFile, File()]) -> 
             principal = current_principal(request, session)
             if not principal.is_authenticated:
                 raise AuthenticationRequired()
-            stored = files.save_upload(session, principal, filename=file.filename or "upload",
-                                       data=data)
+            stored = files.save_upload(
+                session, principal, filename=file.filename or "upload", data=data
+            )
             return FileOut.model_validate(stored)
 
     from starlette.concurrency import run_in_threadpool
@@ -403,16 +497,23 @@ async def upload_file(request: Request, file: Annotated[UploadFile, File()]) -> 
     return await run_in_threadpool(store)
 
 
-@router.get("/files/{file_id}", tags=["files"], response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/files/{file_id}",
+    tags=["files"],
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def download_file(file_id: Id, session: DbSession, principal: LoggedIn) -> Response:
     stored, data = files.get_file_for(session, principal, file_id)
-    return Response(data, media_type=stored.content_type,
-                    headers={"X-Content-Type-Options": "nosniff",
-                             "Content-Disposition": "attachment"})
+    return Response(
+        data,
+        media_type=stored.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Content-Disposition": "attachment"},
+    )
 
 
 # --- audit ----------------------------------------------------------------------------------
+
 
 @router.get("/audit", tags=["audit"])
 def list_audit(
@@ -420,7 +521,8 @@ def list_audit(
     principal: Annotated[Principal, Depends(Require(CorePerm.AUDIT_VIEW, platform=True))],
     object_type: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Cursor = None, limit: Limit = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[AuditEntryOut]:
     query = select(AuditEntry)
     if object_type:
@@ -428,8 +530,9 @@ def list_audit(
     if object_id:
         query = query.where(AuditEntry.object_id == object_id)
     rows, next_cursor = paginate(session, query, AuditEntry.id, cursor, limit)
-    return Page[AuditEntryOut](items=[AuditEntryOut.model_validate(r) for r in rows],
-                               next_cursor=next_cursor)
+    return Page[AuditEntryOut](
+        items=[AuditEntryOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/audit/verify", tags=["audit"])
@@ -438,6 +541,9 @@ def verify_audit(
     principal: Annotated[Principal, Depends(Require(CorePerm.AUDIT_VIEW, platform=True))],
 ) -> ChainReportOut:
     report = audit.verify_chain(session)
-    return ChainReportOut(ok=report.ok, checked=report.checked,
-                          broken_entry_id=report.broken_entry_id, reason=report.reason)
-
+    return ChainReportOut(
+        ok=report.ok,
+        checked=report.checked,
+        broken_entry_id=report.broken_entry_id,
+        reason=report.reason,
+    )

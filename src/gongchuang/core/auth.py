@@ -29,7 +29,7 @@ from gongchuang.core.permissions import KNOWN_PERMISSIONS, READ_SCOPE, Principal
 
 SESSION_COOKIE = "gc_session"
 CSRF_COOKIE = "gc_csrf"
-TOKEN_PREFIX = "gct_"
+TOKEN_PREFIX = "gct_"  # noqa: S105 - a marker that makes leaked tokens findable, not a secret
 
 
 def _sha256(value: str) -> str:
@@ -57,9 +57,11 @@ def login(session: Session, phone: str, password: str, user_agent: str = "") -> 
     now = utcnow()
     if person is not None and person.locked_until and person.locked_until > now:
         minutes = max(1, int((person.locked_until - now).total_seconds() // 60) + 1)
-        return LoginOutcome(error=TooManyAttempts(
-            N_("Too many wrong passwords. Try again in %(minutes)s minutes."), minutes=minutes
-        ))
+        return LoginOutcome(
+            error=TooManyAttempts(
+                N_("Too many wrong passwords. Try again in %(minutes)s minutes."), minutes=minutes
+            )
+        )
     ok = verify_password(person.password_hash if person else None, password or "")
     if person is None or not ok or not person.is_active:
         if person is not None:
@@ -67,12 +69,15 @@ def login(session: Session, phone: str, password: str, user_agent: str = "") -> 
             if person.failed_logins >= settings.login_max_failures:
                 person.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
                 person.failed_logins = 0
-                audit.record(session, Principal(person.id, person.name), "person.locked",
-                             "person", person.id)
-        return LoginOutcome(error=InvalidInput(
-            N_("The phone number or password is not correct"),
-            errors=[{"field": "password", "message": "phone or password incorrect"}],
-        ))
+                audit.record(
+                    session, Principal(person.id, person.name), "person.locked", "person", person.id
+                )
+        return LoginOutcome(
+            error=InvalidInput(
+                N_("The phone number or password is not correct"),
+                errors=[{"field": "password", "message": "phone or password incorrect"}],
+            )
+        )
     person.failed_logins = 0
     person.locked_until = None
     person.last_login_at = now
@@ -141,8 +146,9 @@ def validate_scopes(scopes: list[str]) -> frozenset[str]:
             errors=[{"field": "scopes", "message": f"unknown: {', '.join(unknown)}"}],
         )
     if not scopes:
-        raise InvalidInput(N_("Choose at least one scope"), errors=[{"field": "scopes",
-                                                                      "message": "empty"}])
+        raise InvalidInput(
+            N_("Choose at least one scope"), errors=[{"field": "scopes", "message": "empty"}]
+        )
     return frozenset(scopes)
 
 
@@ -161,8 +167,10 @@ def create_api_token(
         raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
     checked = validate_scopes(scopes)
     if expires_at is not None and expires_at <= utcnow():
-        raise InvalidInput(N_("The expiry must be in the future"),
-                           errors=[{"field": "expires_at", "message": "in the past"}])
+        raise InvalidInput(
+            N_("The expiry must be in the future"),
+            errors=[{"field": "expires_at", "message": "in the past"}],
+        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         person_id=person.id,
@@ -174,8 +182,14 @@ def create_api_token(
     )
     session.add(token)
     session.flush()
-    audit.record(session, actor, "api_token.create", "api_token", token.id,
-                 after={"name": name, "scopes": sorted(checked), "person_id": person.id})
+    audit.record(
+        session,
+        actor,
+        "api_token.create",
+        "api_token",
+        token.id,
+        after={"name": name, "scopes": sorted(checked), "person_id": person.id},
+    )
     return token, raw
 
 

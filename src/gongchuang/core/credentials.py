@@ -51,53 +51,104 @@ def issue_credential(
         errors.append({"field": "valid_until", "message": "must be after valid_from"})
     if errors:
         raise InvalidInput(errors=errors)
-    credential = Credential(person_id=person.id, kind=kind, title=title.strip(),
-                            issuer_organisation_id=issuer.id,
-                            certificate_no=certificate_no.strip(), valid_from=valid_from,
-                            valid_until=valid_until, evidence_file_id=evidence_file_id)
+    credential = Credential(
+        person_id=person.id,
+        kind=kind,
+        title=title.strip(),
+        issuer_organisation_id=issuer.id,
+        certificate_no=certificate_no.strip(),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        evidence_file_id=evidence_file_id,
+    )
     session.add(credential)
     session.flush()
-    audit.record(session, actor, "credential.issue", "credential", credential.id,
-                 after={"person_id": person.id, "kind": kind, "issuer": issuer.id,
-                        "valid_until": valid_until})
-    events.publish(session, "credential.issued", {
-        "credential_id": credential.id, "person_id": person.id, "kind": kind,
-        "organisation_id": issuer.id})
-    notifications.notify(session, person.id, kind="credential.issued",
-                         title=N_("You received a credential: %(title)s"),
-                         params={"title": credential.title}, link="/me")
+    audit.record(
+        session,
+        actor,
+        "credential.issue",
+        "credential",
+        credential.id,
+        after={
+            "person_id": person.id,
+            "kind": kind,
+            "issuer": issuer.id,
+            "valid_until": valid_until,
+        },
+    )
+    events.publish(
+        session,
+        "credential.issued",
+        {
+            "credential_id": credential.id,
+            "person_id": person.id,
+            "kind": kind,
+            "organisation_id": issuer.id,
+        },
+    )
+    notifications.notify(
+        session,
+        person.id,
+        kind="credential.issued",
+        title=N_("You received a credential: %(title)s"),
+        params={"title": credential.title},
+        link="/me",
+    )
     return credential
 
 
-def revoke_credential(session: Session, actor: Principal, credential_id: int, reason: str
-                      ) -> Credential:
+def revoke_credential(
+    session: Session, actor: Principal, credential_id: int, reason: str
+) -> Credential:
     credential = session.get(Credential, credential_id)
     issuer = session.get(Organisation, credential.issuer_organisation_id) if credential else None
-    if credential is None or issuer is None or not has_permission(
-            session, actor, CorePerm.CREDENTIAL_ISSUE, issuer):
+    if (
+        credential is None
+        or issuer is None
+        or not has_permission(session, actor, CorePerm.CREDENTIAL_ISSUE, issuer)
+    ):
         raise NotFound()
     if not (reason or "").strip():
-        raise InvalidInput(N_("Give a reason for revoking"),
-                           errors=[{"field": "reason", "message": "required"}])
+        raise InvalidInput(
+            N_("Give a reason for revoking"), errors=[{"field": "reason", "message": "required"}]
+        )
     if credential.revoked_at is None:
         credential.revoked_at = utcnow()
         credential.revoked_reason = reason.strip()[:500]
-        audit.record(session, actor, "credential.revoke", "credential", credential.id,
-                     after={"reason": credential.revoked_reason})
-        events.publish(session, "credential.revoked", {
-            "credential_id": credential.id, "person_id": credential.person_id,
-            "organisation_id": issuer.id})
+        audit.record(
+            session,
+            actor,
+            "credential.revoke",
+            "credential",
+            credential.id,
+            after={"reason": credential.revoked_reason},
+        )
+        events.publish(
+            session,
+            "credential.revoked",
+            {
+                "credential_id": credential.id,
+                "person_id": credential.person_id,
+                "organisation_id": issuer.id,
+            },
+        )
     return credential
 
 
 def credentials_of(session: Session, person_id: int) -> list[Credential]:
-    return list(session.scalars(select(Credential).options(joinedload(Credential.issuer))
-                                .where(Credential.person_id == person_id)
-                                .order_by(Credential.valid_from.desc())))
+    return list(
+        session.scalars(
+            select(Credential)
+            .options(joinedload(Credential.issuer))
+            .where(Credential.person_id == person_id)
+            .order_by(Credential.valid_from.desc())
+        )
+    )
 
 
-def valid_credentials(session: Session, kind: str, *, at: datetime | None = None,
-                      person_id: int | None = None) -> list[Credential]:
+def valid_credentials(
+    session: Session, kind: str, *, at: datetime | None = None, person_id: int | None = None
+) -> list[Credential]:
     """Credentials of a kind valid at a moment: what the emergency module asks of responders."""
     moment = at or utcnow()
     query = select(Credential).where(

@@ -112,13 +112,24 @@ def save_upload(
     digest = hashlib.sha256(data).hexdigest()
     key = f"{digest[:2]}/{digest}-{secrets.token_hex(4)}"
     storage().save(key, data)
-    stored = StoredFile(uploader_person_id=actor.person_id, sha256=digest, size=len(data),
-                        content_type=content_type, original_name=Path(filename or "file").name[:255],
-                        storage_key=key)
+    stored = StoredFile(
+        uploader_person_id=actor.person_id,
+        sha256=digest,
+        size=len(data),
+        content_type=content_type,
+        original_name=Path(filename or "file").name[:255],
+        storage_key=key,
+    )
     session.add(stored)
     session.flush()
-    audit.record(session, actor, "file.upload", "stored_file", stored.id,
-                 after={"sha256": digest, "type": content_type, "size": len(data)})
+    audit.record(
+        session,
+        actor,
+        "file.upload",
+        "stored_file",
+        stored.id,
+        after={"sha256": digest, "type": content_type, "size": len(data)},
+    )
     return stored
 
 
@@ -126,7 +137,9 @@ def get_file_for(session: Session, actor: Principal, file_id: int) -> tuple[Stor
     """The uploader and platform administrators may read a file; domains that publish files
     (evidence on a public board) serve them through their own rules."""
     stored = session.get(StoredFile, file_id)
-    if stored is None or not (actor.is_platform_admin or
-                              (actor.person_id and stored.uploader_person_id == actor.person_id)):
+    if stored is None or not (
+        actor.is_platform_admin
+        or (actor.person_id and stored.uploader_person_id == actor.person_id)
+    ):
         raise NotFound()
     return stored, storage().load(stored.storage_key)

@@ -38,7 +38,7 @@ def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
     return text % {"num": n, **params}
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name pybabel extracts
+def N_(message: str) -> str:
     """Mark a string for extraction; it is translated later, where it is shown."""
     return message
 

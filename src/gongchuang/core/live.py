@@ -39,7 +39,9 @@ class LocalBroker:
 
     def unsubscribe(self, channel: str, queue: asyncio.Queue[str]) -> None:
         with self._lock:
-            self._subscribers[channel] = {s for s in self._subscribers[channel] if s[1] is not queue}
+            self._subscribers[channel] = {
+                s for s in self._subscribers[channel] if s[1] is not queue
+            }
             if not self._subscribers[channel]:
                 del self._subscribers[channel]
 

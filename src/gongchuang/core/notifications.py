@@ -68,15 +68,20 @@ def notify(
     link: str | None = None,
     channels: tuple[str, ...] = (),
 ) -> Notification:
-    notification = Notification(person_id=person_id, kind=kind, title=title, body=body,
-                                params=params or {}, link=link)
+    notification = Notification(
+        person_id=person_id, kind=kind, title=title, body=body, params=params or {}, link=link
+    )
     session.add(notification)
     session.flush()
-    live.announce(session, f"person:{person_id}", "notification",
-                  {"id": notification.id, "kind": kind})
+    live.announce(
+        session, f"person:{person_id}", "notification", {"id": notification.id, "kind": kind}
+    )
     for channel in channels:
-        jobs.enqueue(session, "notification.deliver",
-                     {"notification_id": notification.id, "channel": channel})
+        jobs.enqueue(
+            session,
+            "notification.deliver",
+            {"notification_id": notification.id, "channel": channel},
+        )
     return notification
 
 
@@ -88,18 +93,27 @@ def _deliver(session: Session, job: Job) -> None:
         return
     person = session.get(Person, notification.person_id)
     if channel is None or person is None:
-        session.add(NotificationDelivery(notification_id=notification.id,
-                                         channel=job.payload["channel"], status="skipped",
-                                         detail="channel not configured"))
+        session.add(
+            NotificationDelivery(
+                notification_id=notification.id,
+                channel=job.payload["channel"],
+                status="skipped",
+                detail="channel not configured",
+            )
+        )
         return
     title, body = render(notification)
     detail = channel.send(person, title, body, notification.link)
-    session.add(NotificationDelivery(notification_id=notification.id, channel=channel.name,
-                                     status="sent", detail=detail))
+    session.add(
+        NotificationDelivery(
+            notification_id=notification.id, channel=channel.name, status="sent", detail=detail
+        )
+    )
 
 
-def inbox(session: Session, person_id: int, *, limit: int = 50, before_id: int | None = None
-          ) -> list[Notification]:
+def inbox(
+    session: Session, person_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[Notification]:
     query = select(Notification).where(Notification.person_id == person_id)
     if before_id:
         query = query.where(Notification.id < before_id)
@@ -107,17 +121,26 @@ def inbox(session: Session, person_id: int, *, limit: int = 50, before_id: int |
 
 
 def unread_count(session: Session, person_id: int) -> int:
-    return session.scalar(select(func.count(Notification.id)).where(
-        Notification.person_id == person_id, Notification.read_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.person_id == person_id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def mark_read(session: Session, person_id: int, notification_id: int | None = None) -> int:
     """Mark one notification (or all) read. Someone else's notification is NotFound."""
     query = update(Notification).where(
-        Notification.person_id == person_id, Notification.read_at.is_(None))
+        Notification.person_id == person_id, Notification.read_at.is_(None)
+    )
     if notification_id is not None:
-        if session.scalar(select(Notification.person_id).where(
-                Notification.id == notification_id)) != person_id:
+        if (
+            session.scalar(select(Notification.person_id).where(Notification.id == notification_id))
+            != person_id
+        ):
             raise NotFound()
         query = query.where(Notification.id == notification_id)
     result = session.execute(query.values(read_at=utcnow()))

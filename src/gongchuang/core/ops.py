@@ -18,8 +18,12 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger("gongchuang.access")
 
 REQUESTS = Counter("gongchuang_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("gongchuang_http_request_seconds", "HTTP request latency", ["method", "route"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+LATENCY = Histogram(
+    "gongchuang_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
@@ -27,9 +31,12 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     if json_logs:
         from pythonjsonlogger.json import JsonFormatter
 
-        handler.setFormatter(JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
@@ -41,8 +48,9 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
-async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                  ) -> Response:
+async def observe(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
     started = time.perf_counter()
     status = 500
     try:
@@ -56,9 +64,15 @@ async def observe(request: Request, call_next: Callable[[Request], Awaitable[Res
         REQUESTS.labels(request.method, route_name, str(status)).inc()
         LATENCY.labels(request.method, route_name).observe(elapsed)
         if status >= 500 or elapsed > 1.0:
-            log.warning("slow or failed request", extra={
-                "method": request.method, "path": request.url.path, "status": status,
-                "ms": round(elapsed * 1000, 1)})
+            log.warning(
+                "slow or failed request",
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                },
+            )
 
 
 @router.get("/healthz")
@@ -72,8 +86,9 @@ def readyz(request: Request) -> JSONResponse:
         with get_database(request).engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any database failure means not ready
-        return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+        )
     return JSONResponse({"status": "ok", "database": "ok"})
 
 

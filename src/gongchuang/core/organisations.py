@@ -48,19 +48,33 @@ def create_organisation(
         errors.append({"field": "kind", "message": f"unknown kind {kind!r}"})
     if errors:
         raise InvalidInput(errors=errors)
-    org = Organisation(name=name, kind=kind, region_id=region.id,
-                       parent_id=parent.id if parent else None, description=description)
+    org = Organisation(
+        name=name,
+        kind=kind,
+        region_id=region.id,
+        parent_id=parent.id if parent else None,
+        description=description,
+    )
     session.add(org)
     session.flush()
-    audit.record(session, actor, "organisation.create", "organisation", org.id,
-                 after={"name": name, "kind": kind, "region": region.code})
+    audit.record(
+        session,
+        actor,
+        "organisation.create",
+        "organisation",
+        org.id,
+        after={"name": name, "kind": kind, "region": region.code},
+    )
     return org
 
 
 def _load(session: Session, organisation_id: int) -> Organisation | None:
     # A query, not session.get(): the identity map may hold it without its region loaded.
-    return session.scalar(select(Organisation).options(joinedload(Organisation.region))
-                          .where(Organisation.id == organisation_id))
+    return session.scalar(
+        select(Organisation)
+        .options(joinedload(Organisation.region))
+        .where(Organisation.id == organisation_id)
+    )
 
 
 def get_organisation(session: Session, organisation_id: int) -> Organisation:
@@ -96,27 +110,34 @@ def list_organisations(
 def _check_roles(roles: list[str]) -> list[str]:
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise InvalidInput(N_("Unknown roles: %(roles)s"), roles=", ".join(unknown),
-                           errors=[{"field": "roles", "message": f"unknown: {unknown}"}])
+        raise InvalidInput(
+            N_("Unknown roles: %(roles)s"),
+            roles=", ".join(unknown),
+            errors=[{"field": "roles", "message": f"unknown: {unknown}"}],
+        )
     return sorted(set(roles)) or ["member"]
 
 
 def list_members(session: Session, organisation: Organisation) -> list[Membership]:
-    return list(session.scalars(
-        select(Membership)
-        .options(joinedload(Membership.person))
-        .where(Membership.organisation_id == organisation.id)
-        .order_by(Membership.id)
-    ))
+    return list(
+        session.scalars(
+            select(Membership)
+            .options(joinedload(Membership.person))
+            .where(Membership.organisation_id == organisation.id)
+            .order_by(Membership.id)
+        )
+    )
 
 
 def memberships_of(session: Session, person_id: int) -> list[Membership]:
-    return list(session.scalars(
-        select(Membership)
-        .options(joinedload(Membership.organisation))
-        .where(Membership.person_id == person_id)
-        .order_by(Membership.id)
-    ))
+    return list(
+        session.scalars(
+            select(Membership)
+            .options(joinedload(Membership.organisation))
+            .where(Membership.person_id == person_id)
+            .order_by(Membership.id)
+        )
+    )
 
 
 def add_member(
@@ -135,21 +156,37 @@ def add_member(
     roles = _check_roles(roles)
     person = session.scalar(select(Person).where(Person.phone == normalise_phone(phone)))
     if person is None:
-        raise InvalidInput(N_("No one is registered with this phone number"),
-                           errors=[{"field": "phone", "message": "not registered"}])
-    exists = session.scalar(select(Membership).where(
-        Membership.person_id == person.id, Membership.organisation_id == organisation.id))
+        raise InvalidInput(
+            N_("No one is registered with this phone number"),
+            errors=[{"field": "phone", "message": "not registered"}],
+        )
+    exists = session.scalar(
+        select(Membership).where(
+            Membership.person_id == person.id, Membership.organisation_id == organisation.id
+        )
+    )
     if exists is not None:
         raise Conflict(N_("%(name)s is already a member"), name=person.name)
-    membership = Membership(person_id=person.id, organisation_id=organisation.id, roles=roles,
-                            title=(title or "").strip()[:100])
+    membership = Membership(
+        person_id=person.id,
+        organisation_id=organisation.id,
+        roles=roles,
+        title=(title or "").strip()[:100],
+    )
     session.add(membership)
     session.flush()
-    audit.record(session, actor, "membership.add", "membership", membership.id,
-                 after={"person_id": person.id, "organisation_id": organisation.id,
-                        "roles": roles})
+    audit.record(
+        session,
+        actor,
+        "membership.add",
+        "membership",
+        membership.id,
+        after={"person_id": person.id, "organisation_id": organisation.id, "roles": roles},
+    )
     notifications.notify(
-        session, person.id, kind="membership.added",
+        session,
+        person.id,
+        kind="membership.added",
         title=N_("You joined %(organisation)s"),
         body=N_("Your roles: %(roles)s"),
         params={"organisation": organisation.name, "roles": ", ".join(roles)},
@@ -159,16 +196,19 @@ def add_member(
     return membership
 
 
-def _membership_for(session: Session, organisation: Organisation, membership_id: int
-                    ) -> Membership:
+def _membership_for(session: Session, organisation: Organisation, membership_id: int) -> Membership:
     membership = session.get(Membership, membership_id)
     if membership is None or membership.organisation_id != organisation.id:
         raise NotFound()
     return membership
 
 
-def _would_leave_no_admin(session: Session, organisation: Organisation, membership: Membership,
-                          new_roles: list[str] | None) -> bool:
+def _would_leave_no_admin(
+    session: Session,
+    organisation: Organisation,
+    membership: Membership,
+    new_roles: list[str] | None,
+) -> bool:
     if "admin" not in membership.roles or (new_roles and "admin" in new_roles):
         return False
     admins = [m for m in list_members(session, organisation) if "admin" in m.roles]
@@ -176,7 +216,10 @@ def _would_leave_no_admin(session: Session, organisation: Organisation, membersh
 
 
 def set_roles(
-    session: Session, actor: Principal, organisation: Organisation, membership_id: int,
+    session: Session,
+    actor: Principal,
+    organisation: Organisation,
+    membership_id: int,
     roles: list[str],
 ) -> Membership:
     if not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
@@ -187,10 +230,19 @@ def set_roles(
         raise Conflict(N_("An organisation must keep at least one administrator"))
     before = {"roles": list(membership.roles)}
     membership.roles = roles
-    audit.record(session, actor, "membership.roles", "membership", membership.id,
-                 before=before, after={"roles": roles})
+    audit.record(
+        session,
+        actor,
+        "membership.roles",
+        "membership",
+        membership.id,
+        before=before,
+        after={"roles": roles},
+    )
     notifications.notify(
-        session, membership.person_id, kind="membership.roles",
+        session,
+        membership.person_id,
+        kind="membership.roles",
         title=N_("Your roles in %(organisation)s changed"),
         body=N_("Your roles: %(roles)s"),
         params={"organisation": organisation.name, "roles": ", ".join(roles)},
@@ -207,8 +259,14 @@ def remove_member(
     membership = _membership_for(session, organisation, membership_id)
     if _would_leave_no_admin(session, organisation, membership, None):
         raise Conflict(N_("An organisation must keep at least one administrator"))
-    audit.record(session, actor, "membership.remove", "membership", membership.id,
-                 before={"person_id": membership.person_id, "roles": list(membership.roles)})
+    audit.record(
+        session,
+        actor,
+        "membership.remove",
+        "membership",
+        membership.id,
+        before={"person_id": membership.person_id, "roles": list(membership.roles)},
+    )
     session.delete(membership)
     session.flush()
 

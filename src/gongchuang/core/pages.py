@@ -22,13 +22,13 @@ from gongchuang.core.models import ApiToken, Organisation, Person
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
 from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
 from gongchuang.core.web import (
-    BigId,
-    Id,
     LANGUAGE_COOKIE,
     LARGE_TEXT_COOKIE,
+    BigId,
     CsrfChecked,
     CurrentPrincipal,
     DbSession,
+    Id,
     LoggedIn,
     Require,
     cookie_secure,
@@ -54,21 +54,33 @@ def home(request: Request, session: DbSession, principal: CurrentPrincipal) -> H
         "organisations": session.scalar(select(func.count(Organisation.id))) or 0,
         "people": session.scalar(select(func.count(Person.id))) or 0,
     }
-    my_orgs = (organisations.memberships_of(session, principal.person_id)
-               if principal.person_id else [])
-    return render(request, "home.html", {"stats": stats, "my_memberships": my_orgs,
-                                         "kind_labels": ORGANISATION_KIND_LABELS})
+    my_orgs = (
+        organisations.memberships_of(session, principal.person_id) if principal.person_id else []
+    )
+    return render(
+        request,
+        "home.html",
+        {"stats": stats, "my_memberships": my_orgs, "kind_labels": ORGANISATION_KIND_LABELS},
+    )
 
 
 # --- preferences ----------------------------------------------------------------------------
 
+
 @router.post("/prefs/language", dependencies=[CsrfChecked])
-def set_language(request: Request, locale: Annotated[str, Form()],
-                 next: Annotated[str, Form()] = "/") -> RedirectResponse:
+def set_language(
+    request: Request, locale: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> RedirectResponse:
     response = redirect(safe_next(next))
     if locale in SUPPORTED_LOCALES:
-        response.set_cookie(LANGUAGE_COOKIE, locale, max_age=YEAR, samesite="lax",
-                            secure=cookie_secure(request), httponly=True)
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            locale,
+            max_age=YEAR,
+            samesite="lax",
+            secure=cookie_secure(request),
+            httponly=True,
+        )
     return response
 
 
@@ -76,16 +88,26 @@ def set_language(request: Request, locale: Annotated[str, Form()],
 def toggle_large_text(request: Request, next: Annotated[str, Form()] = "/") -> RedirectResponse:
     response = redirect(safe_next(next))
     on = request.cookies.get(LARGE_TEXT_COOKIE) != "1"
-    response.set_cookie(LARGE_TEXT_COOKIE, "1" if on else "0", max_age=YEAR, samesite="lax",
-                        secure=cookie_secure(request), httponly=True)
+    response.set_cookie(
+        LARGE_TEXT_COOKIE,
+        "1" if on else "0",
+        max_age=YEAR,
+        samesite="lax",
+        secure=cookie_secure(request),
+        httponly=True,
+    )
     return response
 
 
 # --- login ----------------------------------------------------------------------------------
 
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, principal: CurrentPrincipal,
-               next: Annotated[str | None, Query(max_length=300)] = None) -> Response:
+def login_form(
+    request: Request,
+    principal: CurrentPrincipal,
+    next: Annotated[str | None, Query(max_length=300)] = None,
+) -> Response:
     if principal.is_authenticated:
         return redirect(safe_next(next))
     return render(request, "login.html", {"next": safe_next(next), "phone": ""})
@@ -93,21 +115,30 @@ def login_form(request: Request, principal: CurrentPrincipal,
 
 @router.post("/login", dependencies=[CsrfChecked], response_class=HTMLResponse)
 def login_submit(
-    request: Request, session: DbSession,
-    phone: Annotated[str, Form(max_length=30)], password: Annotated[str, Form(max_length=200)],
+    request: Request,
+    session: DbSession,
+    phone: Annotated[str, Form(max_length=30)],
+    password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=300)] = "/",
 ) -> Response:
     outcome = auth.login(session, phone, password, request.headers.get("user-agent", ""))
     if outcome.error is not None or outcome.session_token is None:
         error = outcome.error
-        return render(request, "login.html",
-                      {"next": safe_next(next), "phone": phone,
-                       "error": error.detail() if error else ""},
-                      status_code=error.status_code if error else 400)
+        return render(
+            request,
+            "login.html",
+            {"next": safe_next(next), "phone": phone, "error": error.detail() if error else ""},
+            status_code=error.status_code if error else 400,
+        )
     response = redirect(safe_next(next))
-    response.set_cookie(auth.SESSION_COOKIE, outcome.session_token, httponly=True,
-                        samesite="lax", secure=cookie_secure(request),
-                        max_age=14 * 24 * 3600)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        outcome.session_token,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+        max_age=14 * 24 * 3600,
+    )
     return response
 
 
@@ -121,63 +152,100 @@ def logout(request: Request, session: DbSession) -> RedirectResponse:
 
 # --- regions --------------------------------------------------------------------------------
 
+
 @router.get("/regions", response_class=HTMLResponse)
-def region_index(request: Request, session: DbSession, principal: CurrentPrincipal
-                 ) -> HTMLResponse:
-    return render(request, "regions.html", {"region": None, "trail": [],
-                                            "children": regions.children(session, None),
-                                            "organisations": []})
+def region_index(request: Request, session: DbSession, principal: CurrentPrincipal) -> HTMLResponse:
+    return render(
+        request,
+        "regions.html",
+        {
+            "region": None,
+            "trail": [],
+            "children": regions.children(session, None),
+            "organisations": [],
+        },
+    )
 
 
 @router.get("/regions/{code}", response_class=HTMLResponse)
-def region_page(code: str, request: Request, session: DbSession, principal: CurrentPrincipal
-                ) -> HTMLResponse:
+def region_page(
+    code: str, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> HTMLResponse:
     region = regions.get_region(session, code)
-    return render(request, "regions.html", {
-        "region": region,
-        "trail": regions.ancestors(session, region),
-        "children": regions.children(session, region),
-        "organisations": organisations.list_organisations(session, region=region)[:200],
-        "kind_labels": ORGANISATION_KIND_LABELS,
-    })
+    return render(
+        request,
+        "regions.html",
+        {
+            "region": region,
+            "trail": regions.ancestors(session, region),
+            "children": regions.children(session, region),
+            "organisations": organisations.list_organisations(session, region=region)[:200],
+            "kind_labels": ORGANISATION_KIND_LABELS,
+        },
+    )
 
 
 # --- organisations --------------------------------------------------------------------------
 
+
 @router.get("/orgs", response_class=HTMLResponse)
-def organisation_index(request: Request, session: DbSession, principal: CurrentPrincipal,
-                       kind: Annotated[str | None, Query(max_length=32)] = None) -> HTMLResponse:
-    return render(request, "organisations.html", {
-        "organisations": organisations.list_organisations(session, kind=kind or None),
-        "kind": kind, "kind_labels": ORGANISATION_KIND_LABELS})
+def organisation_index(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "organisations.html",
+        {
+            "organisations": organisations.list_organisations(session, kind=kind or None),
+            "kind": kind,
+            "kind_labels": ORGANISATION_KIND_LABELS,
+        },
+    )
 
 
 @router.get("/orgs/{organisation_id}", response_class=HTMLResponse)
-def organisation_page(organisation_id: Id, request: Request, session: DbSession,
-                      principal: CurrentPrincipal) -> HTMLResponse:
+def organisation_page(
+    organisation_id: Id, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> HTMLResponse:
     org = organisations.get_organisation(session, organisation_id)
     can_view = has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, org)
     can_manage = has_permission(session, principal, CorePerm.ORG_MANAGE_MEMBERS, org)
     members = []
     if can_view:
-        members = [(m, people.view_person(session, principal, m.person))
-                   for m in organisations.list_members(session, org)]
-    return render(request, "organisation.html", {
-        "org": org, "members": members, "can_view": can_view, "can_manage": can_manage,
-        "roles": ROLES, "kind_labels": ORGANISATION_KIND_LABELS,
-        "trail": [*regions.ancestors(session, org.region), org.region],
-    })
+        members = [
+            (m, people.view_person(session, principal, m.person))
+            for m in organisations.list_members(session, org)
+        ]
+    return render(
+        request,
+        "organisation.html",
+        {
+            "org": org,
+            "members": members,
+            "can_view": can_view,
+            "can_manage": can_manage,
+            "roles": ROLES,
+            "kind_labels": ORGANISATION_KIND_LABELS,
+            "trail": [*regions.ancestors(session, org.region), org.region],
+        },
+    )
 
 
-def _org_for_manager(session: DbSession, principal: Principal, organisation_id: int
-                     ) -> Organisation:
-    return organisations.get_organisation_for(session, principal, organisation_id,
-                                              CorePerm.ORG_MANAGE_MEMBERS)
+def _org_for_manager(
+    session: DbSession, principal: Principal, organisation_id: int
+) -> Organisation:
+    return organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_MEMBERS
+    )
 
 
 @router.post("/orgs/{organisation_id}/members", dependencies=[CsrfChecked])
 def add_member(
-    organisation_id: Id, session: DbSession,
+    organisation_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
     phone: Annotated[str, Form(max_length=30)],
     roles: Annotated[list[str], Form()],
@@ -190,7 +258,9 @@ def add_member(
 
 @router.post("/orgs/{organisation_id}/members/{membership_id}/roles", dependencies=[CsrfChecked])
 def set_roles(
-    organisation_id: Id, membership_id: Id, session: DbSession,
+    organisation_id: Id,
+    membership_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
     roles: Annotated[list[str], Form()],
 ) -> RedirectResponse:
@@ -201,7 +271,9 @@ def set_roles(
 
 @router.post("/orgs/{organisation_id}/members/{membership_id}/remove", dependencies=[CsrfChecked])
 def remove_member(
-    organisation_id: Id, membership_id: Id, session: DbSession,
+    organisation_id: Id,
+    membership_id: Id,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
 ) -> RedirectResponse:
     org = _org_for_manager(session, principal, organisation_id)
@@ -211,65 +283,92 @@ def remove_member(
 
 # --- profile --------------------------------------------------------------------------------
 
+
 @router.get("/me", response_class=HTMLResponse)
 def profile(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
     assert principal.person_id is not None
     person = people.get_person(session, principal.person_id)
-    tokens = session.scalars(select(ApiToken).where(ApiToken.person_id == person.id)
-                             .order_by(ApiToken.id.desc())).all()
-    return render(request, "profile.html", {
-        "person": person,
-        "consents": people.current_consents(session, person.id),
-        "purposes": people.CONSENT_PURPOSES,
-        "memberships": organisations.memberships_of(session, person.id),
-        "credentials": credentials.credentials_of(session, person.id),
-        "credential_kinds": credentials.CREDENTIAL_KINDS,
-        "tokens": tokens,
-        "new_token": request.query_params.get("new_token"),
-        "roles": ROLES,
-    })
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id.desc())
+    ).all()
+    return render(
+        request,
+        "profile.html",
+        {
+            "person": person,
+            "consents": people.current_consents(session, person.id),
+            "purposes": people.CONSENT_PURPOSES,
+            "memberships": organisations.memberships_of(session, person.id),
+            "credentials": credentials.credentials_of(session, person.id),
+            "credential_kinds": credentials.CREDENTIAL_KINDS,
+            "tokens": tokens,
+            "new_token": request.query_params.get("new_token"),
+            "roles": ROLES,
+        },
+    )
 
 
 @router.post("/me/profile", dependencies=[CsrfChecked])
-def update_profile(session: DbSession, principal: LoggedIn,
-                   name: Annotated[str, Form(max_length=100)]) -> RedirectResponse:
+def update_profile(
+    session: DbSession, principal: LoggedIn, name: Annotated[str, Form(max_length=100)]
+) -> RedirectResponse:
     assert principal.person_id is not None
-    people.update_profile(session, principal, people.get_person(session, principal.person_id),
-                          name=name)
+    people.update_profile(
+        session, principal, people.get_person(session, principal.person_id), name=name
+    )
     return redirect("/me")
 
 
 @router.post("/me/consents", dependencies=[CsrfChecked])
-def update_consents(request: Request, session: DbSession, principal: LoggedIn,
-                    granted: Annotated[list[str], Form()] = []) -> RedirectResponse:  # noqa: B006
+def update_consents(
+    request: Request,
+    session: DbSession,
+    principal: LoggedIn,
+    granted: Annotated[list[str] | None, Form()] = None,
+) -> RedirectResponse:
     assert principal.person_id is not None
     person = people.get_person(session, principal.person_id)
     current = people.current_consents(session, person.id)
     for purpose in people.CONSENT_PURPOSES:
-        want = purpose in granted
+        want = purpose in (granted or [])
         if current.get(purpose, (False, None))[0] != want:
             people.set_consent(session, principal, person, purpose, want)
     return redirect("/me#consents")
 
 
 @router.post("/me/password", dependencies=[CsrfChecked])
-def change_password(session: DbSession, principal: LoggedIn,
-                    current_password: Annotated[str, Form(max_length=200)],
-                    new_password: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
+def change_password(
+    session: DbSession,
+    principal: LoggedIn,
+    current_password: Annotated[str, Form(max_length=200)],
+    new_password: Annotated[str, Form(max_length=200)],
+) -> RedirectResponse:
     assert principal.person_id is not None
-    people.change_password(session, principal, people.get_person(session, principal.person_id),
-                           current_password, new_password)
+    people.change_password(
+        session,
+        principal,
+        people.get_person(session, principal.person_id),
+        current_password,
+        new_password,
+    )
     return redirect("/me?password=changed")
 
 
 @router.post("/me/tokens", dependencies=[CsrfChecked], response_class=HTMLResponse)
-def create_token(request: Request, session: DbSession, principal: LoggedIn,
-                 name: Annotated[str, Form(max_length=100)],
-                 read_only: Annotated[bool, Form()] = True) -> HTMLResponse:
+def create_token(
+    request: Request,
+    session: DbSession,
+    principal: LoggedIn,
+    name: Annotated[str, Form(max_length=100)],
+    read_only: Annotated[bool, Form()] = True,
+) -> HTMLResponse:
     assert principal.person_id is not None
     person = people.get_person(session, principal.person_id)
-    scopes = [READ_SCOPE] if read_only else [READ_SCOPE, *sorted(
-        {p for g in principal.grants(session) for p in g.permissions})]
+    scopes = (
+        [READ_SCOPE]
+        if read_only
+        else [READ_SCOPE, *sorted({p for g in principal.grants(session) for p in g.permissions})]
+    )
     _token, raw = auth.create_api_token(session, principal, person, name=name, scopes=scopes)
     return render(request, "token_created.html", {"token": raw, "scopes": scopes})
 
@@ -282,11 +381,14 @@ def revoke_token(token_id: Id, session: DbSession, principal: LoggedIn) -> Redir
 
 # --- notifications --------------------------------------------------------------------------
 
+
 def _inbox_context(session: DbSession, principal: Principal) -> dict[str, object]:
     assert principal.person_id is not None
     items = notifications.inbox(session, principal.person_id)
-    return {"items": [(n, *notifications.render(n)) for n in items],
-            "unread": notifications.unread_count(session, principal.person_id)}
+    return {
+        "items": [(n, *notifications.render(n)) for n in items],
+        "unread": notifications.unread_count(session, principal.person_id),
+    }
 
 
 @router.get("/notifications", response_class=HTMLResponse)
@@ -315,13 +417,16 @@ def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -
 
 # --- audit ----------------------------------------------------------------------------------
 
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, session: DbSession,
+    request: Request,
+    session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.AUDIT_VIEW, platform=True))],
 ) -> HTMLResponse:
     from gongchuang.core.models import AuditEntry
 
     entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)).all()
-    return render(request, "audit.html", {"entries": entries,
-                                          "report": audit.verify_chain(session)})
+    return render(
+        request, "audit.html", {"entries": entries, "report": audit.verify_chain(session)}
+    )

@@ -36,13 +36,17 @@ def decode_cursor(cursor: str | None) -> int | None:
             raise ValueError(prefix)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput(N_("The cursor is not valid"),
-                           errors=[{"field": "cursor", "message": "malformed"}]) from exc
+        raise InvalidInput(
+            N_("The cursor is not valid"), errors=[{"field": "cursor", "message": "malformed"}]
+        ) from exc
 
 
 def paginate(
-    session: Session, query: Select[Any], id_column: InstrumentedAttribute[int],
-    cursor: str | None, limit: int,
+    session: Session,
+    query: Select[Any],
+    id_column: InstrumentedAttribute[int],
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Any], str | None]:
     after = decode_cursor(cursor)
     if after is not None:

@@ -166,9 +166,7 @@ def set_consent(
 
 def current_consents(session: Session, person_id: int) -> dict[str, tuple[bool, datetime]]:
     rows = session.scalars(
-        select(ConsentRecord)
-        .where(ConsentRecord.person_id == person_id)
-        .order_by(ConsentRecord.id)
+        select(ConsentRecord).where(ConsentRecord.person_id == person_id).order_by(ConsentRecord.id)
     ).all()
     return {r.purpose: (r.granted, r.recorded_at) for r in rows}
 
@@ -184,8 +182,9 @@ def update_profile(session: Session, actor: Principal, person: Person, *, name: 
         raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
     before = {"name": person.name}
     person.name = name
-    audit.record(session, actor, "person.update", "person", person.id, before=before,
-                 after={"name": name})
+    audit.record(
+        session, actor, "person.update", "person", person.id, before=before, after={"name": name}
+    )
     return person
 
 
@@ -195,8 +194,10 @@ def change_password(
     from gongchuang.core.passwords import verify_password
 
     if not person.password_hash or not verify_password(person.password_hash, current):
-        raise InvalidInput(N_("The current password is not correct"),
-                           errors=[{"field": "current_password", "message": "incorrect"}])
+        raise InvalidInput(
+            N_("The current password is not correct"),
+            errors=[{"field": "current_password", "message": "incorrect"}],
+        )
     validate_password(new)
     person.password_hash = hash_password(new)
     audit.record(session, actor, "person.change_password", "person", person.id)

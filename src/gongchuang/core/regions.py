@@ -97,7 +97,8 @@ def _validate_rows(session: Session, rows: list[RegionRow]) -> list[dict[str, ob
             else:
                 parent_level = level_for_code(row.parent_code)
                 if parent_level is None or LEVEL_ORDER.index(parent_level) >= LEVEL_ORDER.index(
-                        expected):
+                    expected
+                ):
                     problems.append(f"parent {row.parent_code} is not above this level")
         for problem in problems:
             errors.append({"line": row.line, "field": "code", "message": problem})
@@ -117,9 +118,16 @@ def import_rows(session: Session, actor: Principal, rows: list[RegionRow]) -> tu
             problem=first["message"],
             errors=errors,
         )
-    existing = {r.code: r for r in session.scalars(
-        select(Region).where(Region.code.in_([row.code for row in rows]))
-    )} if len(rows) < 5000 else {r.code: r for r in session.scalars(select(Region))}
+    existing = (
+        {
+            r.code: r
+            for r in session.scalars(
+                select(Region).where(Region.code.in_([row.code for row in rows]))
+            )
+        }
+        if len(rows) < 5000
+        else {r.code: r for r in session.scalars(select(Region))}
+    )
     parents: dict[str, Region] = dict(existing)
     created = updated = 0
     for row in rows:
@@ -136,16 +144,28 @@ def import_rows(session: Session, actor: Principal, rows: list[RegionRow]) -> tu
         if row.parent_code:
             parent = parents.get(row.parent_code) or get_region(session, row.parent_code)
             parents[row.parent_code] = parent
-        region = Region(code=row.code, name=row.name, level=level, kind=row.kind,
-                        parent_id=parent.id if parent else None, path="")
+        region = Region(
+            code=row.code,
+            name=row.name,
+            level=level,
+            kind=row.kind,
+            parent_id=parent.id if parent else None,
+            path="",
+        )
         session.add(region)
         session.flush()
         region.path = f"{parent.path if parent else '/'}{region.id}/"
         parents[row.code] = region
         created += 1
     session.flush()
-    audit.record(session, actor, "region.import", "region", "*",
-                 after={"created": created, "updated": updated, "rows": len(rows)})
+    audit.record(
+        session,
+        actor,
+        "region.import",
+        "region",
+        "*",
+        after={"created": created, "updated": updated, "rows": len(rows)},
+    )
     return created, updated
 
 
@@ -159,19 +179,23 @@ def parse_csv(data: bytes) -> list[RegionRow]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in ("code", "name") if c not in header]
     if missing:
-        raise InvalidInput(N_("Line 1: missing columns %(columns)s. Nothing was stored."),
-                           columns=", ".join(missing))
+        raise InvalidInput(
+            N_("Line 1: missing columns %(columns)s. Nothing was stored."),
+            columns=", ".join(missing),
+        )
     rows = []
     for index, raw in enumerate(reader, start=2):
         clean = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        rows.append(RegionRow(
-            line=index,
-            code=clean.get("code", ""),
-            name=clean.get("name", ""),
-            level=clean.get("level", ""),
-            parent_code=clean.get("parent_code") or None,
-            kind=clean.get("kind", ""),
-        ))
+        rows.append(
+            RegionRow(
+                line=index,
+                code=clean.get("code", ""),
+                name=clean.get("name", ""),
+                level=clean.get("level", ""),
+                parent_code=clean.get("parent_code") or None,
+                kind=clean.get("kind", ""),
+            )
+        )
     if not rows:
         raise InvalidInput(N_("The file has no rows"))
     return rows
@@ -188,8 +212,16 @@ def builtin_rows() -> list[RegionRow]:
         if not code.isdigit():
             return  # 台湾省: the package has no codes ("资料暂缺")
         code = code.ljust(6, "0")  # the package writes provinces as 2 digits, cities as 4
-        rows.append(RegionRow(len(rows) + 1, code, str(node["name"]), level_for_code(code) or "",
-                              parent_code, str(node.get("type", ""))))
+        rows.append(
+            RegionRow(
+                len(rows) + 1,
+                code,
+                str(node["name"]),
+                level_for_code(code) or "",
+                parent_code,
+                str(node.get("type", "")),
+            )
+        )
         for child in node.get("children", []) or []:  # type: ignore[attr-defined]
             walk(child, code)
 

@@ -121,19 +121,22 @@ def _bearer(request: Request) -> str | None:
 def current_principal(request: Request, session: DbSession) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     token = _bearer(request)
     if token:
         principal = auth.principal_from_token(session, token)
     else:
-        principal = auth.principal_from_session(
-            session, request.cookies.get(auth.SESSION_COOKIE)) or ANONYMOUS
+        principal = (
+            auth.principal_from_session(session, request.cookies.get(auth.SESSION_COOKIE))
+            or ANONYMOUS
+        )
         if (
             principal.is_authenticated
             and request.url.path.startswith("/api/")
             and request.method not in SAFE_METHODS
-            and not auth.csrf_valid(request.cookies.get(auth.CSRF_COOKIE),
-                                    request.headers.get("x-csrf-token"))
+            and not auth.csrf_valid(
+                request.cookies.get(auth.CSRF_COOKIE), request.headers.get("x-csrf-token")
+            )
         ):
             raise PermissionDenied(N_("A browser session needs the X-CSRF-Token header to write"))
     request.state.principal = principal
@@ -199,8 +202,9 @@ def large_text(request: Request) -> bool:
     return request.cookies.get(LARGE_TEXT_COOKIE) == "1"
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
     principal = getattr(request.state, "principal", None) or ANONYMOUS
     locale = current_locale.get()
     ctx = {
@@ -210,8 +214,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "large_text": large_text(request),
         "csrf_token": auth.csrf_token_for(csrf_seed(request)),
         "current_path": request.url.path,
-        "current_url": str(request.url.path) + (f"?{request.url.query}" if request.url.query
-                                                else ""),
+        "current_url": str(request.url.path)
+        + (f"?{request.url.query}" if request.url.query else ""),
         "unread_count": getattr(request.state, "unread_count", 0),
         **(context or {}),
     }
@@ -237,8 +241,9 @@ def problem(request: Request, error: GongchuangError) -> JSONResponse:
     headers = {"Content-Language": html_lang(current_locale.get())}
     if isinstance(error, AuthenticationRequired):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(body, status_code=error.status_code, media_type="application/problem+json",
-                        headers=headers)
+    return JSONResponse(
+        body, status_code=error.status_code, media_type="application/problem+json", headers=headers
+    )
 
 
 def wants_json(request: Request) -> bool:
@@ -250,6 +255,9 @@ def error_response(request: Request, error: GongchuangError) -> Response:
         return problem(request, error)
     if isinstance(error, AuthenticationRequired):
         return redirect(f"/login?next={quote(request.url.path)}")
-    return render(request, "error.html", {"error": error, "message": error.detail(),
-                                          "title": gettext(error.title)},
-                  status_code=error.status_code)
+    return render(
+        request,
+        "error.html",
+        {"error": error, "message": error.detail(), "title": gettext(error.title)},
+        status_code=error.status_code,
+    )

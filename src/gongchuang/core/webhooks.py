@@ -22,7 +22,13 @@ from gongchuang.core import audit, events, jobs
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Job, Organisation, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from gongchuang.core.models import (
+    Job,
+    Organisation,
+    OutboxMessage,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from gongchuang.core.permissions import Principal
 
 SIGNATURE_HEADER = "X-Gongchuang-Signature"
@@ -36,8 +42,9 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={ts},v1={digest}"
 
 
-def verify_signature(secret: str, body: bytes, header: str, tolerance_seconds: int = 300,
-                     now: int | None = None) -> bool:
+def verify_signature(
+    secret: str, body: bytes, header: str, tolerance_seconds: int = 300, now: int | None = None
+) -> bool:
     """What a receiver (or our own incoming webhooks) does with the signature header."""
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
@@ -50,39 +57,60 @@ def verify_signature(secret: str, body: bytes, header: str, tolerance_seconds: i
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def create_endpoint(session: Session, actor: Principal, organisation: Organisation, *,
-                    url: str, topics: list[str]) -> WebhookEndpoint:
+def create_endpoint(
+    session: Session, actor: Principal, organisation: Organisation, *, url: str, topics: list[str]
+) -> WebhookEndpoint:
     parsed = urlparse(url or "")
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(N_("The webhook address must be an http(s) URL"),
-                           errors=[{"field": "url", "message": "not an http(s) URL"}])
+        raise InvalidInput(
+            N_("The webhook address must be an http(s) URL"),
+            errors=[{"field": "url", "message": "not an http(s) URL"}],
+        )
     topics = sorted({t.strip() for t in topics if t.strip()})
     if not topics:
-        raise InvalidInput(N_("Choose at least one topic"),
-                           errors=[{"field": "topics", "message": "empty"}])
-    endpoint = WebhookEndpoint(organisation_id=organisation.id, url=url, topics=topics,
-                               secret=secrets.token_hex(24))
+        raise InvalidInput(
+            N_("Choose at least one topic"), errors=[{"field": "topics", "message": "empty"}]
+        )
+    endpoint = WebhookEndpoint(
+        organisation_id=organisation.id, url=url, topics=topics, secret=secrets.token_hex(24)
+    )
     session.add(endpoint)
     session.flush()
-    audit.record(session, actor, "webhook.create", "webhook_endpoint", endpoint.id,
-                 after={"url": url, "topics": topics, "organisation_id": organisation.id})
+    audit.record(
+        session,
+        actor,
+        "webhook.create",
+        "webhook_endpoint",
+        endpoint.id,
+        after={"url": url, "topics": topics, "organisation_id": organisation.id},
+    )
     return endpoint
 
 
 def endpoints_for(session: Session, organisation: Organisation) -> list[WebhookEndpoint]:
-    return list(session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.organisation_id == organisation.id).order_by(WebhookEndpoint.id)))
+    return list(
+        session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.organisation_id == organisation.id)
+            .order_by(WebhookEndpoint.id)
+        )
+    )
 
 
-def deliveries_for(session: Session, endpoint: WebhookEndpoint, limit: int = 100
-                   ) -> list[WebhookDelivery]:
-    return list(session.scalars(select(WebhookDelivery).where(
-        WebhookDelivery.endpoint_id == endpoint.id).order_by(WebhookDelivery.id.desc())
-        .limit(limit)))
+def deliveries_for(
+    session: Session, endpoint: WebhookEndpoint, limit: int = 100
+) -> list[WebhookDelivery]:
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint.id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+        )
+    )
 
 
-def get_endpoint(session: Session, organisation: Organisation, endpoint_id: int
-                 ) -> WebhookEndpoint:
+def get_endpoint(session: Session, organisation: Organisation, endpoint_id: int) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or endpoint.organisation_id != organisation.id:
         raise NotFound()
@@ -95,13 +123,20 @@ def _fan_out(session: Session, message: OutboxMessage) -> None:
     organisation_id = message.payload.get("organisation_id")
     if organisation_id is None:
         return
-    endpoints = session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.organisation_id == organisation_id, WebhookEndpoint.active.is_(True)))
+    endpoints = session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.organisation_id == organisation_id, WebhookEndpoint.active.is_(True)
+        )
+    )
     for endpoint in endpoints:
         if message.topic not in endpoint.topics and "*" not in endpoint.topics:
             continue
-        delivery = WebhookDelivery(endpoint_id=endpoint.id, topic=message.topic,
-                                   event_id=str(message.id), payload=message.payload)
+        delivery = WebhookDelivery(
+            endpoint_id=endpoint.id,
+            topic=message.topic,
+            event_id=str(message.id),
+            payload=message.payload,
+        )
         session.add(delivery)
         session.flush()
         jobs.enqueue(session, "webhook.deliver", {"delivery_id": delivery.id})
@@ -116,16 +151,24 @@ def _deliver(session: Session, job: Job) -> None:
     if endpoint is None or not endpoint.active:
         delivery.status = "cancelled"
         return
-    body = json.dumps({"id": delivery.event_id, "topic": delivery.topic,
-                       "data": delivery.payload}, ensure_ascii=False, sort_keys=True).encode()
+    body = json.dumps(
+        {"id": delivery.event_id, "topic": delivery.topic, "data": delivery.payload},
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode()
     delivery.attempts += 1
     try:
-        response = httpx.post(endpoint.url, content=body, timeout=TIMEOUT_SECONDS, headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(endpoint.secret, body),
-            "X-Gongchuang-Delivery": str(delivery.id),
-            "X-Gongchuang-Topic": delivery.topic,
-        })
+        response = httpx.post(
+            endpoint.url,
+            content=body,
+            timeout=TIMEOUT_SECONDS,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(endpoint.secret, body),
+                "X-Gongchuang-Delivery": str(delivery.id),
+                "X-Gongchuang-Topic": delivery.topic,
+            },
+        )
         delivery.last_status_code = response.status_code
         ok = 200 <= response.status_code < 300
         delivery.last_error = None if ok else response.text[:500]
@@ -139,5 +182,9 @@ def _deliver(session: Session, job: Job) -> None:
         delivery.status = "failed"
     else:
         # The retry is a new job in this same transaction, so the attempt record survives.
-        jobs.enqueue(session, "webhook.deliver", {"delivery_id": delivery.id},
-                     run_at=utcnow() + jobs.retry_delay(delivery.attempts))
+        jobs.enqueue(
+            session,
+            "webhook.deliver",
+            {"delivery_id": delivery.id},
+            run_at=utcnow() + jobs.retry_delay(delivery.attempts),
+        )
