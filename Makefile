@@ -69,6 +69,7 @@ test-postgres: install
 test: install lint typecheck import-check check-migrations test-sqlite test-postgres
 
 bench: install
+	command -v wrk >/dev/null || (apt-get install -y -qq wrk || echo "no wrk: the Python load generator is slower")
 	$(BIN)/python bench/http_core.py
 
 clean:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,12 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongchuang.config import get_settings
 from gongchuang.core import api as core_api
-from gongchuang.core import auth, events, jobs, live, ops
+from gongchuang.core import events, jobs, live, ops
 from gongchuang.core import pages as core_pages
 from gongchuang.core.db import Database, get_database, set_database
 from gongchuang.core.errors import GongchuangError, InvalidInput, NotFound
-from gongchuang.core.i18n import N_, current_locale, negotiate
-from gongchuang.core.web import LANGUAGE_COOKIE, cookie_secure, error_response
+from gongchuang.core.i18n import N_
+from gongchuang.core.middleware import ObserveMiddleware, ShellMiddleware
+from gongchuang.core.web import error_response
 from gongchuang.modules import load_modules
 
 log = logging.getLogger(__name__)
@@ -74,32 +75,9 @@ def create_app(database: Database | None = None, *, background: bool | None = No
     if database is not None:
         app.state.database = database
 
-    @app.middleware("http")
-    async def locale_and_cookies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        api = request.url.path.startswith("/api/")
-        locale = negotiate(
-            request.query_params.get("lang"),
-            None if api else request.cookies.get(LANGUAGE_COOKIE),
-            request.headers.get("accept-language") if api else None,
-        )
-        token = current_locale.set(locale)
-        try:
-            response = await call_next(request)
-        finally:
-            current_locale.reset(token)
-        seed = getattr(request.state, "new_csrf_seed", None)
-        if seed and not request.cookies.get(auth.CSRF_COOKIE):
-            response.set_cookie(
-                auth.CSRF_COOKIE, seed, httponly=True, samesite="lax", secure=cookie_secure(request)
-            )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
-    app.middleware("http")(ops.observe)
+    # Added last runs first: observe the whole request, then set its locale and headers.
+    app.add_middleware(ShellMiddleware)
+    app.add_middleware(ObserveMiddleware)
 
     @app.exception_handler(GongchuangError)
     async def domain_error(request: Request, exc: GongchuangError) -> Response:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -46,33 +44,6 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-
-
-async def observe(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        route_name = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, route_name, str(status)).inc()
-        LATENCY.labels(request.method, route_name).observe(elapsed)
-        if status >= 500 or elapsed > 1.0:
-            log.warning(
-                "slow or failed request",
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 1),
-                },
-            )
 
 
 @router.get("/healthz")

@@ -18,11 +18,11 @@ from gongchuang.core import (
     regions,
 )
 from gongchuang.core.i18n import SUPPORTED_LOCALES
+from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Organisation, Person
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
 from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
 from gongchuang.core.web import (
-    LANGUAGE_COOKIE,
     LARGE_TEXT_COOKIE,
     BigId,
     CsrfChecked,

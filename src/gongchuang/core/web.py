@@ -38,7 +38,6 @@ BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LARGE_TEXT_COOKIE = "gc_large"
-LANGUAGE_COOKIE = "gc_lang"
 PACKAGE_DIR = FilePath(__file__).resolve().parent.parent
 
 template_dirs: list[FilePath] = [PACKAGE_DIR / "templates", PACKAGE_DIR / "core" / "templates"]

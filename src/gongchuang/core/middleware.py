@@ -1,0 +1,106 @@
+"""Pure ASGI middleware (BaseHTTPMiddleware costs a task and a stream per request)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gongchuang.config import get_settings
+from gongchuang.core.auth import CSRF_COOKIE
+from gongchuang.core.i18n import current_locale, negotiate
+
+log = logging.getLogger("gongchuang.access")
+LANGUAGE_COOKIE = "gc_lang"
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class ShellMiddleware:
+    """Sets the request's locale, security headers, and the CSRF seed cookie when a page
+    rendered a form for a visitor who had none."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        api = scope["path"].startswith("/api/")
+        locale = negotiate(
+            connection.query_params.get("lang"),
+            None if api else connection.cookies.get(LANGUAGE_COOKIE),
+            connection.headers.get("accept-language") if api else None,
+        )
+        had_seed = bool(connection.cookies.get(CSRF_COOKIE))
+        state: dict[str, Any] = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [h for h in SECURITY_HEADERS if h[0] not in present]
+                seed = state.get("new_csrf_seed")
+                if seed and not had_seed:
+                    configured = get_settings().cookie_secure
+                    secure = configured if configured is not None else scope["scheme"] == "https"
+                    cookie = f"{CSRF_COOKIE}={seed}; HttpOnly; Path=/; SameSite=lax"
+                    headers.append(
+                        (b"set-cookie", (cookie + ("; Secure" if secure else "")).encode("latin-1"))
+                    )
+                message["headers"] = headers
+            await send(message)
+
+        token = current_locale.set(locale)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            current_locale.reset(token)
+
+
+class ObserveMiddleware:
+    """Prometheus request counts and latencies by route template; logs slow or failed ones."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from gongchuang.core.ops import LATENCY, REQUESTS
+
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            LATENCY.labels(scope["method"], route).observe(elapsed)
+            if status >= 500 or (elapsed > 1.0 and not route.endswith("/stream")):
+                log.warning(
+                    "slow or failed request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(elapsed * 1000, 1),
+                    },
+                )
