@@ -139,7 +139,7 @@ def export_regions(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
     writer = csv.writer(handle)
     writer.writerow(["code", "name", "level", "parent_code", "kind"])
     with get_database().transaction(write=False) as session:
-        codes = dict(session.execute(select(Region.id, Region.code)).tuples().all())
+        codes = {row.id: row.code for row in session.execute(select(Region.id, Region.code))}
         for region in session.scalars(select(Region).order_by(Region.id)):
             writer.writerow(
                 [

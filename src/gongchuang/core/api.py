@@ -24,7 +24,8 @@ from gongchuang.core import (
     regions,
     webhooks,
 )
-from gongchuang.core.errors import AuthenticationRequired, NotFound
+from gongchuang.core.errors import AuthenticationRequired, InvalidInput, NotFound
+from gongchuang.core.i18n import N_
 from gongchuang.core.models import ApiToken, AuditEntry, Membership, Organisation, Region
 from gongchuang.core.pagination import MAX_LIMIT, Page, paginate
 from gongchuang.core.permissions import CorePerm, Principal
@@ -39,10 +40,12 @@ from gongchuang.core.schemas import (
     MeOut,
     MyMembershipOut,
     NotificationOut,
+    OrganisationIn,
     OrganisationOut,
     PersonOut,
     Problem,
     RegionOut,
+    RegistrationIn,
     RevokeIn,
     RolesIn,
     TokenCreated,
@@ -136,6 +139,25 @@ def list_organisations(
         query = query.where(Organisation.kind == kind)
     rows, next_cursor = paginate(session, query, Organisation.id, cursor, limit)
     return Page[OrganisationOut](items=[organisation_out(o) for o in rows], next_cursor=next_cursor)
+
+
+@router.post("/organisations", tags=["organisations"], status_code=201)
+def create_organisation(
+    body: OrganisationIn,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
+) -> OrganisationOut:
+    parent = organisations.get_organisation(session, body.parent_id) if body.parent_id else None
+    org = organisations.create_child_or_platform_organisation(
+        session,
+        principal,
+        name=body.name,
+        kind=body.kind,
+        region=regions.get_region(session, body.region_code),
+        parent=parent,
+        description=body.description,
+    )
+    return organisation_out(organisations.get_organisation(session, org.id))
 
 
 @router.get("/organisations/{organisation_id}", tags=["organisations"])
@@ -305,6 +327,33 @@ def revoke_credential(
 
 
 # --- people ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/people",
+    tags=["people"],
+    status_code=201,
+    summary="Register yourself (phone, password, consent to the privacy policy)",
+)
+def register(body: RegistrationIn, session: DbSession) -> PersonOut:
+    if not body.accept_privacy_policy:
+        raise InvalidInput(
+            N_("Please read and accept the privacy policy to register"),
+            errors=[{"field": "accept_privacy_policy", "message": "must be true"}],
+        )
+    home = regions.get_region(session, body.home_region_code) if body.home_region_code else None
+    person = people.register_person(
+        session,
+        people.SELF_REGISTRATION,
+        name=body.name,
+        phone=body.phone,
+        password=body.password,
+        resident_id=body.resident_id or None,
+        home_region_id=home.id if home else None,
+    )
+    owner = auth.principal_for(person, via="registration")
+    people.set_consent(session, owner, person, "privacy_policy", True)
+    return PersonOut(**people.view_person(session, owner, person).__dict__)
 
 
 @router.get("/people/{person_id}", tags=["people"])

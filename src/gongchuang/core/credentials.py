@@ -146,6 +146,18 @@ def credentials_of(session: Session, person_id: int) -> list[Credential]:
     )
 
 
+def issued_by(session: Session, organisation_id: int, limit: int = 50) -> list[Credential]:
+    return list(
+        session.scalars(
+            select(Credential)
+            .options(joinedload(Credential.person))
+            .where(Credential.issuer_organisation_id == organisation_id)
+            .order_by(Credential.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def valid_credentials(
     session: Session, kind: str, *, at: datetime | None = None, person_id: int | None = None
 ) -> list[Credential]:

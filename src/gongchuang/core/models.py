@@ -144,6 +144,7 @@ class Credential(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     issuer: Mapped[Organisation] = relationship(lazy="raise")
+    person: Mapped[Person] = relationship(lazy="raise")
 
 
 class WebSession(Base):

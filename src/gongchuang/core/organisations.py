@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from gongchuang.core import audit, live, notifications
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core import audit, live, notifications, people
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import normalise_phone
 from gongchuang.core.models import Membership, Organisation, OrganisationKind, Person, Region
@@ -94,6 +94,41 @@ def get_organisation_for(
     return org
 
 
+def create_child_or_platform_organisation(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    kind: str,
+    region: Region,
+    parent: Organisation | None,
+    description: str = "",
+) -> Organisation:
+    """Platform administrators create any organisation; an organisation's administrators
+    create organisations below it (a federation its district teams)."""
+    allowed = actor.is_platform_admin and actor.scope_allows(CorePerm.ORG_MANAGE_MEMBERS)
+    if not allowed and parent is not None:
+        allowed = has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, parent)
+    if not allowed:
+        raise NotFound() if parent is not None else PermissionDenied()
+    organisation = create_organisation(
+        session,
+        actor,
+        name=name,
+        kind=kind,
+        region=region,
+        parent=parent,
+        description=description,
+    )
+    if actor.person_id is not None and not actor.is_platform_admin:
+        membership = Membership(
+            person_id=actor.person_id, organisation_id=organisation.id, roles=["admin"]
+        )
+        session.add(membership)
+        session.flush()
+    return organisation
+
+
 def list_organisations(
     session: Session, *, region: Region | None = None, kind: str | None = None
 ) -> list[Organisation]:
@@ -148,16 +183,25 @@ def add_member(
     phone: str,
     roles: list[str],
     title: str = "",
+    register_name: str | None = None,
     check: bool = True,
 ) -> Membership:
-    """Add a registered person (found by phone) with roles. Only org.manage_members may."""
+    """Add a person, found by phone, with roles. Only org.manage_members may.
+
+    With `register_name`, someone not yet registered is registered on the spot, without a
+    password: a cadre signing up an elderly villager who has no smartphone. They can set a
+    password later through a cadre; the registration is audited as the cadre's act."""
     if check and not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
         raise NotFound()
     roles = _check_roles(roles)
     person = session.scalar(select(Person).where(Person.phone == normalise_phone(phone)))
+    if person is None and register_name and register_name.strip():
+        person = people.register_person(
+            session, actor, name=register_name, phone=phone, home_region_id=organisation.region_id
+        )
     if person is None:
         raise InvalidInput(
-            N_("No one is registered with this phone number"),
+            N_("No one is registered with this phone number. Give their name to register them."),
             errors=[{"field": "phone", "message": "not registered"}],
         )
     exists = session.scalar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,7 +18,8 @@ from gongchuang.core import (
     people,
     regions,
 )
-from gongchuang.core.i18n import SUPPORTED_LOCALES
+from gongchuang.core.errors import InvalidInput
+from gongchuang.core.i18n import N_, SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Organisation, Person
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
@@ -32,6 +34,7 @@ from gongchuang.core.web import (
     LoggedIn,
     Require,
     cookie_secure,
+    local_midnight,
     redirect,
     render,
 )
@@ -142,6 +145,49 @@ def login_submit(
     return response
 
 
+@router.get("/register", response_class=HTMLResponse)
+def register_form(request: Request, principal: CurrentPrincipal) -> Response:
+    if principal.is_authenticated:
+        return redirect("/me")
+    return render(request, "register.html", {"values": {}})
+
+
+@router.post("/register", dependencies=[CsrfChecked], response_class=HTMLResponse)
+def register_submit(
+    request: Request,
+    session: DbSession,
+    name: Annotated[str, Form(max_length=100)],
+    phone: Annotated[str, Form(max_length=30)],
+    password: Annotated[str, Form(max_length=200)],
+    resident_id: Annotated[str, Form(max_length=18)] = "",
+    accept_privacy_policy: Annotated[bool, Form()] = False,
+) -> Response:
+    if not accept_privacy_policy:
+        raise InvalidInput(N_("Please read and accept the privacy policy to register"))
+    person = people.register_person(
+        session,
+        people.SELF_REGISTRATION,
+        name=name,
+        phone=phone,
+        password=password,
+        resident_id=resident_id.strip() or None,
+    )
+    owner = auth.principal_for(person, via="registration")
+    people.set_consent(session, owner, person, "privacy_policy", True)
+    outcome = auth.login(session, phone, password, request.headers.get("user-agent", ""))
+    response = redirect("/me")
+    if outcome.session_token:
+        response.set_cookie(
+            auth.SESSION_COOKIE,
+            outcome.session_token,
+            httponly=True,
+            samesite="lax",
+            secure=cookie_secure(request),
+            max_age=14 * 24 * 3600,
+        )
+    return response
+
+
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request, session: DbSession) -> RedirectResponse:
     auth.logout(session, request.cookies.get(auth.SESSION_COOKIE))
@@ -213,6 +259,7 @@ def organisation_page(
     org = organisations.get_organisation(session, organisation_id)
     can_view = has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, org)
     can_manage = has_permission(session, principal, CorePerm.ORG_MANAGE_MEMBERS, org)
+    can_issue = has_permission(session, principal, CorePerm.CREDENTIAL_ISSUE, org)
     members = []
     if can_view:
         members = [
@@ -227,6 +274,9 @@ def organisation_page(
             "members": members,
             "can_view": can_view,
             "can_manage": can_manage,
+            "can_issue": can_issue,
+            "issued": credentials.issued_by(session, org.id) if can_issue else [],
+            "credential_kinds": credentials.CREDENTIAL_KINDS,
             "roles": ROLES,
             "kind_labels": ORGANISATION_KIND_LABELS,
             "trail": [*regions.ancestors(session, org.region), org.region],
@@ -250,10 +300,43 @@ def add_member(
     phone: Annotated[str, Form(max_length=30)],
     roles: Annotated[list[str], Form()],
     title: Annotated[str, Form(max_length=100)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
     org = _org_for_manager(session, principal, organisation_id)
-    organisations.add_member(session, principal, org, phone=phone, roles=roles, title=title)
+    organisations.add_member(
+        session, principal, org, phone=phone, roles=roles, title=title, register_name=name or None
+    )
     return redirect(f"/orgs/{org.id}#members")
+
+
+@router.post("/orgs/{organisation_id}/credentials", dependencies=[CsrfChecked])
+def issue_credential(
+    organisation_id: Id,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.CREDENTIAL_ISSUE))],
+    phone: Annotated[str, Form(max_length=30)],
+    kind: Annotated[str, Form(max_length=64)],
+    title: Annotated[str, Form(max_length=200)],
+    certificate_no: Annotated[str, Form(max_length=64)],
+    valid_from: Annotated[date, Form()],
+    valid_until: Annotated[date | None, Form()] = None,
+) -> RedirectResponse:
+    issuer = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.CREDENTIAL_ISSUE
+    )
+    person = people.get_person_by_phone(session, phone)
+    credentials.issue_credential(
+        session,
+        principal,
+        issuer,
+        person,
+        kind=kind,
+        title=title,
+        certificate_no=certificate_no,
+        valid_from=local_midnight(valid_from),
+        valid_until=local_midnight(valid_until) if valid_until else None,
+    )
+    return redirect(f"/orgs/{issuer.id}#credentials")
 
 
 @router.post("/orgs/{organisation_id}/members/{membership_id}/roles", dependencies=[CsrfChecked])

@@ -32,6 +32,7 @@ CONSENT_PURPOSES = {
     "public_name": N_("Show my name on public notices"),
 }
 MIN_PASSWORD_LENGTH = 8
+SELF_REGISTRATION = Principal(person_id=None, name="self-registration", via="registration")
 
 
 def resident_id_hash(number: str) -> str:
@@ -105,6 +106,16 @@ def get_person(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None or not person.is_active:
         raise NotFound()
+    return person
+
+
+def get_person_by_phone(session: Session, phone: str) -> Person:
+    person = session.scalar(select(Person).where(Person.phone == normalise_phone(phone)))
+    if person is None or not person.is_active:
+        raise InvalidInput(
+            N_("No one is registered with this phone number"),
+            errors=[{"field": "phone", "message": "not registered"}],
+        )
     return person
 
 

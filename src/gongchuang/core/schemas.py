@@ -55,8 +55,28 @@ class MembershipOut(BaseModel):
 
 class MembershipIn(BaseModel):
     phone: str = Field(min_length=1, max_length=20, examples=["13800000042"])
+    name: str | None = Field(
+        None, max_length=100, description="Registers the person first if the phone is new"
+    )
     roles: list[str] = Field(default_factory=lambda: ["member"], max_length=20)
     title: str = Field("", max_length=100)
+
+
+class OrganisationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=32, examples=["village_committee"])
+    region_code: str = Field(pattern=r"^\d{6}(\d{6})?$", examples=["431322101201"])
+    parent_id: IdField | None = None
+    description: str = Field("", max_length=2000)
+
+
+class RegistrationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(min_length=1, max_length=20)
+    password: str = Field(min_length=1, max_length=200)
+    resident_id: str | None = Field(None, max_length=18)
+    home_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
+    accept_privacy_policy: bool = Field(description="Must be true: consent is recorded (PIPL)")
 
 
 class RolesIn(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,7 +18,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
-from gongchuang.core import auth
+from gongchuang.core import auth, notifications
 from gongchuang.core.db import Database
 from gongchuang.core.errors import AuthenticationRequired, GongchuangError, PermissionDenied
 from gongchuang.core.i18n import (
@@ -67,6 +67,11 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
     return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of a calendar day as people in China count it, in UTC for storage."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def build_templates() -> Jinja2Templates:
@@ -139,6 +144,8 @@ def current_principal(request: Request, session: DbSession) -> Principal:
         ):
             raise PermissionDenied(N_("A browser session needs the X-CSRF-Token header to write"))
     request.state.principal = principal
+    if principal.person_id is not None and not request.url.path.startswith("/api/"):
+        request.state.unread_count = notifications.unread_count(session, principal.person_id)
     return principal
 
 

@@ -1,0 +1,173 @@
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongchuang.core import credentials, organisations, people
+from gongchuang.core.models import AuditEntry, Person
+from gongchuang.core.permissions import SYSTEM
+from tests.conftest import api_token, csrf_token, login
+
+
+def test_self_registration_records_consent_and_logs_in(client, session: Session) -> None:
+    response = client.post(
+        "/register",
+        data={
+            "name": "新村民",
+            "phone": "13911112222",
+            "password": "longenough",
+            "accept_privacy_policy": "true",
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/me"
+    person = session.scalar(select(Person).where(Person.phone == "13911112222"))
+    assert people.has_consent(session, person.id, "privacy_policy")
+    assert "新村民" in client.get("/me").text
+
+
+def test_registration_without_consent_or_twice_changes_nothing(
+    client, world, session: Session
+) -> None:
+    before = session.scalar(select(func.count(Person.id)))
+    body = {
+        "name": "甲",
+        "phone": "13911113333",
+        "password": "longenough",
+        "accept_privacy_policy": False,
+    }
+    refused = client.post("/api/v1/people", json=body)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "accept_privacy_policy"
+    duplicate = client.post(
+        "/api/v1/people",
+        json={**body, "phone": world.villager_a.phone, "accept_privacy_policy": True},
+    )
+    assert duplicate.status_code == 409
+    weak = client.post(
+        "/api/v1/people", json={**body, "password": "short", "accept_privacy_policy": True}
+    )
+    assert weak.status_code == 422
+    assert session.scalar(select(func.count(Person.id))) == before
+    created = client.post("/api/v1/people", json={**body, "accept_privacy_policy": True})
+    assert created.status_code == 201 and created.json()["phone"] == "13911113333"
+
+
+def test_cadre_registers_an_elderly_villager_without_a_phone_app(
+    client, world, session: Session
+) -> None:
+    login(client, world.cadre_a.phone)
+    response = client.post(
+        f"/orgs/{world.village_a.id}/members",
+        data={
+            "phone": "13911114444",
+            "name": "张奶奶",
+            "roles": ["member"],
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    grandma = session.scalar(select(Person).where(Person.phone == "13911114444"))
+    assert grandma.name == "张奶奶" and grandma.password_hash is None
+    registered = session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "person.register", AuditEntry.object_id == str(grandma.id)
+        )
+    )
+    assert registered.actor_person_id == world.cadre_a.id
+    unknown = client.post(
+        f"/orgs/{world.village_a.id}/members",
+        data={"phone": "13911115555", "roles": ["member"], "csrf_token": csrf_token(client)},
+    )
+    assert unknown.status_code == 422 and "填写姓名即可为其代为登记" in unknown.text
+
+
+def test_who_may_create_organisations(client, world) -> None:
+    body = {"name": "甲村志愿队", "kind": "ngo", "region_code": "431322101201"}
+    cadre = api_token(client, world.cadre_a.phone, ["read", "org.manage_members"])
+    assert client.post("/api/v1/organisations", json=body, headers=cadre).status_code == 403
+    child = client.post(
+        "/api/v1/organisations", json={**body, "parent_id": world.village_a.id}, headers=cadre
+    )
+    assert child.status_code == 201
+    assert (
+        client.post(
+            "/api/v1/organisations", json={**body, "parent_id": world.village_b.id}, headers=cadre
+        ).status_code
+        == 404
+    )
+    admin = api_token(client, world.admin.phone, ["read", "org.manage_members"])
+    created = client.post(
+        "/api/v1/organisations", json={**body, "kind": "spaceship"}, headers=admin
+    )
+    assert created.status_code == 422
+    assert client.post("/api/v1/organisations", json=body, headers=admin).status_code == 201
+
+
+def test_a_trainer_issues_a_credential_that_others_can_read(
+    client, world, session: Session
+) -> None:
+    hospital = organisations.create_organisation(
+        session, SYSTEM, name="县医院", kind="hospital", region=world.county
+    )
+    organisations.add_member(
+        session, SYSTEM, hospital, phone=world.outsider.phone, roles=["trainer"], check=False
+    )
+    session.commit()
+    login(client, world.outsider.phone)
+    page = client.get(f"/orgs/{hospital.id}")
+    assert "颁发证书" in page.text
+    response = client.post(
+        f"/orgs/{hospital.id}/credentials",
+        data={
+            "phone": world.villager_a.phone,
+            "kind": "first_aid",
+            "title": "红十字救护员证",
+            "certificate_no": "HN-001",
+            "valid_from": "2026-01-01",
+            "valid_until": "2028-01-01",
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    valid = credentials.valid_credentials(session, "first_aid", person_id=world.villager_a.id)
+    assert [c.certificate_no for c in valid] == ["HN-001"]
+    # Beijing midnight, stored as UTC.
+    assert valid[0].valid_from.isoformat() == "2025-12-31T16:00:00+00:00"
+    backwards = client.post(
+        f"/orgs/{hospital.id}/credentials",
+        data={
+            "phone": world.villager_a.phone,
+            "kind": "first_aid",
+            "title": "x",
+            "certificate_no": "HN-002",
+            "valid_from": "2026-01-01",
+            "valid_until": "2025-01-01",
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert backwards.status_code == 422
+    # A cadre of a village cannot issue in the hospital's name.
+    login(client, world.cadre_a.phone)
+    forged = client.post(
+        f"/orgs/{hospital.id}/credentials",
+        data={
+            "phone": world.villager_a.phone,
+            "kind": "first_aid",
+            "title": "x",
+            "certificate_no": "HN-003",
+            "valid_from": "2026-01-01",
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert forged.status_code == 404
+    assert (
+        len(credentials.valid_credentials(session, "first_aid", person_id=world.villager_a.id)) == 1
+    )
+
+
+def test_unread_badge_counts_notifications(client, world, session: Session) -> None:
+    login(client, world.villager_a.phone)
+    page = client.get("/").text
+    assert 'class="badge"' in page  # joining the village was a notification
