@@ -60,7 +60,7 @@ def worker(
     once: bool = False,
 ) -> None:
     """Run durable jobs (in addition to the thread each web worker runs)."""
-    from gongchuang.core import jobs
+    from gongchuang.core import jobs, push  # noqa: F401 - push registers its channel
     from gongchuang.core.db import get_database
     from gongchuang.core.ops import configure_logging
     from gongchuang.modules import load_modules
@@ -75,6 +75,17 @@ def worker(
         typer.echo(f"ran {jobs.run_due(database)} jobs")
         return
     jobs.Worker(database).run_forever()
+
+
+@app.command("push-keys")
+def push_keys() -> None:
+    """Print a new VAPID key pair for Web Push, as environment lines."""
+    from gongchuang.core.push import generate_keys
+
+    private_pem, public = generate_keys()
+    escaped = private_pem.strip().replace("\n", "\\n")
+    typer.echo(f"GONGCHUANG_VAPID_PRIVATE_KEY_PEM='{escaped}'")
+    typer.echo(f"# public key (served at /api/v1/push/public-key): {public}")
 
 
 @db_app.command("upgrade")

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
     sms_gateway: str = "log"
+    # Web Push (VAPID). `gongchuang push-keys` prints a fresh pair; unset disables push.
+    vapid_private_key_pem: str | None = None
+    vapid_subject: str = "mailto:admin@gongchuang.invalid"
 
 
 @lru_cache

@@ -125,8 +125,8 @@ def test_webhooks_are_signed_retried_and_recorded(db: Database) -> None:
             assert delivery.status == "delivered" and delivery.attempts == 2
     assert len(receiver.received) == 2
     last = receiver.received[-1]
-    assert webhooks.verify_signature(secret, last.body, last.headers["X-Gongchuang-Signature"])
-    assert not webhooks.verify_signature("wrong", last.body, last.headers["X-Gongchuang-Signature"])
+    assert webhooks.verify_signature(secret, last.body, last.headers["x-gongchuang-signature"])
+    assert not webhooks.verify_signature("wrong", last.body, last.headers["x-gongchuang-signature"])
     assert json.loads(last.body)["topic"] == "credential.issued"
 
 

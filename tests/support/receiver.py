@@ -20,18 +20,19 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     fail_first: int = 0
+    status_when_failing: int = 503
 
 
 @contextmanager
-def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
-    state = Receiver(url="", fail_first=fail_first)
+def webhook_receiver(fail_first: int = 0, status_when_failing: int = 503) -> Iterator[Receiver]:
+    state = Receiver(url="", fail_first=fail_first, status_when_failing=status_when_failing)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.received.append(Received(dict(self.headers.items()), body))
+            state.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
             failing = len(state.received) <= state.fail_first
-            self.send_response(503 if failing else 200)
+            self.send_response(state.status_when_failing if failing else 201)
             self.end_headers()
             self.wfile.write(b"busy" if failing else b"ok")
 

@@ -21,6 +21,7 @@ from gongchuang.core import (
     notifications,
     organisations,
     people,
+    push,
     regions,
     webhooks,
 )
@@ -44,6 +45,8 @@ from gongchuang.core.schemas import (
     OrganisationOut,
     PersonOut,
     Problem,
+    PushPublicKey,
+    PushSubscriptionIn,
     RegionOut,
     RegistrationIn,
     RevokeIn,
@@ -517,6 +520,41 @@ async def notification_stream(request: Request) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+# --- web push ---------------------------------------------------------------------------
+
+
+@router.get("/push/public-key", tags=["notifications"])
+def push_public_key() -> PushPublicKey:
+    return PushPublicKey(public_key=push.public_key())
+
+
+@router.post("/me/push-subscriptions", tags=["notifications"], status_code=204)
+def add_push_subscription(
+    body: PushSubscriptionIn, request: Request, session: DbSession, principal: LoggedIn
+) -> Response:
+    assert principal.person_id is not None
+    push.subscribe(
+        session,
+        principal.person_id,
+        endpoint=body.endpoint,
+        p256dh=body.keys.p256dh,
+        auth=body.keys.auth,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/me/push-subscriptions", tags=["notifications"], status_code=204)
+def remove_push_subscription(
+    endpoint: Annotated[str, Query(min_length=1, max_length=1000)],
+    session: DbSession,
+    principal: LoggedIn,
+) -> Response:
+    assert principal.person_id is not None
+    push.unsubscribe(session, principal.person_id, endpoint)
+    return Response(status_code=204)
 
 
 # --- files ----------------------------------------------------------------------------------

@@ -235,6 +235,21 @@ class NotificationDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PushSubscription(Base):
+    """A browser's Web Push subscription (from PushManager.subscribe)."""
+
+    __tablename__ = "push_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_success_at: Mapped[datetime | None]
+
+
 class JobStatus(enum.StrEnum):
     pending = "pending"
     running = "running"

@@ -27,7 +27,9 @@ class Channel(Protocol):
 
     name: str
 
-    def send(self, person: Person, title: str, body: str, link: str | None) -> str: ...
+    def send(
+        self, session: Session, person: Person, title: str, body: str, link: str | None
+    ) -> str: ...
 
 
 class LogSmsGateway:
@@ -36,7 +38,9 @@ class LogSmsGateway:
 
     name = "sms"
 
-    def send(self, person: Person, title: str, body: str, link: str | None) -> str:
+    def send(
+        self, session: Session, person: Person, title: str, body: str, link: str | None
+    ) -> str:
         log.info("SMS to %s: %s %s", person.phone[:3] + "****", title, body)
         return "logged (no SMS carrier configured)"
 
@@ -50,6 +54,10 @@ def register_channel(channel: Channel) -> None:
 
 if get_settings().sms_gateway == "log":
     register_channel(LogSmsGateway())
+
+
+def channel_names() -> list[str]:
+    return sorted(_channels)
 
 
 def render(notification: Notification) -> tuple[str, str]:
@@ -103,7 +111,7 @@ def _deliver(session: Session, job: Job) -> None:
         )
         return
     title, body = render(notification)
-    detail = channel.send(person, title, body, notification.link)
+    detail = channel.send(session, person, title, body, notification.link)
     session.add(
         NotificationDelivery(
             notification_id=notification.id, channel=channel.name, status="sent", detail=detail

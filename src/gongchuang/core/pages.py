@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from gongchuang.core import (
@@ -40,6 +41,7 @@ from gongchuang.core.web import (
 )
 
 router = APIRouter(include_in_schema=False)
+STATIC_JS = Path(__file__).resolve().parent.parent / "static" / "js"
 YEAR = 365 * 24 * 3600
 
 
@@ -460,6 +462,16 @@ def create_token(
 def revoke_token(token_id: Id, session: DbSession, principal: LoggedIn) -> RedirectResponse:
     auth.revoke_api_token(session, principal, token_id)
     return redirect("/me#tokens")
+
+
+@router.get("/sw.js")
+def service_worker() -> FileResponse:
+    """Served from the root so that the worker's scope covers the whole site."""
+    return FileResponse(
+        STATIC_JS / "sw.js",
+        media_type="application/javascript",
+        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"},
+    )
 
 
 # --- notifications --------------------------------------------------------------------------

@@ -237,3 +237,19 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, object]] | None = None
+
+
+class PushKeys(BaseModel):
+    p256dh: str = Field(min_length=1, max_length=200)
+    auth: str = Field(min_length=1, max_length=100)
+
+
+class PushSubscriptionIn(BaseModel):
+    """What the browser's PushSubscription.toJSON() returns."""
+
+    endpoint: str = Field(min_length=1, max_length=1000)
+    keys: PushKeys
+
+
+class PushPublicKey(BaseModel):
+    public_key: str = Field(description="VAPID applicationServerKey, base64url")
