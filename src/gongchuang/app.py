@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -68,7 +69,7 @@ def create_app(database: Database | None = None, *, background: bool | None = No
         description="REST API of the Gongchuang community public-good platform. Errors are "
         "RFC 9457 problem+json in the caller's language (Accept-Language: zh-CN or en).",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from vendored assets: no CDN needed in China
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -103,6 +104,16 @@ def create_app(database: Database | None = None, *, background: bool | None = No
         error = GongchuangError(str(exc.detail))
         error.status_code = exc.status_code
         return error_response(request, error)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Gongchuang 共创 API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
 
     load_modules(app)
     app.include_router(ops.router)

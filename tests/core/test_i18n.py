@@ -71,3 +71,10 @@ def test_large_text_mode_persists(client) -> None:
     assert 'class="large-text"' in client.get("/regions").text
     client.post("/prefs/large-text", data={"next": "/", "csrf_token": csrf_token(client)})
     assert 'class="large-text"' not in client.get("/").text
+
+
+def test_api_docs_load_without_a_cdn(client) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200

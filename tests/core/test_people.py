@@ -69,3 +69,11 @@ def test_consents_are_recorded_with_history(client, world, session: Session) -> 
 
     history = session.query(ConsentRecord).filter_by(person_id=world.villager_a.id).all()
     assert [r.granted for r in history] == [True, False]
+
+
+def test_people_outside_your_organisations_are_not_found(client, world) -> None:
+    outsider = api_token(client, world.outsider.phone, ["read"])
+    assert client.get(f"/api/v1/people/{world.villager_a.id}", headers=outsider).status_code == 404
+    assert client.get(f"/api/v1/people/{world.outsider.id}", headers=outsider).status_code == 200
+    neighbour = api_token(client, world.cadre_b.phone, ["read"])
+    assert client.get(f"/api/v1/people/{world.villager_a.id}", headers=neighbour).status_code == 404

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from gongchuang.config import get_settings
 from gongchuang.core import (
     audit,
     auth,
@@ -361,7 +362,7 @@ def register(body: RegistrationIn, session: DbSession) -> PersonOut:
 
 @router.get("/people/{person_id}", tags=["people"])
 def get_person(person_id: Id, session: DbSession, principal: LoggedIn) -> PersonOut:
-    person = people.get_person(session, person_id)
+    person = people.get_person_for(session, principal, person_id)
     return PersonOut(**people.view_person(session, principal, person).__dict__)
 
 
@@ -561,27 +562,14 @@ def remove_push_subscription(
 
 
 @router.post("/files", tags=["files"], status_code=201)
-async def upload_file(request: Request, file: Annotated[UploadFile, File()]) -> FileOut:
-    from gongchuang.config import get_settings
-
-    limit = get_settings().upload_max_bytes
-    data = await file.read(limit + 1)
-    database = get_database(request)
-    from gongchuang.core.web import current_principal
-
-    def store() -> FileOut:
-        with database.transaction() as session:
-            principal = current_principal(request, session)
-            if not principal.is_authenticated:
-                raise AuthenticationRequired()
-            stored = files.save_upload(
-                session, principal, filename=file.filename or "upload", data=data
-            )
-            return FileOut.model_validate(stored)
-
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(store)
+def upload_file(
+    file: Annotated[UploadFile, File()], session: DbSession, principal: LoggedIn
+) -> FileOut:
+    # Starlette has spooled the upload to a temporary file; read one byte past the limit so
+    # that an oversized file is refused without holding all of it in memory.
+    data = file.file.read(get_settings().upload_max_bytes + 1)
+    stored = files.save_upload(session, principal, filename=file.filename or "upload", data=data)
+    return FileOut.model_validate(stored)
 
 
 @router.get(

@@ -136,6 +136,27 @@ def can_see_contact(session: Session, viewer: Principal, person: Person) -> bool
     return any(has_permission(session, viewer, CorePerm.PERSON_VIEW_CONTACT, o) for o in orgs)
 
 
+def get_person_for(session: Session, viewer: Principal, person_id: int) -> Person:
+    """Fetch and check: a person is visible to themselves, to people who share an organisation
+    with them, and to administrators; to anyone else they do not exist (no name enumeration)."""
+    person = session.get(Person, person_id)
+    if person is None or not person.is_active or not viewer.is_authenticated:
+        raise NotFound()
+    if viewer.person_id == person.id or viewer.is_platform_admin:
+        return person
+    theirs = set(
+        session.scalars(select(Membership.organisation_id).where(Membership.person_id == person.id))
+    )
+    mine = set(
+        session.scalars(
+            select(Membership.organisation_id).where(Membership.person_id == viewer.person_id)
+        )
+    )
+    if theirs & mine or can_see_contact(session, viewer, person):
+        return person
+    raise NotFound()
+
+
 @dataclass
 class PersonView:
     id: int
