@@ -26,8 +26,7 @@ from gongchuang.core import (
     regions,
     webhooks,
 )
-from gongchuang.core.errors import AuthenticationRequired, InvalidInput, NotFound
-from gongchuang.core.i18n import N_
+from gongchuang.core.errors import AuthenticationRequired, NotFound
 from gongchuang.core.models import ApiToken, AuditEntry, Membership, Organisation, Region
 from gongchuang.core.pagination import MAX_LIMIT, Page, paginate
 from gongchuang.core.permissions import CorePerm, Principal
@@ -340,24 +339,19 @@ def revoke_credential(
     summary="Register yourself (phone, password, consent to the privacy policy)",
 )
 def register(body: RegistrationIn, session: DbSession) -> PersonOut:
-    if not body.accept_privacy_policy:
-        raise InvalidInput(
-            N_("Please read and accept the privacy policy to register"),
-            errors=[{"field": "accept_privacy_policy", "message": "must be true"}],
-        )
     home = regions.get_region(session, body.home_region_code) if body.home_region_code else None
-    person = people.register_person(
+    person = people.register_self(
         session,
-        people.SELF_REGISTRATION,
         name=body.name,
         phone=body.phone,
         password=body.password,
-        resident_id=body.resident_id or None,
+        accept_privacy_policy=body.accept_privacy_policy,
+        resident_id=body.resident_id,
         home_region_id=home.id if home else None,
     )
-    owner = auth.principal_for(person, via="registration")
-    people.set_consent(session, owner, person, "privacy_policy", True)
-    return PersonOut(**people.view_person(session, owner, person).__dict__)
+    return PersonOut(
+        **people.view_person(session, auth.principal_for(person, via="self"), person).__dict__
+    )
 
 
 @router.get("/people/{person_id}", tags=["people"])

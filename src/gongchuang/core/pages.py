@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from gongchuang.config import get_settings
 from gongchuang.core import (
     audit,
     auth,
@@ -20,7 +21,7 @@ from gongchuang.core import (
     regions,
 )
 from gongchuang.core.errors import InvalidInput
-from gongchuang.core.i18n import N_, SUPPORTED_LOCALES
+from gongchuang.core.i18n import SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Organisation, Person
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
@@ -43,6 +44,18 @@ from gongchuang.core.web import (
 router = APIRouter(include_in_schema=False)
 STATIC_JS = Path(__file__).resolve().parent.parent / "static" / "js"
 YEAR = 365 * 24 * 3600
+
+
+def start_session(request: Request, response: Response, session_token: str) -> Response:
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        session_token,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+        max_age=get_settings().session_days * 24 * 3600,
+    )
+    return response
 
 
 def safe_next(value: str | None) -> str:
@@ -135,16 +148,7 @@ def login_submit(
             {"next": safe_next(next), "phone": phone, "error": error.detail() if error else ""},
             status_code=error.status_code if error else 400,
         )
-    response = redirect(safe_next(next))
-    response.set_cookie(
-        auth.SESSION_COOKIE,
-        outcome.session_token,
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(request),
-        max_age=14 * 24 * 3600,
-    )
-    return response
+    return start_session(request, redirect(safe_next(next)), outcome.session_token)
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -164,30 +168,18 @@ def register_submit(
     resident_id: Annotated[str, Form(max_length=18)] = "",
     accept_privacy_policy: Annotated[bool, Form()] = False,
 ) -> Response:
-    if not accept_privacy_policy:
-        raise InvalidInput(N_("Please read and accept the privacy policy to register"))
-    person = people.register_person(
+    people.register_self(
         session,
-        people.SELF_REGISTRATION,
         name=name,
         phone=phone,
         password=password,
-        resident_id=resident_id.strip() or None,
+        accept_privacy_policy=accept_privacy_policy,
+        resident_id=resident_id,
     )
-    owner = auth.principal_for(person, via="registration")
-    people.set_consent(session, owner, person, "privacy_policy", True)
     outcome = auth.login(session, phone, password, request.headers.get("user-agent", ""))
-    response = redirect("/me")
-    if outcome.session_token:
-        response.set_cookie(
-            auth.SESSION_COOKIE,
-            outcome.session_token,
-            httponly=True,
-            samesite="lax",
-            secure=cookie_secure(request),
-            max_age=14 * 24 * 3600,
-        )
-    return response
+    if outcome.session_token is None:
+        raise outcome.error or InvalidInput()
+    return start_session(request, redirect("/me"), outcome.session_token)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

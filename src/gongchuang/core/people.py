@@ -102,6 +102,36 @@ def register_person(
     return person
 
 
+def register_self(
+    session: Session,
+    *,
+    name: str,
+    phone: str,
+    password: str,
+    accept_privacy_policy: bool,
+    resident_id: str | None = None,
+    home_region_id: int | None = None,
+) -> Person:
+    """A person signs up: consent to the privacy policy is required and recorded (PIPL)."""
+    if not accept_privacy_policy:
+        raise InvalidInput(
+            N_("Please read and accept the privacy policy to register"),
+            errors=[{"field": "accept_privacy_policy", "message": "must be true"}],
+        )
+    person = register_person(
+        session,
+        SELF_REGISTRATION,
+        name=name,
+        phone=phone,
+        password=password,
+        resident_id=(resident_id or "").strip() or None,
+        home_region_id=home_region_id,
+    )
+    owner = Principal(person_id=person.id, name=person.name, via="registration")
+    set_consent(session, owner, person, "privacy_policy", True)
+    return person
+
+
 def get_person(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None or not person.is_active:
