@@ -101,6 +101,10 @@ def test_cadre_adds_a_member_who_sees_it_live(
         cadre.get_by_label("职务（选填）").fill("驻村社工")
         cadre.get_by_role("button", name="添加成员").click()
         expect(cadre.get_by_role("cell", name=re.compile("吴社工"))).to_be_visible()
+        # Live search narrows the member list without a page load.
+        cadre.get_by_label("按姓名或手机号搜索").fill("吴社")
+        expect(cadre.locator("#member-rows tr")).to_have_count(1)
+        expect(cadre.locator("#member-rows")).to_contain_text("吴社工")
 
         expect(newcomer.locator("#inbox")).to_contain_text(
             "您已加入 油茶示范村村民委员会", timeout=10_000

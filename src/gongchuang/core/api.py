@@ -168,8 +168,7 @@ def get_organisation(organisation_id: Id, session: DbSession) -> OrganisationOut
     return organisation_out(organisations.get_organisation(session, organisation_id))
 
 
-def _membership_out(session: DbSession, principal: Principal, m: Membership) -> MembershipOut:
-    view = people.view_person(session, principal, m.person)
+def _membership_out(m: Membership, view: people.PersonView) -> MembershipOut:
     return MembershipOut(
         id=m.id,
         organisation_id=m.organisation_id,
@@ -185,13 +184,21 @@ def list_members(
     organisation_id: Id,
     session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.ORG_VIEW_MEMBERS))],
-) -> list[MembershipOut]:
+    q: Annotated[str | None, Query(max_length=50, description="Name or phone contains")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[MembershipOut]:
     org = organisations.get_organisation_for(
         session, principal, organisation_id, CorePerm.ORG_VIEW_MEMBERS
     )
-    return [
-        _membership_out(session, principal, m) for m in organisations.list_members(session, org)
-    ]
+    rows, next_cursor = paginate(
+        session, organisations.members_query(org, q), Membership.id, cursor, limit
+    )
+    views = people.views_within(session, principal, org, [m.person for m in rows])
+    return Page[MembershipOut](
+        items=[_membership_out(m, view) for m, view in zip(rows, views, strict=True)],
+        next_cursor=next_cursor,
+    )
 
 
 @router.post("/organisations/{organisation_id}/members", tags=["organisations"], status_code=201)
@@ -208,7 +215,9 @@ def add_member(
         session, principal, org, phone=body.phone, roles=body.roles, title=body.title
     )
     session.refresh(membership, ["person"])
-    return _membership_out(session, principal, membership)
+    return _membership_out(
+        membership, people.views_within(session, principal, org, [membership.person])[0]
+    )
 
 
 @router.put(
@@ -226,7 +235,9 @@ def set_member_roles(
     )
     membership = organisations.set_roles(session, principal, org, membership_id, body.roles)
     session.refresh(membership, ["person"])
-    return _membership_out(session, principal, membership)
+    return _membership_out(
+        membership, people.views_within(session, principal, org, [membership.person])[0]
+    )
 
 
 @router.delete(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import io
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit, live, notifications, people
@@ -17,6 +21,7 @@ from gongchuang.core.permissions import (
     has_permission,
 )
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORGANISATION_KIND_LABELS = {
     OrganisationKind.village_committee: N_("Village committee"),
     OrganisationKind.residents_committee: N_("Residents' committee"),
@@ -153,15 +158,28 @@ def _check_roles(roles: list[str]) -> list[str]:
     return sorted(set(roles)) or ["member"]
 
 
-def list_members(session: Session, organisation: Organisation) -> list[Membership]:
-    return list(
-        session.scalars(
-            select(Membership)
-            .options(joinedload(Membership.person))
-            .where(Membership.organisation_id == organisation.id)
-            .order_by(Membership.id)
-        )
+def members_query(organisation: Organisation, search: str | None = None) -> Select[Any]:
+    query = (
+        select(Membership)
+        .join(Person, Person.id == Membership.person_id)
+        .options(joinedload(Membership.person))
+        .where(Membership.organisation_id == organisation.id)
     )
+    term = (search or "").strip()
+    if term:
+        query = query.where(
+            or_(
+                Person.name.contains(term, autoescape=True),
+                Person.phone.contains(term, autoescape=True),
+            )
+        )
+    return query
+
+
+def list_members(
+    session: Session, organisation: Organisation, search: str | None = None
+) -> list[Membership]:
+    return list(session.scalars(members_query(organisation, search).order_by(Membership.id)))
 
 
 def memberships_of(session: Session, person_id: int) -> list[Membership]:
@@ -317,3 +335,35 @@ def remove_member(
 
 def can_view_members(session: Session, principal: Principal, organisation: Organisation) -> bool:
     return has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, organisation)
+
+
+def members_workbook(session: Session, viewer: Principal, organisation: Organisation) -> bytes:
+    """The member list as an Excel workbook, masked exactly as the page shows it."""
+    from openpyxl import Workbook
+
+    from gongchuang.core.i18n import gettext
+
+    rows = list_members(session, organisation)
+    views = people.views_within(session, viewer, organisation, [m.person for m in rows])
+    book = Workbook()
+    sheet = book.active
+    sheet.title = gettext("Members")[:31]
+    sheet.append(
+        [gettext("Name"), gettext("Phone"), gettext("Title"), gettext("Roles"), gettext("Joined")]
+    )
+    for membership, view in zip(rows, views, strict=True):
+        sheet.append(
+            [
+                view.name,
+                view.phone,
+                membership.title,
+                ", ".join(gettext(ROLES[r].label) if r in ROLES else r for r in membership.roles),
+                membership.joined_at.astimezone(SHANGHAI).strftime("%Y-%m-%d"),
+            ]
+        )
+    for column, width in zip("ABCDE", (16, 16, 16, 24, 12), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -23,7 +24,7 @@ from gongchuang.core import (
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
-from gongchuang.core.models import ApiToken, Organisation, Person
+from gongchuang.core.models import ApiToken, Membership, Organisation, Person
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
 from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
 from gongchuang.core.web import (
@@ -248,33 +249,59 @@ def organisation_index(
 
 @router.get("/orgs/{organisation_id}", response_class=HTMLResponse)
 def organisation_page(
-    organisation_id: Id, request: Request, session: DbSession, principal: CurrentPrincipal
+    organisation_id: Id,
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    q: Annotated[str | None, Query(max_length=50)] = None,
 ) -> HTMLResponse:
     org = organisations.get_organisation(session, organisation_id)
     can_view = has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, org)
     can_manage = has_permission(session, principal, CorePerm.ORG_MANAGE_MEMBERS, org)
     can_issue = has_permission(session, principal, CorePerm.CREDENTIAL_ISSUE, org)
-    members = []
+    members: list[tuple[Membership, people.PersonView]] = []
     if can_view:
-        members = [
-            (m, people.view_person(session, principal, m.person))
-            for m in organisations.list_members(session, org)
-        ]
-    return render(
-        request,
-        "organisation.html",
-        {
-            "org": org,
-            "members": members,
-            "can_view": can_view,
-            "can_manage": can_manage,
-            "can_issue": can_issue,
-            "issued": credentials.issued_by(session, org.id) if can_issue else [],
-            "credential_kinds": credentials.CREDENTIAL_KINDS,
-            "roles": ROLES,
-            "kind_labels": ORGANISATION_KIND_LABELS,
-            "trail": [*regions.ancestors(session, org.region), org.region],
-        },
+        rows = organisations.list_members(session, org, q)
+        members = list(
+            zip(
+                rows,
+                people.views_within(session, principal, org, [m.person for m in rows]),
+                strict=True,
+            )
+        )
+    context = {
+        "org": org,
+        "members": members,
+        "q": q or "",
+        "can_view": can_view,
+        "can_manage": can_manage,
+        "can_issue": can_issue,
+        "issued": credentials.issued_by(session, org.id) if can_issue else [],
+        "credential_kinds": credentials.CREDENTIAL_KINDS,
+        "roles": ROLES,
+        "kind_labels": ORGANISATION_KIND_LABELS,
+        "trail": [*regions.ancestors(session, org.region), org.region],
+    }
+    if request.headers.get("hx-target") == "member-rows":
+        return render(request, "_member_rows.html", context)
+    return render(request, "organisation.html", context)
+
+
+@router.get("/orgs/{organisation_id}/members.xlsx")
+def export_members(
+    organisation_id: Id,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.ORG_VIEW_MEMBERS))],
+) -> Response:
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_VIEW_MEMBERS
+    )
+    data = organisations.members_workbook(session, principal, org)
+    filename = quote(f"{org.name}-members.xlsx")
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
     )
 
 

@@ -207,6 +207,28 @@ def view_person(session: Session, viewer: Principal, person: Person) -> PersonVi
     )
 
 
+def views_within(
+    session: Session, viewer: Principal, organisation: Organisation, members: list[Person]
+) -> list[PersonView]:
+    """How the members of one organisation appear in its member list: full contacts for its
+    staff holding person.view_contact, masked for everyone else (except oneself). One
+    permission check for the whole list, not one per member."""
+    full = has_permission(session, viewer, CorePerm.PERSON_VIEW_CONTACT, organisation)
+    views = []
+    for person in members:
+        shown = full or person.id == viewer.person_id
+        views.append(
+            PersonView(
+                id=person.id,
+                name=person.name,
+                phone=person.phone if shown else mask_phone(person.phone),
+                phone_is_masked=not shown,
+                resident_id=person.id_number_masked if shown else None,
+            )
+        )
+    return views
+
+
 def set_consent(
     session: Session, actor: Principal, person: Person, purpose: str, granted: bool
 ) -> ConsentRecord:
