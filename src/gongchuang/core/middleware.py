@@ -20,6 +20,15 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+# Scripts only from our own origin: no inline script anywhere in the shell. htmx adds one
+# <style> for its indicators, hence style-src 'unsafe-inline'.
+CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+# FastAPI's Swagger UI page starts itself with an inline script.
+CSP_EXEMPT_PATHS = frozenset({"/api/docs"})
 
 
 class ShellMiddleware:
@@ -48,6 +57,8 @@ class ShellMiddleware:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers += [h for h in SECURITY_HEADERS if h[0] not in present]
+                if scope["path"] not in CSP_EXEMPT_PATHS:
+                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
                 seed = state.get("new_csrf_seed")
                 if seed and not had_seed:
                     configured = get_settings().cookie_secure

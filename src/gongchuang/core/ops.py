@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -51,16 +52,38 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@lru_cache
+def expected_schema_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from gongchuang.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and its schema is the one this code expects."""
     try:
         with get_database(request).engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as exc:  # any database failure means not ready
         return JSONResponse(
             {"status": "unavailable", "database": type(exc).__name__}, status_code=503
         )
-    return JSONResponse({"status": "ok", "database": "ok"})
+    expected = expected_schema_revision()
+    if revision != expected:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "ok",
+                "schema": revision,
+                "expected_schema": expected,
+                "hint": "run `gongchuang db upgrade`",
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "schema": revision})
 
 
 @router.get("/metrics")

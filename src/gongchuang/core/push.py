@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core.db import utcnow
-from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Person, PushSubscription
 from gongchuang.core.notifications import register_channel
@@ -51,11 +51,10 @@ def configured_vapid() -> Vapid02 | None:
     return _vapid(pem.replace("\\n", "\n")) if pem else None
 
 
-def public_key() -> str:
+def public_key() -> str | None:
+    """The key browsers subscribe with, or None when this server has push turned off."""
     vapid = configured_vapid()
-    if vapid is None:
-        raise NotFound(N_("Push notifications are not configured on this server"))
-    return public_key_of(vapid)
+    return public_key_of(vapid) if vapid is not None else None
 
 
 def subscribe(

@@ -252,4 +252,6 @@ class PushSubscriptionIn(BaseModel):
 
 
 class PushPublicKey(BaseModel):
-    public_key: str = Field(description="VAPID applicationServerKey, base64url")
+    public_key: str | None = Field(
+        description="VAPID applicationServerKey, base64url; null when push is off"
+    )

@@ -12,9 +12,10 @@
   }
 
   fetch("/api/v1/push/public-key").then((response) => {
-    if (!response.ok) return; // push is not configured on this server
-    button.hidden = false;
+    if (!response.ok) return;
     return response.json().then(({ public_key }) => {
+      if (!public_key) return; // push is turned off on this server
+      button.hidden = false;
       button.addEventListener("click", async () => {
         try {
           const permission = await Notification.requestPermission();

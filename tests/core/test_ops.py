@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from alembic import command
+from fastapi.testclient import TestClient
+
+from gongchuang.app import create_app
+from gongchuang.core.db import Database
+from gongchuang.migrate import alembic_config
+from tests.support.databases import fresh_database_url
+
+
+def test_health_readiness_and_metrics(tmp_path: Path) -> None:
+    with fresh_database_url(tmp_path, "ops") as url:
+        database = Database(url)
+        try:
+            with TestClient(create_app(database, background=False)) as client:
+                assert client.get("/healthz").json() == {"status": "ok"}
+                ready = client.get("/readyz")
+                assert ready.status_code == 200 and ready.json()["schema"]
+                client.get("/regions")
+                metrics = client.get("/metrics").text
+                assert 'gongchuang_http_requests_total{method="GET",route="/regions"' in metrics
+                command.downgrade(alembic_config(url), "base")
+                stale = client.get("/readyz")
+                assert stale.status_code == 503
+                assert "gongchuang db upgrade" in stale.json()["hint"]
+        finally:
+            database.dispose()
+
+
+def test_pages_carry_a_strict_content_security_policy(client) -> None:
+    policy = client.get("/").headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "content-security-policy" not in client.get("/api/docs").headers
