@@ -33,3 +33,15 @@ def test_pages_carry_a_strict_content_security_policy(client) -> None:
     assert "script-src 'self'" in policy and "unsafe-eval" not in policy
     assert "frame-ancestors 'none'" in policy
     assert "content-security-policy" not in client.get("/api/docs").headers
+
+
+def test_home_page_figures_are_cached_for_a_minute(session, world) -> None:
+    from gongchuang.core import stats
+    from tests.support.world import make_person
+
+    stats.forget()
+    first = stats.platform_counts(session, now=1000.0)
+    make_person(session, "13688889999", "新来的")
+    assert stats.platform_counts(session, now=1030.0) == first
+    assert stats.platform_counts(session, now=1061.0).people == first.people + 1
+    stats.forget()

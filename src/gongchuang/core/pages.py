@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gongchuang.config import get_settings
 from gongchuang.core import (
@@ -24,9 +24,10 @@ from gongchuang.core import (
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
-from gongchuang.core.models import ApiToken, Membership, Organisation, Person
+from gongchuang.core.models import ApiToken, Membership, Organisation
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
 from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
+from gongchuang.core.stats import platform_counts
 from gongchuang.core.web import (
     LARGE_TEXT_COOKIE,
     BigId,
@@ -68,11 +69,7 @@ def safe_next(value: str | None) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: DbSession, principal: CurrentPrincipal) -> HTMLResponse:
-    stats = {
-        "regions": regions.count_regions(session),
-        "organisations": session.scalar(select(func.count(Organisation.id))) or 0,
-        "people": session.scalar(select(func.count(Person.id))) or 0,
-    }
+    stats = platform_counts(session)
     my_orgs = (
         organisations.memberships_of(session, principal.person_id) if principal.person_id else []
     )
