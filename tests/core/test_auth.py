@@ -144,3 +144,34 @@ def test_browser_session_needs_csrf_header_for_api_writes(client, world) -> None
         url, json={"phone": world.outsider.phone}, headers={"X-CSRF-Token": csrf_token(client)}
     )
     assert accepted.status_code == 201
+
+
+def test_changing_the_password_signs_out_other_browsers(client, app, world) -> None:
+    from tests.support.openapi import ValidatingClient
+
+    login(client, world.villager_a.phone)
+    other = ValidatingClient(app, base_url="http://testserver")
+    other.validator = client.validator
+    login(other, world.villager_a.phone)
+    assert other.get("/me", follow_redirects=False).status_code == 200
+    response = client.post(
+        "/me/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a brand new one",
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert client.get("/me", follow_redirects=False).status_code == 200  # this browser stays
+    assert other.get("/me", follow_redirects=False).status_code == 303  # the other is out
+    wrong = client.post(
+        "/me/password",
+        data={
+            "current_password": "not it",
+            "new_password": "whatever123",
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert wrong.status_code == 422

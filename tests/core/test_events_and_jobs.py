@@ -137,3 +137,21 @@ def test_stale_or_forged_signatures_are_rejected() -> None:
     assert not webhooks.verify_signature("s3cret", body, header, now=1_000_000 + 3600)
     assert not webhooks.verify_signature("s3cret", body + b" ", header, now=1_000_100)
     assert not webhooks.verify_signature("s3cret", body, "garbage")
+
+
+def test_housekeeping_prunes_old_rows_once_a_day(db: Database) -> None:
+    old = utcnow() - timedelta(days=40)
+    with db.transaction() as session:
+        session.add(OutboxMessage(topic="old", payload={}, created_at=old, dispatched_at=old))
+        session.add(OutboxMessage(topic="fresh", payload={}, dispatched_at=None))
+        session.add(
+            Job(kind="x", payload={}, status="done", finished_at=old, attempts=1, max_attempts=1)
+        )
+    jobs.schedule_housekeeping(db)
+    jobs.schedule_housekeeping(db)  # the second call the same day is a no-op
+    with db.transaction(write=False) as session:
+        assert session.query(Job).filter_by(kind="core.housekeeping").count() == 1
+    assert jobs.run_due(db) == 1
+    with db.transaction(write=False) as session:
+        assert [m.topic for m in session.query(OutboxMessage)] == ["fresh"]
+        assert session.query(Job).filter_by(kind="x").count() == 0

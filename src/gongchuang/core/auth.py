@@ -104,6 +104,20 @@ def logout(session: Session, raw: str | None) -> None:
         web_session.revoked_at = utcnow()
 
 
+def revoke_other_sessions(session: Session, person_id: int, keep_raw: str | None) -> int:
+    """After a password change, every other browser signed in as this person is signed out."""
+    keep = _sha256(keep_raw) if keep_raw else None
+    others = session.scalars(
+        select(WebSession).where(WebSession.person_id == person_id, WebSession.revoked_at.is_(None))
+    )
+    count = 0
+    for web_session in others:
+        if web_session.id != keep:
+            web_session.revoked_at = utcnow()
+            count += 1
+    return count
+
+
 def principal_for(person: Person, *, via: str, scopes: frozenset[str] | None = None) -> Principal:
     return Principal(
         person_id=person.id,

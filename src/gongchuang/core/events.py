@@ -52,6 +52,10 @@ def wake_dispatcher() -> None:
 
 def dispatch_pending(db: Database, limit: int = 100) -> int:
     """Dispatch up to `limit` messages, each in its own transaction. Returns how many."""
+    with db.transaction(write=False) as session:
+        pending = select(OutboxMessage.id).where(OutboxMessage.dispatched_at.is_(None)).limit(1)
+        if session.scalar(pending) is None:
+            return 0  # the common case, without taking SQLite's write lock
     done = 0
     while done < limit:
         with db.transaction() as session:

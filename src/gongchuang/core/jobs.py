@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,20 +84,21 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def _due_condition(now: datetime) -> Any:
+    return or_(
+        (Job.status == JobStatus.pending) & (Job.run_at <= now),
+        (Job.status == JobStatus.running) & (Job.lease_until < now),
+    )
+
+
 def _claim(db: Database, worker: str) -> tuple[int, str] | None:
+    # A read first: an idle worker polling every second must not take SQLite's write lock.
+    with db.transaction(write=False) as session:
+        if session.scalar(select(Job.id).where(_due_condition(utcnow())).limit(1)) is None:
+            return None
     with db.transaction() as session:
         now = utcnow()
-        query = (
-            select(Job)
-            .where(
-                or_(
-                    (Job.status == JobStatus.pending) & (Job.run_at <= now),
-                    (Job.status == JobStatus.running) & (Job.lease_until < now),
-                )
-            )
-            .order_by(Job.run_at, Job.id)
-            .limit(1)
-        )
+        query = select(Job).where(_due_condition(now)).order_by(Job.run_at, Job.id).limit(1)
         if db.is_postgres:
             query = query.with_for_update(skip_locked=True)
         job = session.scalar(query)
@@ -154,6 +156,43 @@ def run_due(db: Database, limit: int = 1000) -> int:
     return count
 
 
+# Retention: long enough to investigate an incident, short enough that tables stay small.
+DISPATCHED_OUTBOX_DAYS = 7
+FINISHED_JOB_DAYS = 30
+
+
+def schedule_housekeeping(db: Database) -> None:
+    """Once a day, whichever worker gets there first (the dedupe key makes it once)."""
+    key = f"core.housekeeping:{utcnow():%Y-%m-%d}"
+    try:
+        with db.transaction() as session:
+            enqueue(session, "core.housekeeping", dedupe_key=key, max_attempts=3)
+    except IntegrityError:
+        pass  # another worker scheduled it at the same moment
+
+
+@job_handler("core.housekeeping", lease_seconds=600)
+def _housekeeping(session: Session, job: Job) -> None:
+    from sqlalchemy import delete
+
+    from gongchuang.core.models import OutboxMessage, WebSession
+
+    now = utcnow()
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.dispatched_at < now - timedelta(days=DISPATCHED_OUTBOX_DAYS)
+        )
+    )
+    session.execute(
+        delete(Job).where(
+            Job.status.in_([JobStatus.done, JobStatus.failed]),
+            Job.finished_at < now - timedelta(days=FINISHED_JOB_DAYS),
+            Job.id != job.id,
+        )
+    )
+    session.execute(delete(WebSession).where(WebSession.expires_at < now))
+
+
 class Worker:
     """Runs due jobs until stopped; as a thread of a web worker or as `gongchuang worker`."""
 
@@ -174,8 +213,12 @@ class Worker:
 
     def run_forever(self) -> None:
         name = worker_name()
+        next_housekeeping = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_housekeeping:
+                    schedule_housekeeping(self.db)
+                    next_housekeeping = time.monotonic() + 600
                 if not run_one(self.db, name):
                     self._stop.wait(self.poll_seconds)
             except IntegrityError:

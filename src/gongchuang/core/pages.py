@@ -439,6 +439,7 @@ def update_consents(
 
 @router.post("/me/password", dependencies=[CsrfChecked])
 def change_password(
+    request: Request,
     session: DbSession,
     principal: LoggedIn,
     current_password: Annotated[str, Form(max_length=200)],
@@ -451,6 +452,7 @@ def change_password(
         people.get_person(session, principal.person_id),
         current_password,
         new_password,
+        keep_session=request.cookies.get(auth.SESSION_COOKIE),
     )
     return redirect("/me?password=changed")
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import audit
+from gongchuang.core.auth import revoke_other_sessions
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (
@@ -273,8 +274,15 @@ def update_profile(session: Session, actor: Principal, person: Person, *, name: 
 
 
 def change_password(
-    session: Session, actor: Principal, person: Person, current: str, new: str
+    session: Session,
+    actor: Principal,
+    person: Person,
+    current: str,
+    new: str,
+    *,
+    keep_session: str | None = None,
 ) -> None:
+    """Change the password and sign out every other browser session of this person."""
     from gongchuang.core.passwords import verify_password
 
     if not person.password_hash or not verify_password(person.password_hash, current):
@@ -284,4 +292,12 @@ def change_password(
         )
     validate_password(new)
     person.password_hash = hash_password(new)
-    audit.record(session, actor, "person.change_password", "person", person.id)
+    signed_out = revoke_other_sessions(session, person.id, keep_session)
+    audit.record(
+        session,
+        actor,
+        "person.change_password",
+        "person",
+        person.id,
+        after={"other_sessions_signed_out": signed_out},
+    )
