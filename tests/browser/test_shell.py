@@ -147,3 +147,13 @@ def test_a_newcomer_registers_and_lands_on_their_profile(page: Page) -> None:
     expect(page.get_by_text("13655556666")).to_be_visible()
     expect(page.get_by_label("隐私政策和使用条款", exact=False).first).to_be_checked()
     check_accessibility(page)
+
+
+def test_administrator_pages_pass_accessibility_checks(page: Page) -> None:
+    login(page, "13800000001")
+    page.goto("/orgs/3/webhooks")
+    expect(page.get_by_role("heading", level=1)).to_have_text("回调（Webhook）")
+    check_accessibility(page)
+    page.goto("/orgs/3")
+    expect(page.get_by_role("link", name="下载成员名单（Excel）")).to_be_visible()
+    check_accessibility(page)

@@ -17,6 +17,9 @@ from gongchuang.core.i18n import N_
 from gongchuang.core.models import Credential, Organisation, Person
 from gongchuang.core.permissions import CorePerm, Principal, has_permission
 
+events.register_topic("credential.issued", N_("A credential was issued"))
+events.register_topic("credential.revoked", N_("A credential was revoked"))
+
 CREDENTIAL_KINDS = {
     "first_aid": N_("First-aid certificate"),
     "aed_operator": N_("AED operator"),

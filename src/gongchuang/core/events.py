@@ -28,6 +28,14 @@ _wildcard: list[Subscriber] = []
 _wakeup = threading.Event()
 
 
+# Topics integrators may subscribe webhooks to: name -> label (a message id).
+TOPICS: dict[str, str] = {}
+
+
+def register_topic(name: str, label: str) -> None:
+    TOPICS[name] = label
+
+
 def subscribe(topic: str) -> Callable[[Subscriber], Subscriber]:
     """Register a handler for a topic ("*" for every topic)."""
 

@@ -16,10 +16,12 @@ from gongchuang.core import (
     audit,
     auth,
     credentials,
+    events,
     notifications,
     organisations,
     people,
     regions,
+    webhooks,
 )
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import SUPPORTED_LOCALES
@@ -256,6 +258,7 @@ def organisation_page(
     can_view = has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, org)
     can_manage = has_permission(session, principal, CorePerm.ORG_MANAGE_MEMBERS, org)
     can_issue = has_permission(session, principal, CorePerm.CREDENTIAL_ISSUE, org)
+    can_webhooks = has_permission(session, principal, CorePerm.ORG_MANAGE_WEBHOOKS, org)
     members: list[tuple[Membership, people.PersonView]] = []
     if can_view:
         rows = organisations.list_members(session, org, q)
@@ -273,6 +276,7 @@ def organisation_page(
         "can_view": can_view,
         "can_manage": can_manage,
         "can_issue": can_issue,
+        "can_webhooks": can_webhooks,
         "issued": credentials.issued_by(session, org.id) if can_issue else [],
         "credential_kinds": credentials.CREDENTIAL_KINDS,
         "roles": ROLES,
@@ -300,6 +304,58 @@ def export_members(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
     )
+
+
+@router.get("/orgs/{organisation_id}/webhooks", response_class=HTMLResponse)
+def webhook_page(
+    organisation_id: Id,
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
+) -> HTMLResponse:
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_WEBHOOKS
+    )
+    endpoints = [
+        (e, webhooks.deliveries_for(session, e, limit=20))
+        for e in webhooks.endpoints_for(session, org)
+    ]
+    return render(
+        request, "webhooks.html", {"org": org, "endpoints": endpoints, "topics": events.TOPICS}
+    )
+
+
+@router.post(
+    "/orgs/{organisation_id}/webhooks", dependencies=[CsrfChecked], response_class=HTMLResponse
+)
+def create_webhook(
+    organisation_id: Id,
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
+    url: Annotated[str, Form(max_length=500)],
+    topics: Annotated[list[str] | None, Form()] = None,
+) -> HTMLResponse:
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_WEBHOOKS
+    )
+    endpoint = webhooks.create_endpoint(session, principal, org, url=url, topics=topics or [])
+    return render(request, "webhook_created.html", {"org": org, "endpoint": endpoint})
+
+
+@router.post("/orgs/{organisation_id}/webhooks/{endpoint_id}/active", dependencies=[CsrfChecked])
+def toggle_webhook(
+    organisation_id: Id,
+    endpoint_id: Id,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_WEBHOOKS))],
+    active: Annotated[bool, Form()] = False,
+) -> RedirectResponse:
+    org = organisations.get_organisation_for(
+        session, principal, organisation_id, CorePerm.ORG_MANAGE_WEBHOOKS
+    )
+    webhooks.set_endpoint_active(session, principal, org, endpoint_id, active)
+    return redirect(f"/orgs/{org.id}/webhooks")
 
 
 def _org_for_manager(

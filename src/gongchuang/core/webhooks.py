@@ -67,6 +67,13 @@ def create_endpoint(
             errors=[{"field": "url", "message": "not an http(s) URL"}],
         )
     topics = sorted({t.strip() for t in topics if t.strip()})
+    unknown = [t for t in topics if t != "*" and t not in events.TOPICS]
+    if unknown:
+        raise InvalidInput(
+            N_("Unknown event topics: %(topics)s"),
+            topics=", ".join(unknown),
+            errors=[{"field": "topics", "message": f"unknown: {unknown}"}],
+        )
     if not topics:
         raise InvalidInput(
             N_("Choose at least one topic"), errors=[{"field": "topics", "message": "empty"}]
@@ -84,6 +91,22 @@ def create_endpoint(
         endpoint.id,
         after={"url": url, "topics": topics, "organisation_id": organisation.id},
     )
+    return endpoint
+
+
+def set_endpoint_active(
+    session: Session, actor: Principal, organisation: Organisation, endpoint_id: int, active: bool
+) -> WebhookEndpoint:
+    endpoint = get_endpoint(session, organisation, endpoint_id)
+    if endpoint.active != active:
+        endpoint.active = active
+        audit.record(
+            session,
+            actor,
+            "webhook.enable" if active else "webhook.disable",
+            "webhook_endpoint",
+            endpoint.id,
+        )
     return endpoint
 
 
