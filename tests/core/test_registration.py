@@ -171,3 +171,43 @@ def test_unread_badge_counts_notifications(client, world, session: Session) -> N
     login(client, world.villager_a.phone)
     page = client.get("/").text
     assert 'class="badge"' in page  # joining the village was a notification
+
+
+def test_organisation_pages_create_children_only_where_allowed(client, world, session) -> None:
+    from gongchuang.core.models import Membership, Organisation
+
+    login(client, world.cadre_a.phone)
+    assert "登记组织" in client.get("/orgs").text
+    form = client.get("/orgs/new").text
+    assert world.village_a.name in form and world.village_b.name not in form
+    created = client.post(
+        "/orgs/new",
+        data={
+            "name": "甲村巾帼志愿队",
+            "kind": "ngo",
+            "region_code": "431322101201",
+            "parent_id": str(world.village_a.id),
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    team = session.query(Organisation).filter_by(name="甲村巾帼志愿队").one()
+    assert team.parent_id == world.village_a.id
+    # The creator administers the new organisation.
+    assert session.query(Membership).filter_by(
+        organisation_id=team.id, person_id=world.cadre_a.id
+    ).one().roles == ["admin"]
+    refused = client.post(
+        "/orgs/new",
+        data={
+            "name": "冒名",
+            "kind": "ngo",
+            "region_code": "431322101202",
+            "parent_id": str(world.village_b.id),
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert refused.status_code == 404
+    login(client, world.outsider.phone)
+    assert "登记组织" not in client.get("/orgs").text

@@ -131,6 +131,19 @@ def create_child_or_platform_organisation(
         )
         session.add(membership)
         session.flush()
+        audit.record(
+            session,
+            actor,
+            "membership.add",
+            "membership",
+            membership.id,
+            after={
+                "person_id": actor.person_id,
+                "organisation_id": organisation.id,
+                "roles": ["admin"],
+                "reason": "created the organisation",
+            },
+        )
     return organisation
 
 

@@ -242,8 +242,58 @@ def organisation_index(
             "organisations": organisations.list_organisations(session, kind=kind or None),
             "kind": kind,
             "kind_labels": ORGANISATION_KIND_LABELS,
+            "can_create": principal.is_platform_admin or bool(_parent_choices(session, principal)),
         },
     )
+
+
+def _parent_choices(session: DbSession, principal: Principal) -> list[Organisation]:
+    if not principal.person_id:
+        return []
+    return [
+        m.organisation
+        for m in organisations.memberships_of(session, principal.person_id)
+        if has_permission(session, principal, CorePerm.ORG_MANAGE_MEMBERS, m.organisation)
+    ]
+
+
+@router.get("/orgs/new", response_class=HTMLResponse)
+def new_organisation_form(
+    request: Request, session: DbSession, principal: LoggedIn
+) -> HTMLResponse:
+    return render(
+        request,
+        "organisation_new.html",
+        {
+            "kind_labels": ORGANISATION_KIND_LABELS,
+            "parents": _parent_choices(session, principal),
+        },
+    )
+
+
+@router.post("/orgs/new", dependencies=[CsrfChecked])
+def create_organisation(
+    session: DbSession,
+    principal: LoggedIn,
+    name: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(max_length=32)],
+    region_code: Annotated[str, Form(pattern=r"^\d{6}(\d{6})?$")],
+    parent_id: Annotated[str, Form(max_length=12)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+) -> RedirectResponse:
+    parent = (
+        organisations.get_organisation(session, int(parent_id)) if parent_id.isdigit() else None
+    )
+    org = organisations.create_child_or_platform_organisation(
+        session,
+        principal,
+        name=name,
+        kind=kind,
+        region=regions.get_region(session, region_code),
+        parent=parent,
+        description=description,
+    )
+    return redirect(f"/orgs/{org.id}")
 
 
 @router.get("/orgs/{organisation_id}", response_class=HTMLResponse)
