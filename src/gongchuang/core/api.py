@@ -28,7 +28,7 @@ from gongchuang.core import (
 )
 from gongchuang.core.errors import AuthenticationRequired, NotFound
 from gongchuang.core.models import ApiToken, AuditEntry, Membership, Organisation, Region
-from gongchuang.core.pagination import MAX_LIMIT, Page, paginate
+from gongchuang.core.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, paginate
 from gongchuang.core.permissions import CorePerm, Principal
 from gongchuang.core.schemas import (
     AuditEntryOut,
@@ -65,6 +65,7 @@ from gongchuang.core.web import (
     Id,
     LoggedIn,
     Require,
+    current_principal,
     get_database,
     problem,
 )
@@ -455,14 +456,11 @@ def list_notifications(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[NotificationOut]:
-    from gongchuang.core.models import Notification
-    from gongchuang.core.pagination import decode_cursor, encode_cursor
-
-    before = decode_cursor(cursor)
-    query = select(Notification).where(Notification.person_id == principal.person_id)
-    if before is not None:
-        query = query.where(Notification.id < before)
-    rows = list(session.scalars(query.order_by(Notification.id.desc()).limit(limit + 1)))
+    assert principal.person_id is not None
+    # Newest first, so the cursor counts down.
+    rows = notifications.inbox(
+        session, principal.person_id, limit=limit + 1, before_id=decode_cursor(cursor)
+    )
     items = []
     for n in rows[:limit]:
         title, body = notifications.render(n)
@@ -516,8 +514,6 @@ async def sse_stream(request: Request, channel: str) -> AsyncIterator[str]:
 async def notification_stream(request: Request) -> StreamingResponse:
     database = get_database(request)
     with database.transaction(write=False) as session:
-        from gongchuang.core.web import current_principal
-
         principal = current_principal(request, session)
     if not principal.is_authenticated:
         raise AuthenticationRequired()

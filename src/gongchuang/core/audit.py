@@ -118,6 +118,10 @@ def record(
     return entry
 
 
+def latest(session: Session, limit: int = 100) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+
 @dataclass
 class ChainReport:
     checked: int

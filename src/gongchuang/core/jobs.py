@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core.db import Database, utcnow
-from gongchuang.core.models import Job, JobStatus
+from gongchuang.core.models import Job, JobStatus, OutboxMessage, WebSession
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +173,6 @@ def schedule_housekeeping(db: Database) -> None:
 
 @job_handler("core.housekeeping", lease_seconds=600)
 def _housekeeping(session: Session, job: Job) -> None:
-    from sqlalchemy import delete
-
-    from gongchuang.core.models import OutboxMessage, WebSession
-
     now = utcnow()
     session.execute(
         delete(OutboxMessage).where(

@@ -643,9 +643,7 @@ def audit_page(
     session: DbSession,
     principal: Annotated[Principal, Depends(Require(CorePerm.AUDIT_VIEW, platform=True))],
 ) -> HTMLResponse:
-    from gongchuang.core.models import AuditEntry
-
-    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)).all()
+    entries = audit.latest(session, 100)
     return render(
         request, "audit.html", {"entries": entries, "report": audit.verify_chain(session)}
     )

@@ -23,7 +23,7 @@ from gongchuang.core.identity import (
     normalise_phone,
 )
 from gongchuang.core.models import ConsentRecord, Membership, Organisation, Person
-from gongchuang.core.passwords import hash_password
+from gongchuang.core.passwords import hash_password, verify_password
 from gongchuang.core.permissions import CorePerm, Principal, has_permission
 
 CONSENT_PURPOSES = {
@@ -283,8 +283,6 @@ def change_password(
     keep_session: str | None = None,
 ) -> None:
     """Change the password and sign out every other browser session of this person."""
-    from gongchuang.core.passwords import verify_password
-
     if not person.password_hash or not verify_password(person.password_hash, current):
         raise InvalidInput(
             N_("The current password is not correct"),
