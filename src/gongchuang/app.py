@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongchuang.config import get_settings
@@ -18,7 +19,7 @@ from gongchuang.core import api as core_api
 from gongchuang.core import events, jobs, live, ops
 from gongchuang.core import pages as core_pages
 from gongchuang.core.db import Database, get_database, set_database
-from gongchuang.core.errors import GongchuangError, InvalidInput, NotFound
+from gongchuang.core.errors import Conflict, GongchuangError, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.middleware import ObserveMiddleware, ShellMiddleware
 from gongchuang.core.web import error_response
@@ -83,6 +84,13 @@ def create_app(database: Database | None = None, *, background: bool | None = No
     @app.exception_handler(GongchuangError)
     async def domain_error(request: Request, exc: GongchuangError) -> Response:
         return error_response(request, exc)
+
+    @app.exception_handler(IntegrityError)
+    async def constraint_error(request: Request, exc: IntegrityError) -> Response:
+        # Services check uniqueness first; this answers the race where two requests pass
+        # the check together and the database's constraint stops the second.
+        log.warning("constraint violated: %s", exc.orig)
+        return error_response(request, Conflict())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
