@@ -402,6 +402,12 @@ def me(session: DbSession, principal: LoggedIn) -> MeOut:
     )
 
 
+@router.get("/me/export", tags=["me"], summary="Everything held about me (PIPL access right)")
+def export_me(session: DbSession, principal: LoggedIn) -> dict[str, Any]:
+    assert principal.person_id is not None
+    return people.export_personal_data(session, people.get_person(session, principal.person_id))
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 

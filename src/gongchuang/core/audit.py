@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gongchuang.core.db import utcnow
-from gongchuang.core.models import AuditEntry
+from gongchuang.core.models import AuditEntry, Person
 from gongchuang.core.permissions import Principal
 
 GENESIS_HASH = "0" * 64
@@ -118,8 +118,15 @@ def record(
     return entry
 
 
-def latest(session: Session, limit: int = 100) -> list[AuditEntry]:
-    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+def latest(session: Session, limit: int = 100) -> list[tuple[AuditEntry, str | None]]:
+    """The newest entries with each actor's current name (已注销用户 once erased)."""
+    rows = session.execute(
+        select(AuditEntry, Person.name)
+        .outerjoin(Person, Person.id == AuditEntry.actor_person_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    ).all()
+    return [(entry, name) for entry, name in rows]
 
 
 @dataclass

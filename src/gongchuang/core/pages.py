@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -561,6 +562,32 @@ def change_password(
         keep_session=request.cookies.get(auth.SESSION_COOKIE),
     )
     return redirect("/me?password=changed")
+
+
+@router.get("/me/export.json")
+def export_my_data(session: DbSession, principal: LoggedIn) -> Response:
+    assert principal.person_id is not None
+    data = people.export_personal_data(session, people.get_person(session, principal.person_id))
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="gongchuang-my-data.json"'},
+    )
+
+
+@router.post("/me/close", dependencies=[CsrfChecked])
+def close_account(
+    session: DbSession,
+    principal: LoggedIn,
+    password: Annotated[str, Form(max_length=200)],
+) -> RedirectResponse:
+    assert principal.person_id is not None
+    person = people.get_person(session, principal.person_id)
+    people.confirm_password(person, password)
+    people.erase_person(session, principal, person)
+    response = redirect("/?account=closed")
+    response.delete_cookie(auth.SESSION_COOKIE)
+    return response
 
 
 @router.post("/me/tokens", dependencies=[CsrfChecked], response_class=HTMLResponse)

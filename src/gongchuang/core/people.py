@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gongchuang.config import get_settings
 from gongchuang.core import audit
 from gongchuang.core.auth import revoke_other_sessions
+from gongchuang.core.db import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (
@@ -98,7 +99,7 @@ def register_person(
         "person.register",
         "person",
         person.id,
-        after={"name": name, "phone": mask_phone(phone), "admin": is_platform_admin},
+        after={"phone": mask_phone(phone), "admin": is_platform_admin},
     )
     return person
 
@@ -265,12 +266,17 @@ def update_profile(session: Session, actor: Principal, person: Person, *, name: 
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
-    before = {"name": person.name}
     person.name = name
-    audit.record(
-        session, actor, "person.update", "person", person.id, before=before, after={"name": name}
-    )
+    audit.record(session, actor, "person.update", "person", person.id, after={"changed": ["name"]})
     return person
+
+
+def confirm_password(person: Person, password: str) -> None:
+    if not person.password_hash or not verify_password(person.password_hash, password):
+        raise InvalidInput(
+            N_("The current password is not correct"),
+            errors=[{"field": "password", "message": "incorrect"}],
+        )
 
 
 def change_password(
@@ -283,11 +289,7 @@ def change_password(
     keep_session: str | None = None,
 ) -> None:
     """Change the password and sign out every other browser session of this person."""
-    if not person.password_hash or not verify_password(person.password_hash, current):
-        raise InvalidInput(
-            N_("The current password is not correct"),
-            errors=[{"field": "current_password", "message": "incorrect"}],
-        )
+    confirm_password(person, current)
     validate_password(new)
     person.password_hash = hash_password(new)
     signed_out = revoke_other_sessions(session, person.id, keep_session)
@@ -298,4 +300,133 @@ def change_password(
         "person",
         person.id,
         after={"other_sessions_signed_out": signed_out},
+    )
+
+
+ERASED_NAME = "已注销用户"
+
+
+def export_personal_data(session: Session, person: Person) -> dict[str, object]:
+    """Everything the platform core holds about a person (PIPL art. 45: access and copy)."""
+    from gongchuang.core.models import AuditEntry, Credential, Notification
+
+    memberships = session.scalars(select(Membership).where(Membership.person_id == person.id)).all()
+    orgs = {
+        o.id: o.name
+        for o in session.scalars(
+            select(Organisation).where(
+                Organisation.id.in_([m.organisation_id for m in memberships])
+            )
+        )
+    }
+    consents = session.scalars(
+        select(ConsentRecord).where(ConsentRecord.person_id == person.id).order_by(ConsentRecord.id)
+    ).all()
+    credentials = session.scalars(select(Credential).where(Credential.person_id == person.id))
+    notes = session.scalars(
+        select(Notification).where(Notification.person_id == person.id).order_by(Notification.id)
+    )
+    trail = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.object_type == "person", AuditEntry.object_id == str(person.id))
+        .order_by(AuditEntry.id)
+    )
+    return audit._jsonable(
+        {
+            "profile": {
+                "id": person.id,
+                "name": person.name,
+                "phone": person.phone,
+                "resident_id": person.id_number_masked,
+                "created_at": person.created_at,
+                "last_login_at": person.last_login_at,
+            },
+            "consents": [
+                {"purpose": c.purpose, "granted": c.granted, "at": c.recorded_at} for c in consents
+            ],
+            "memberships": [
+                {
+                    "organisation": orgs.get(m.organisation_id),
+                    "roles": m.roles,
+                    "title": m.title,
+                    "joined_at": m.joined_at,
+                }
+                for m in memberships
+            ],
+            "credentials": [
+                {
+                    "kind": c.kind,
+                    "title": c.title,
+                    "certificate_no": c.certificate_no,
+                    "valid_from": c.valid_from,
+                    "valid_until": c.valid_until,
+                    "revoked_at": c.revoked_at,
+                }
+                for c in credentials
+            ],
+            "notifications": [
+                {
+                    "kind": n.kind,
+                    "title": n.title,
+                    "params": n.params,
+                    "created_at": n.created_at,
+                    "read_at": n.read_at,
+                }
+                for n in notes
+            ],
+            "audit_trail": [
+                {"action": e.action, "at": e.occurred_at, "by": e.actor_label} for e in trail
+            ],
+        }
+    )
+
+
+def erase_person(session: Session, actor: Principal, person: Person) -> None:
+    """Close an account (PIPL art. 47). Identifying data is erased; records that others rely
+    on (ledgers, audit) keep only the anonymous person id. Consents are withdrawn, sessions and
+    tokens revoked, memberships ended."""
+    from gongchuang.core.models import ApiToken, PushSubscription, WebSession
+
+    now = utcnow()
+    for purpose, (granted, _at) in current_consents(session, person.id).items():
+        if granted:
+            session.add(ConsentRecord(person_id=person.id, purpose=purpose, granted=False))
+    for membership in session.scalars(select(Membership).where(Membership.person_id == person.id)):
+        audit.record(
+            session,
+            actor,
+            "membership.remove",
+            "membership",
+            membership.id,
+            before={"person_id": person.id, "roles": list(membership.roles)},
+            after={"reason": "account closed"},
+        )
+        session.delete(membership)
+    for web_session in session.scalars(
+        select(WebSession).where(WebSession.person_id == person.id, WebSession.revoked_at.is_(None))
+    ):
+        web_session.revoked_at = now
+    for token in session.scalars(
+        select(ApiToken).where(ApiToken.person_id == person.id, ApiToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = now
+    for subscription in session.scalars(
+        select(PushSubscription).where(PushSubscription.person_id == person.id)
+    ):
+        session.delete(subscription)
+    person.name = ERASED_NAME
+    person.phone = f"erased-{person.id}"
+    person.password_hash = None
+    person.id_number_hash = None
+    person.id_number_masked = None
+    person.is_active = False
+    person.is_platform_admin = False
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "person.erase",
+        "person",
+        person.id,
+        after={"reason": "account closed at the person's request"},
     )

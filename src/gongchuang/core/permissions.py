@@ -93,9 +93,11 @@ class Principal:
 
     @property
     def audit_label(self) -> str:
+        """No names in the ledger: it can never be edited, and a closed account's name must
+        go. Pages show the person's current name beside the id."""
         if self.person_id is None:
             return self.name
-        return f"{self.name} (#{self.person_id}, {self.via})"
+        return f"person#{self.person_id} ({self.via})"
 
     def scope_allows(self, perm: str) -> bool:
         return self.scopes is None or perm in self.scopes
