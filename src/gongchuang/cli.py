@@ -127,7 +127,10 @@ def import_regions(
         typer.echo("Give either a CSV file or --builtin.", err=True)
         raise typer.Exit(2)
     try:
-        rows = regions.builtin_rows() if builtin else regions.parse_csv(file.read_bytes())  # type: ignore[union-attr]
+        if file is not None:
+            rows = regions.parse_csv(file.read_bytes(), file.name)
+        else:
+            rows = regions.builtin_rows()
         with get_database().transaction() as session:
             created, updated = regions.import_rows(session, SYSTEM, rows)
     except GongchuangError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -22,9 +22,10 @@ from gongchuang.core import (
     organisations,
     people,
     regions,
+    spreadsheets,
     webhooks,
 )
-from gongchuang.core.errors import InvalidInput
+from gongchuang.core.errors import InvalidInput, PayloadTooLarge
 from gongchuang.core.i18n import SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Membership, Organisation
@@ -320,7 +321,9 @@ def organisation_page(
                 strict=True,
             )
         )
+    imported = {k: request.query_params.get(k) for k in ("added", "registered", "unchanged")}
     context = {
+        "imported": imported if imported["added"] is not None else None,
         "org": org,
         "members": members,
         "q": q or "",
@@ -337,6 +340,36 @@ def organisation_page(
     if request.headers.get("hx-target") == "member-rows":
         return render(request, "_member_rows.html", context)
     return render(request, "organisation.html", context)
+
+
+@router.post("/orgs/{organisation_id}/members/import", dependencies=[CsrfChecked])
+def import_members(
+    organisation_id: Id,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(CorePerm.ORG_MANAGE_MEMBERS))],
+    file: Annotated[UploadFile, File()],
+) -> RedirectResponse:
+    org = _org_for_manager(session, principal, organisation_id)
+    data = file.file.read(get_settings().upload_max_bytes + 1)
+    if len(data) > get_settings().upload_max_bytes:
+        raise PayloadTooLarge()
+    result = organisations.import_members(session, principal, org, data, file.filename or "")
+    return redirect(
+        f"/orgs/{org.id}?added={result.added}&registered={result.registered}"
+        f"&unchanged={result.unchanged}#members"
+    )
+
+
+@router.get("/orgs/{organisation_id}/members-template.xlsx")
+def member_template(organisation_id: Id) -> Response:
+    data = spreadsheets.workbook_bytes(
+        ["姓名", "手机号", "职务", "角色"], [["张三", "13800000000", "村民小组长", "成员"]], "成员"
+    )
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=members-template.xlsx"},
+    )
 
 
 @router.get("/orgs/{organisation_id}/members.xlsx")

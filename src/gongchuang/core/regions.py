@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core import audit
+from gongchuang.core import audit, spreadsheets
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Region, RegionLevel
@@ -169,36 +167,28 @@ def import_rows(session: Session, actor: Principal, rows: list[RegionRow]) -> tu
     return created, updated
 
 
-def parse_csv(data: bytes) -> list[RegionRow]:
-    """Parse a UTF-8 (with or without BOM) CSV with header code,name,level,parent_code,kind."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(N_("The file is not UTF-8 text")) from exc
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("code", "name") if c not in header]
-    if missing:
-        raise InvalidInput(
-            N_("Line 1: missing columns %(columns)s. Nothing was stored."),
-            columns=", ".join(missing),
+REGION_COLUMNS = {
+    "code": ("code", "代码", "区划代码"),
+    "name": ("name", "名称"),
+    "level": ("level", "级别"),
+    "parent_code": ("parent_code", "上级代码"),
+    "kind": ("kind", "类型"),
+}
+
+
+def parse_csv(data: bytes, filename: str = "regions.csv") -> list[RegionRow]:
+    """Rows of a CSV (UTF-8 or GBK) or .xlsx file: code, name, level, parent_code, kind."""
+    return [
+        RegionRow(
+            line=row.line,
+            code=row.values["code"],
+            name=row.values["name"],
+            level=row.values.get("level", ""),
+            parent_code=row.values.get("parent_code") or None,
+            kind=row.values.get("kind", ""),
         )
-    rows = []
-    for index, raw in enumerate(reader, start=2):
-        clean = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        rows.append(
-            RegionRow(
-                line=index,
-                code=clean.get("code", ""),
-                name=clean.get("name", ""),
-                level=clean.get("level", ""),
-                parent_code=clean.get("parent_code") or None,
-                kind=clean.get("kind", ""),
-            )
-        )
-    if not rows:
-        raise InvalidInput(N_("The file has no rows"))
-    return rows
+        for row in spreadsheets.read_rows(data, filename, REGION_COLUMNS, {"code", "name"})
+    ]
 
 
 def builtin_rows() -> list[RegionRow]:
