@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongchuang.config import get_settings
@@ -91,6 +91,15 @@ def create_app(database: Database | None = None, *, background: bool | None = No
         # the check together and the database's constraint stops the second.
         log.warning("constraint violated: %s", exc.orig)
         return error_response(request, Conflict())
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value its column cannot hold (a NUL character in text on
+        # PostgreSQL, a number out of range): bad input, and the transaction rolled back.
+        log.warning("database refused a value: %s", exc.orig)
+        return error_response(
+            request, InvalidInput(N_("The input contains a value that cannot be stored"))
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

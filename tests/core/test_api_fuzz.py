@@ -3,6 +3,7 @@ server process: no input may produce a 5xx, and every response must match its sc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +68,13 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+# Random locally (to keep finding new bugs), fixed in CI (a red build must be reproducible).
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_never_fails_with_a_server_error(case, fuzz_server) -> None:
     base, token = fuzz_server
     case.call_and_validate(

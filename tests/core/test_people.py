@@ -77,3 +77,21 @@ def test_people_outside_your_organisations_are_not_found(client, world) -> None:
     assert client.get(f"/api/v1/people/{world.outsider.id}", headers=outsider).status_code == 200
     neighbour = api_token(client, world.cadre_b.phone, ["read"])
     assert client.get(f"/api/v1/people/{world.villager_a.id}", headers=neighbour).status_code == 404
+
+
+def test_control_characters_are_refused_not_crashed_on(client, world) -> None:
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"phone": "138\x000000000", "password": "x", "name": "t", "scopes": ["read"]},
+    )
+    assert response.status_code == 422
+    registered = client.post(
+        "/api/v1/people",
+        json={
+            "name": "坏\x00名字",
+            "phone": "13911119999",
+            "password": "long enough",
+            "accept_privacy_policy": True,
+        },
+    )
+    assert registered.status_code == 422

@@ -20,6 +20,7 @@ from gongchuang.core.permissions import (
     Principal,
     has_permission,
 )
+from gongchuang.core.text import clean_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORGANISATION_KIND_LABELS = {
@@ -45,10 +46,12 @@ def create_organisation(
     parent: Organisation | None = None,
     description: str = "",
 ) -> Organisation:
-    name = (name or "").strip()
     errors = []
-    if not name or len(name) > 200:
-        errors.append({"field": "name", "message": "required, at most 200 characters"})
+    try:
+        name = clean_text(name, "name", max_length=200)
+        description = clean_text(description, "description", max_length=2000, required=False)
+    except InvalidInput as exc:
+        errors += exc.errors
     if kind not in OrganisationKind.__members__:
         errors.append({"field": "kind", "message": f"unknown kind {kind!r}"})
     if errors:
@@ -246,7 +249,7 @@ def add_member(
         person_id=person.id,
         organisation_id=organisation.id,
         roles=roles,
-        title=(title or "").strip()[:100],
+        title=clean_text(title, "title", max_length=100, required=False),
     )
     session.add(membership)
     session.flush()

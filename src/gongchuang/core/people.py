@@ -26,6 +26,7 @@ from gongchuang.core.identity import (
 from gongchuang.core.models import ConsentRecord, Membership, Organisation, Person
 from gongchuang.core.passwords import hash_password, verify_password
 from gongchuang.core.permissions import CorePerm, Principal, has_permission
+from gongchuang.core.text import clean_text
 
 CONSENT_PURPOSES = {
     "privacy_policy": N_("Privacy policy and terms of use"),
@@ -63,11 +64,12 @@ def register_person(
     home_region_id: int | None = None,
     is_platform_admin: bool = False,
 ) -> Person:
-    name = (name or "").strip()
     phone = normalise_phone(phone)
     errors = []
-    if not name or len(name) > 100:
-        errors.append({"field": "name", "message": "required, at most 100 characters"})
+    try:
+        name = clean_text(name, "name", max_length=100)
+    except InvalidInput as exc:
+        errors += exc.errors
     if not is_valid_phone(phone):
         errors.append({"field": "phone", "message": "not an 11-digit mainland mobile number"})
     if resident_id and not is_valid_resident_id(resident_id):
@@ -263,9 +265,7 @@ def has_consent(session: Session, person_id: int, purpose: str) -> bool:
 
 
 def update_profile(session: Session, actor: Principal, person: Person, *, name: str) -> Person:
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
+    name = clean_text(name, "name", max_length=100)
     person.name = name
     audit.record(session, actor, "person.update", "person", person.id, after={"changed": ["name"]})
     return person
