@@ -78,3 +78,27 @@ def test_api_docs_load_without_a_cdn(client) -> None:
     assert page.status_code == 200 and "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_every_shell_page_has_a_plain_text_title(client, world) -> None:
+    import re
+
+    from tests.conftest import login
+
+    login(client, world.admin.phone)
+    for path in (
+        "/",
+        "/regions",
+        "/regions/431322",
+        "/orgs",
+        f"/orgs/{world.village_a.id}",
+        "/orgs/new",
+        "/me",
+        "/notifications",
+        "/audit",
+        f"/orgs/{world.village_a.id}/webhooks",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1).strip()
+        assert "<" not in title and title.endswith("· 共创"), (path, title)

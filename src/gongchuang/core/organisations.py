@@ -129,23 +129,13 @@ def create_child_or_platform_organisation(
         description=description,
     )
     if actor.person_id is not None and not actor.is_platform_admin:
-        membership = Membership(
-            person_id=actor.person_id, organisation_id=organisation.id, roles=["admin"]
-        )
-        session.add(membership)
-        session.flush()
-        audit.record(
+        _record_membership(
             session,
             actor,
-            "membership.add",
-            "membership",
-            membership.id,
-            after={
-                "person_id": actor.person_id,
-                "organisation_id": organisation.id,
-                "roles": ["admin"],
-                "reason": "created the organisation",
-            },
+            organisation,
+            actor.person_id,
+            ["admin"],
+            reason="created the organisation",
         )
     return organisation
 
@@ -209,6 +199,32 @@ def memberships_of(session: Session, person_id: int) -> list[Membership]:
     )
 
 
+def _record_membership(
+    session: Session,
+    actor: Principal,
+    organisation: Organisation,
+    person_id: int,
+    roles: list[str],
+    *,
+    title: str = "",
+    reason: str | None = None,
+) -> Membership:
+    membership = Membership(
+        person_id=person_id, organisation_id=organisation.id, roles=roles, title=title
+    )
+    session.add(membership)
+    session.flush()
+    after: dict[str, object] = {
+        "person_id": person_id,
+        "organisation_id": organisation.id,
+        "roles": roles,
+    }
+    if reason:
+        after["reason"] = reason
+    audit.record(session, actor, "membership.add", "membership", membership.id, after=after)
+    return membership
+
+
 def add_member(
     session: Session,
     actor: Principal,
@@ -245,21 +261,13 @@ def add_member(
     )
     if exists is not None:
         raise Conflict(N_("%(name)s is already a member"), name=person.name)
-    membership = Membership(
-        person_id=person.id,
-        organisation_id=organisation.id,
-        roles=roles,
-        title=clean_text(title, "title", max_length=100, required=False),
-    )
-    session.add(membership)
-    session.flush()
-    audit.record(
+    membership = _record_membership(
         session,
         actor,
-        "membership.add",
-        "membership",
-        membership.id,
-        after={"person_id": person.id, "organisation_id": organisation.id, "roles": roles},
+        organisation,
+        person.id,
+        roles,
+        title=clean_text(title, "title", max_length=100, required=False),
     )
     notifications.notify(
         session,
