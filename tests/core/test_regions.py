@@ -92,3 +92,10 @@ def test_region_pages_show_the_trail(client, world) -> None:
     assert page.status_code == 200
     assert "新化县" in page.text and "甲示范村村委会" in page.text
     assert client.get("/regions/999999").status_code == 404
+
+
+def test_api_finds_regions_by_name(client, world) -> None:
+    found = client.get("/api/v1/regions", params={"q": "新化"}).json()["items"]
+    assert [r["code"] for r in found] == ["431322"]
+    villages = client.get("/api/v1/regions", params={"q": "示范村", "level": "village"}).json()
+    assert {r["name"] for r in villages["items"]} == {"甲示范村", "乙示范村", "丙示范村"}

@@ -211,3 +211,37 @@ def test_organisation_pages_create_children_only_where_allowed(client, world, se
     assert refused.status_code == 404
     login(client, world.outsider.phone)
     assert "登记组织" not in client.get("/orgs").text
+
+
+def test_evidence_must_be_the_issuers_own_file(client, world, session) -> None:
+    from gongchuang.core import files
+    from gongchuang.core.auth import principal_for
+
+    stranger_file = files.save_upload(
+        session,
+        principal_for(world.outsider, via="test"),
+        filename="a.pdf",
+        data=b"%PDF-1.4 evidence",
+    )
+    hospital = organisations.create_organisation(
+        session, SYSTEM, name="县医院", kind="hospital", region=world.county
+    )
+    organisations.add_member(
+        session, SYSTEM, hospital, phone=world.cadre_b.phone, roles=["trainer"], check=False
+    )
+    session.commit()
+    headers = api_token(client, world.cadre_b.phone, ["read", "credential.issue"])
+    response = client.post(
+        f"/api/v1/organisations/{hospital.id}/credentials",
+        headers=headers,
+        json={
+            "person_id": world.villager_a.id,
+            "kind": "first_aid",
+            "title": "急救证",
+            "certificate_no": "E-1",
+            "valid_from": "2026-01-01T00:00:00Z",
+            "evidence_file_id": stranger_file.id,
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "evidence_file_id"

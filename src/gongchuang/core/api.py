@@ -101,6 +101,7 @@ def list_regions(
     session: DbSession,
     parent: Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$")] = None,
     level: Annotated[str | None, Query(pattern=r"^(province|city|county|town|village)$")] = None,
+    q: Annotated[str | None, Query(max_length=50, description="Name contains")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[RegionOut]:
@@ -109,6 +110,8 @@ def list_regions(
         query = query.where(Region.parent_id == regions.get_region(session, parent).id)
     if level is not None:
         query = query.where(Region.level == level)
+    if q:
+        query = query.where(Region.name.contains(q.strip(), autoescape=True))
     rows, next_cursor = paginate(session, query, Region.id, cursor, limit)
     return Page[RegionOut](
         items=[RegionOut.model_validate(r) for r in rows], next_cursor=next_cursor

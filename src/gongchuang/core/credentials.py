@@ -14,7 +14,7 @@ from gongchuang.core import audit, events, notifications
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Credential, Organisation, Person
+from gongchuang.core.models import Credential, Organisation, Person, StoredFile
 from gongchuang.core.permissions import CorePerm, Principal, has_permission
 
 events.register_topic("credential.issued", N_("A credential was issued"))
@@ -52,6 +52,12 @@ def issue_credential(
         errors.append({"field": "certificate_no", "message": "required"})
     if valid_until is not None and valid_until <= valid_from:
         errors.append({"field": "valid_until", "message": "must be after valid_from"})
+    if evidence_file_id is not None:
+        evidence = session.get(StoredFile, evidence_file_id)
+        if evidence is None or not (
+            actor.is_platform_admin or evidence.uploader_person_id == actor.person_id
+        ):
+            errors.append({"field": "evidence_file_id", "message": "no such file of yours"})
     if errors:
         raise InvalidInput(errors=errors)
     credential = Credential(
