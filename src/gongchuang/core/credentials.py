@@ -181,10 +181,3 @@ def valid_credentials(
     if person_id is not None:
         query = query.where(Credential.person_id == person_id)
     return list(session.scalars(query))
-
-
-def get_credential(session: Session, credential_id: int) -> Credential:
-    credential = session.get(Credential, credential_id)
-    if credential is None:
-        raise NotFound()
-    return credential

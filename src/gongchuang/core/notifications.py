@@ -56,10 +56,6 @@ if get_settings().sms_gateway == "log":
     register_channel(LogSmsGateway())
 
 
-def channel_names() -> list[str]:
-    return sorted(_channels)
-
-
 def render(notification: Notification) -> tuple[str, str]:
     params = notification.params or {}
     return gettext(notification.title, **params), gettext(notification.body, **params)

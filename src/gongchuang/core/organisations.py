@@ -357,10 +357,6 @@ def remove_member(
     session.flush()
 
 
-def can_view_members(session: Session, principal: Principal, organisation: Organisation) -> bool:
-    return has_permission(session, principal, CorePerm.ORG_VIEW_MEMBERS, organisation)
-
-
 def members_workbook(session: Session, viewer: Principal, organisation: Organisation) -> bytes:
     """The member list as an Excel workbook, masked exactly as the page shows it, in the
     same columns `import_members` reads, so a cadre can edit it and import it back."""

@@ -163,7 +163,3 @@ def has_permission(
         ):
             return True
     return False
-
-
-def is_member(session: Session, principal: Principal, organisation_id: int) -> bool:
-    return any(g.organisation_id == organisation_id for g in principal.grants(session))

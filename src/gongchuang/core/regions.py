@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, spreadsheets
@@ -55,10 +54,6 @@ def ancestors(session: Session, region: Region) -> list[Region]:
 
 def subtree_ids(session: Session, region: Region) -> list[int]:
     return list(session.scalars(select(Region.id).where(Region.path.startswith(region.path))))
-
-
-def count_regions(session: Session) -> int:
-    return session.scalar(select(func.count(Region.id))) or 0
 
 
 @dataclass(frozen=True)
@@ -218,7 +213,3 @@ def builtin_rows() -> list[RegionRow]:
     for province in AREAS:
         walk(province, None)
     return rows
-
-
-def region_choices(session: Session, codes: Iterable[str]) -> list[Region]:
-    return list(session.scalars(select(Region).where(Region.code.in_(list(codes)))))
