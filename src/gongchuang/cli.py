@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import importlib
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -42,6 +45,12 @@ def serve(
         )
         raise typer.Exit(2)
     configure_logging(settings.log_level, settings.log_json)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Must be set before the workers import prometheus_client; emptied at each start.
+        metrics_dir = Path(tempfile.gettempdir()) / f"gongchuang-metrics-{port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
         "gongchuang.asgi:app",
         host=host,

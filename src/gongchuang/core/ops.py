@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import text
 
 from gongchuang.core.web import get_database
@@ -88,4 +96,10 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics() -> Response:
+    """With several workers (`gongchuang serve --workers N` sets PROMETHEUS_MULTIPROC_DIR),
+    every worker's figures are summed, whichever worker answers the scrape."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
