@@ -140,52 +140,16 @@ def test_killed_worker_job_runs_exactly_once(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_metrics_add_up_across_workers(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from tests.support.servers import ROOT, free_port, process_env
-
-    with fresh_database_url(tmp_path, "metrics") as url:
-        port = free_port()
-        log = (tmp_path / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gongchuang.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            cwd=ROOT,
-            env=process_env(url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with (
+        fresh_database_url(tmp_path, "metrics") as url,
+        running_server(url, tmp_path / "serve.log", workers=2) as base,
+    ):
+        for _ in range(40):  # a new connection each time: spread over both workers
+            httpx.get(f"{base}/regions", timeout=5)
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+        line = next(
+            ln
+            for ln in text.splitlines()
+            if ln.startswith("gongchuang_http_requests_total{") and 'route="/regions"' in ln
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.2)
-            with httpx.Client(base_url=base) as client:  # new connections spread over workers
-                for _ in range(40):
-                    httpx.get(f"{base}/regions", timeout=5)
-                text = client.get("/metrics").text
-            line = next(
-                ln
-                for ln in text.splitlines()
-                if ln.startswith("gongchuang_http_requests_total{") and 'route="/regions"' in ln
-            )
-            assert float(line.rsplit(" ", 1)[1]) == 40
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
-            log.close()
+        assert float(line.rsplit(" ", 1)[1]) == 40

@@ -36,26 +36,37 @@ def process_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(database_url: str, log_path: Path) -> Iterator[str]:
+def running_server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[str]:
+    """uvicorn directly for one worker; `gongchuang serve --workers N` for several, so the
+    CLI's own multi-worker set-up is what runs."""
     port = free_port()
+    if workers == 1:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gongchuang.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "gongchuang.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "gongchuang.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=process_env(database_url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=process_env(database_url), stdout=log, stderr=subprocess.STDOUT
         )
         base = f"http://127.0.0.1:{port}"
         try:
