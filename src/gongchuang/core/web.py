@@ -108,8 +108,12 @@ def get_database(request: Request) -> Database:
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction; committed before the response is sent."""
-    with get_database(request).transaction(write=request.method not in SAFE_METHODS) as session:
+    """One request, one transaction; committed before the response is sent.
+
+    On SQLite a token-authenticated read may still write (the token's last-used time), so it
+    takes the write lock up front rather than fail to upgrade a read snapshot."""
+    write = request.method not in SAFE_METHODS or "authorization" in request.headers
+    with get_database(request).transaction(write=write) as session:
         yield session
 
 
