@@ -245,3 +245,22 @@ def test_evidence_must_be_the_issuers_own_file(client, world, session) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "evidence_file_id"
+
+
+def test_organisation_list_pages_and_searches(client, world, session) -> None:
+    for index in range(105):
+        organisations.create_organisation(
+            session, SYSTEM, name=f"测试合作社{index:03d}", kind="ngo", region=world.county
+        )
+    session.commit()
+    first = client.get("/orgs", params={"kind": "ngo"})
+    assert "测试合作社000" in first.text and "测试合作社104" not in first.text
+    import re
+
+    more = re.search(r'href="(/orgs\?cursor=[^"]+)"', first.text).group(1).replace("&amp;", "&")
+    second = client.get(more)
+    assert "测试合作社104" in second.text and "测试合作社000" not in second.text
+    found = client.get("/orgs", params={"q": "合作社042"}).text
+    assert "测试合作社042" in found and "测试合作社041" not in found
+    api = client.get("/api/v1/organisations", params={"q": "合作社04", "limit": 5}).json()
+    assert len(api["items"]) == 5 and api["next_cursor"]

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from gongchuang.config import get_settings
 from gongchuang.core import (
@@ -133,17 +132,12 @@ def list_organisations(
     session: DbSession,
     region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{6})?$")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=50, description="Name contains")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[OrganisationOut]:
-    query = select(Organisation).options(joinedload(Organisation.region))
-    if region is not None:
-        root = regions.get_region(session, region)
-        query = query.join(Region, Region.id == Organisation.region_id).where(
-            Region.path.startswith(root.path)
-        )
-    if kind is not None:
-        query = query.where(Organisation.kind == kind)
+    root = regions.get_region(session, region) if region is not None else None
+    query = organisations.organisations_query(region=root, kind=kind, search=q)
     rows, next_cursor = paginate(session, query, Organisation.id, cursor, limit)
     return Page[OrganisationOut](items=[organisation_out(o) for o in rows], next_cursor=next_cursor)
 

@@ -140,16 +140,25 @@ def create_child_or_platform_organisation(
     return organisation
 
 
-def list_organisations(
-    session: Session, *, region: Region | None = None, kind: str | None = None
-) -> list[Organisation]:
-    query = select(Organisation).options(joinedload(Organisation.region)).order_by(Organisation.id)
+def organisations_query(
+    *, region: Region | None = None, kind: str | None = None, search: str | None = None
+) -> Select[Any]:
+    query = select(Organisation).options(joinedload(Organisation.region))
     if region is not None:
         query = query.join(Region, Region.id == Organisation.region_id).where(
             Region.path.startswith(region.path)
         )
     if kind:
         query = query.where(Organisation.kind == kind)
+    if search and search.strip():
+        query = query.where(Organisation.name.contains(search.strip(), autoescape=True))
+    return query
+
+
+def list_organisations(
+    session: Session, *, region: Region | None = None, kind: str | None = None
+) -> list[Organisation]:
+    query = organisations_query(region=region, kind=kind).order_by(Organisation.id)
     return list(session.scalars(query))
 
 

@@ -30,6 +30,7 @@ from gongchuang.core.i18n import SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Membership, Organisation
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
+from gongchuang.core.pagination import paginate
 from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
 from gongchuang.core.stats import platform_counts
 from gongchuang.core.web import (
@@ -236,13 +237,19 @@ def organisation_index(
     session: DbSession,
     principal: CurrentPrincipal,
     kind: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=50)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
+    query = organisations.organisations_query(kind=kind or None, search=q)
+    rows, next_cursor = paginate(session, query, Organisation.id, cursor, 100)
     return render(
         request,
         "organisations.html",
         {
-            "organisations": organisations.list_organisations(session, kind=kind or None),
-            "kind": kind,
+            "organisations": rows,
+            "next_cursor": next_cursor,
+            "kind": kind or "",
+            "q": q or "",
             "kind_labels": ORGANISATION_KIND_LABELS,
             "can_create": principal.is_platform_admin or bool(_parent_choices(session, principal)),
         },
