@@ -175,3 +175,19 @@ def test_changing_the_password_signs_out_other_browsers(client, app, world) -> N
         },
     )
     assert wrong.status_code == 422
+
+
+def test_profile_page_creates_read_only_or_full_tokens(client, world, session: Session) -> None:
+    from gongchuang.core.models import ApiToken
+
+    login(client, world.cadre_a.phone)
+    client.post(
+        "/me/tokens", data={"name": "只读", "read_only": "true", "csrf_token": csrf_token(client)}
+    )
+    client.post("/me/tokens", data={"name": "小程序", "csrf_token": csrf_token(client)})
+    tokens = {
+        t.name: t.scopes
+        for t in session.scalars(select(ApiToken).where(ApiToken.person_id == world.cadre_a.id))
+    }
+    assert tokens["只读"] == ["read"]
+    assert {"read", "org.manage_members", "person.view_contact"} <= set(tokens["小程序"])

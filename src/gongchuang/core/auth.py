@@ -166,6 +166,15 @@ def validate_scopes(scopes: list[str]) -> frozenset[str]:
     return frozenset(scopes)
 
 
+def scopes_for(session: Session, principal: Principal, *, read_only: bool) -> list[str]:
+    """The scopes of a token that may do what its owner may do today (or only read)."""
+    if read_only:
+        return [READ_SCOPE]
+    if principal.is_platform_admin:
+        return [READ_SCOPE, *sorted(KNOWN_PERMISSIONS)]
+    return [READ_SCOPE, *sorted({p for g in principal.grants(session) for p in g.permissions})]
+
+
 def create_api_token(
     session: Session,
     actor: Principal,

@@ -31,7 +31,7 @@ from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Membership, Organisation
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
 from gongchuang.core.pagination import paginate
-from gongchuang.core.permissions import READ_SCOPE, ROLES, CorePerm, Principal, has_permission
+from gongchuang.core.permissions import ROLES, CorePerm, Principal, has_permission
 from gongchuang.core.stats import platform_counts
 from gongchuang.core.web import (
     LARGE_TEXT_COOKIE,
@@ -636,15 +636,12 @@ def create_token(
     session: DbSession,
     principal: LoggedIn,
     name: Annotated[str, Form(max_length=100)],
-    read_only: Annotated[bool, Form()] = True,
+    # An unticked checkbox is simply absent from the form.
+    read_only: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
     assert principal.person_id is not None
     person = people.get_person(session, principal.person_id)
-    scopes = (
-        [READ_SCOPE]
-        if read_only
-        else [READ_SCOPE, *sorted({p for g in principal.grants(session) for p in g.permissions})]
-    )
+    scopes = auth.scopes_for(session, principal, read_only=read_only)
     _token, raw = auth.create_api_token(session, principal, person, name=name, scopes=scopes)
     return render(request, "token_created.html", {"token": raw, "scopes": scopes})
 
