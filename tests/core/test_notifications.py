@@ -53,3 +53,17 @@ def test_sms_channel_delivery_is_recorded(session, world) -> None:
     notifications._deliver(session, job)
     delivery = session.query(NotificationDelivery).filter_by(notification_id=note.id).one()
     assert delivery.channel == "sms" and delivery.status == "sent"
+
+
+def test_inbox_pages_back_to_older_notifications(client, world, session) -> None:
+    import re
+
+    for index in range(55):
+        notifications.notify(session, world.outsider.id, kind="t", title=f"消息{index:02d}")
+    session.commit()
+    login(client, world.outsider.phone)
+    first = client.get("/notifications").text
+    assert "消息54" in first and "消息04" not in first
+    older = re.search(r'href="(/notifications\?before=\d+)"', first).group(1)
+    second = client.get(older).text
+    assert "消息04" in second and "消息54" not in second

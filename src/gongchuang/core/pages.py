@@ -665,18 +665,31 @@ def service_worker() -> FileResponse:
 # --- notifications --------------------------------------------------------------------------
 
 
-def _inbox_context(session: DbSession, principal: Principal) -> dict[str, object]:
+INBOX_PAGE = 50
+
+
+def _inbox_context(
+    session: DbSession, principal: Principal, before: int | None = None
+) -> dict[str, object]:
     assert principal.person_id is not None
-    items = notifications.inbox(session, principal.person_id)
+    items = notifications.inbox(
+        session, principal.person_id, limit=INBOX_PAGE + 1, before_id=before
+    )
     return {
-        "items": [(n, *notifications.render(n)) for n in items],
+        "items": [(n, *notifications.render(n)) for n in items[:INBOX_PAGE]],
+        "older_than": items[INBOX_PAGE - 1].id if len(items) > INBOX_PAGE else None,
         "unread": notifications.unread_count(session, principal.person_id),
     }
 
 
+OlderThan = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+
+
 @router.get("/notifications", response_class=HTMLResponse)
-def inbox(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
-    return render(request, "notifications.html", _inbox_context(session, principal))
+def inbox(
+    request: Request, session: DbSession, principal: LoggedIn, before: OlderThan = None
+) -> HTMLResponse:
+    return render(request, "notifications.html", _inbox_context(session, principal, before))
 
 
 @router.get("/notifications/list", response_class=HTMLResponse)
