@@ -84,3 +84,20 @@ def test_only_managers_import(client, world, session: Session) -> None:
     data = xlsx([["姓名", "手机号"], ["某人", "13966660007"]])
     assert upload(client, world.village_a.id, data).status_code == 404
     assert session.scalar(select(Person).where(Person.phone == "13966660007")) is None
+
+
+def test_error_page_leads_back_to_the_form_without_script(client, world) -> None:
+    login(client, world.cadre_a.phone)
+    page = client.post(
+        f"/orgs/{world.village_a.id}/members",
+        data={"phone": "123", "roles": ["member"], "csrf_token": csrf_token(client)},
+        headers={"Referer": f"http://testserver/orgs/{world.village_a.id}"},
+    )
+    assert page.status_code == 422
+    assert f'href="/orgs/{world.village_a.id}"' in page.text and "javascript:" not in page.text
+    foreign = client.post(
+        f"/orgs/{world.village_a.id}/members",
+        data={"phone": "123", "roles": ["member"], "csrf_token": csrf_token(client)},
+        headers={"Referer": "https://evil.example/phish"},
+    )
+    assert "evil.example" not in foreign.text

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Request
@@ -268,6 +268,21 @@ def error_response(request: Request, error: GongchuangError) -> Response:
     return render(
         request,
         "error.html",
-        {"error": error, "message": error.detail(), "title": gettext(error.title)},
+        {
+            "error": error,
+            "message": error.detail(),
+            "title": gettext(error.title),
+            "back_url": same_site_referer(request),
+        },
         status_code=error.status_code,
     )
+
+
+def same_site_referer(request: Request) -> str:
+    """Where "Go back" leads: the page the form was on, if it was ours (no script needed,
+    which the Content-Security-Policy would block anyway)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/"
+    path = referer.path or "/"
+    return path + (f"?{referer.query}" if referer.query else "") if path.startswith("/") else "/"
