@@ -264,3 +264,16 @@ def test_organisation_list_pages_and_searches(client, world, session) -> None:
     assert "测试合作社042" in found and "测试合作社041" not in found
     api = client.get("/api/v1/organisations", params={"q": "合作社04", "limit": 5}).json()
     assert len(api["items"]) == 5 and api["next_cursor"]
+
+
+def test_api_registers_a_new_member_when_a_name_is_given(client, world, session) -> None:
+    from gongchuang.core.models import Person
+
+    headers = api_token(client, world.cadre_a.phone, ["read", "org.manage_members"])
+    url = f"/api/v1/organisations/{world.village_a.id}/members"
+    unknown = client.post(url, json={"phone": "13977778888"}, headers=headers)
+    assert unknown.status_code == 422
+    added = client.post(url, json={"phone": "13977778888", "name": "李奶奶"}, headers=headers)
+    assert added.status_code == 201 and added.json()["person"]["name"] == "李奶奶"
+    grandma = session.query(Person).filter_by(phone="13977778888").one()
+    assert grandma.password_hash is None

@@ -210,7 +210,13 @@ def add_member(
         session, principal, organisation_id, CorePerm.ORG_MANAGE_MEMBERS
     )
     membership = organisations.add_member(
-        session, principal, org, phone=body.phone, roles=body.roles, title=body.title
+        session,
+        principal,
+        org,
+        phone=body.phone,
+        roles=body.roles,
+        title=body.title,
+        register_name=body.name,
     )
     session.refresh(membership, ["person"])
     return _membership_out(
