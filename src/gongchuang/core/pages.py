@@ -65,6 +65,14 @@ def start_session(request: Request, response: Response, session_token: str) -> R
     return response
 
 
+def xlsx_response(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
 def safe_next(value: str | None) -> str:
     """Only same-site paths: an open redirect after login is a phishing tool."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
@@ -158,7 +166,7 @@ def login_submit(
 def register_form(request: Request, principal: CurrentPrincipal) -> Response:
     if principal.is_authenticated:
         return redirect("/me")
-    return render(request, "register.html", {"values": {}})
+    return render(request, "register.html")
 
 
 @router.post("/register", dependencies=[CsrfChecked], response_class=HTMLResponse)
@@ -372,11 +380,7 @@ def member_template(organisation_id: Id) -> Response:
     data = spreadsheets.workbook_bytes(
         ["姓名", "手机号", "职务", "角色"], [["张三", "13800000000", "村民小组长", "成员"]], "成员"
     )
-    return Response(
-        data,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": "attachment; filename=members-template.xlsx"},
-    )
+    return xlsx_response(data, "members-template.xlsx")
 
 
 @router.get("/orgs/{organisation_id}/members.xlsx")
@@ -389,12 +393,7 @@ def export_members(
         session, principal, organisation_id, CorePerm.ORG_VIEW_MEMBERS
     )
     data = organisations.members_workbook(session, principal, org)
-    filename = quote(f"{org.name}-members.xlsx")
-    return Response(
-        data,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
-    )
+    return xlsx_response(data, f"{org.name}-members.xlsx")
 
 
 @router.get("/orgs/{organisation_id}/webhooks", response_class=HTMLResponse)
