@@ -15,6 +15,7 @@ from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.passwords import hash_password
 from gongchuang.core.permissions import SYSTEM
+from gongchuang.points import demo as points_demo
 
 DEMO_PASSWORD = "gongchuang2026"  # noqa: S105 - documented demo login, README
 COUNTY_CODE = "431322"  # 新化县
@@ -42,6 +43,7 @@ DEMO_LOGINS = [
     ("13800000005", "刘调度", False),
     ("13800000006", "周医生", False),
     ("13800000007", "吴社工", False),
+    ("13800000008", "孙组长", False),
 ]
 
 SURNAMES = (
@@ -62,7 +64,11 @@ def demo_resident_id(rng: random.Random, region_code: str) -> str:
 
 
 def load_demo_world(
-    session: Session, *, only_if_empty: bool = False, people_count: int = 300
+    session: Session,
+    *,
+    only_if_empty: bool = False,
+    people_count: int = 300,
+    points_weeks: int = 52,
 ) -> str:
     if only_if_empty and session.scalar(select(Person.id).limit(1)) is not None:
         return "demo world already present; nothing loaded"
@@ -168,6 +174,8 @@ def load_demo_world(
     first_village = villages["431322101201"]
     join(first_village, "13800000001", ["admin", "cadre"], "村支书")
     join(first_village, "13800000002", ["member"], "村民")
+    join(first_village, "13800000008", ["group_leader"], "村民小组长")
+    join(first_village, "13800000004", ["shopkeeper"], "积分超市店主")
     join(agri, "13800000003", ["admin", "department_staff"], "科长")
     join(mall, "13800000004", ["admin", "staff"], "店长")
     join(dispatch, "13800000005", ["admin", "staff"], "调度员")
@@ -213,8 +221,15 @@ def load_demo_world(
         join(mall, f"139{(staff_index * 7) % people_count:08d}", ["staff"], "商场员工")
         join(university, f"139{(staff_index * 11 + 1) % people_count:08d}", ["staff"], "学校职工")
     session.flush()
+    points_summary = points_demo.load_demo(
+        session,
+        rng,
+        [villages[code] for code in ("431322101201", "431322101202", "431322102201")],
+        weeks=points_weeks,
+    )
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (
         f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
-        f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total})"
+        f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total}); "
+        f"{points_summary}"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ["gongchuang.core.models"]
+MODEL_MODULES = ["gongchuang.core.models", "gongchuang.points.models"]
 
 
 def load_all_models() -> None:

@@ -8,11 +8,13 @@ import importlib
 from fastapi import FastAPI
 
 # Domain packages are appended here as they land, e.g. "gongchuang.points".
-DOMAIN_MODULES: list[str] = []
+DOMAIN_MODULES: list[str] = ["gongchuang.points"]
 
 
 def load_modules(app: FastAPI | None = None) -> None:
     for name in DOMAIN_MODULES:
         module = importlib.import_module(name)
+        if hasattr(module, "register"):
+            module.register()  # permissions, event topics, job handlers: also for workers
         if app is not None and hasattr(module, "install"):
             module.install(app)

@@ -139,6 +139,17 @@ def test_stale_or_forged_signatures_are_rejected() -> None:
     assert not webhooks.verify_signature("s3cret", body, "garbage")
 
 
+def test_periodic_jobs_are_scheduled_once_per_interval(db: Database) -> None:
+    jobs.register_periodic("test.every_minute", 60)
+    try:
+        jobs.schedule_periodic(db)
+        jobs.schedule_periodic(db)
+        with db.transaction(write=False) as session:
+            assert session.query(Job).filter_by(kind="test.every_minute").count() == 1
+    finally:
+        del jobs.PERIODIC["test.every_minute"]
+
+
 def test_housekeeping_prunes_old_rows_once_a_day(db: Database) -> None:
     old = utcnow() - timedelta(days=40)
     with db.transaction() as session:
@@ -151,7 +162,8 @@ def test_housekeeping_prunes_old_rows_once_a_day(db: Database) -> None:
     jobs.schedule_housekeeping(db)  # the second call the same day is a no-op
     with db.transaction(write=False) as session:
         assert session.query(Job).filter_by(kind="core.housekeeping").count() == 1
-    assert jobs.run_due(db) == 1
+    # Housekeeping and each module's periodic job, once each.
+    assert jobs.run_due(db) == len(jobs.PERIODIC)
     with db.transaction(write=False) as session:
         assert [m.topic for m in session.query(OutboxMessage)] == ["fresh"]
         assert session.query(Job).filter_by(kind="x").count() == 0

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -26,7 +26,7 @@ _PG_CHAIN_LOCK = 7_302_118_812
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -72,6 +72,17 @@ def entry_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Change:
+    """One entry of a batch for `record_many`."""
+
+    action: str
+    object_type: str
+    object_id: object
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
 def record(
     session: Session,
     actor: Principal,
@@ -83,39 +94,55 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction."""
+    return record_many(session, actor, [Change(action, object_type, object_id, before, after)])[0]
+
+
+def record_many(session: Session, actor: Principal, changes: list[Change]) -> list[AuditEntry]:
+    """Append a batch under one lock: a settlement of thousands of records costs one chain
+    lookup, not thousands."""
+    if not changes:
+        return []
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    session.flush()  # entries added earlier in this transaction are part of the chain
     prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
     prev_hash = prev or GENESIS_HASH
     occurred_at = utcnow()
-    before_j = _jsonable(before) if before is not None else None
-    after_j = _jsonable(after) if after is not None else None
-    entry = AuditEntry(
-        occurred_at=occurred_at,
-        actor_person_id=actor.person_id,
-        actor_label=actor.audit_label,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=before_j,
-        after=after_j,
-        prev_hash=prev_hash,
-        entry_hash=entry_hash(
+    entries = []
+    for change in changes:
+        before_j = _jsonable(change.before) if change.before is not None else None
+        after_j = _jsonable(change.after) if change.after is not None else None
+        object_id = str(change.object_id)
+        digest = entry_hash(
             prev_hash,
             occurred_at,
             actor.person_id,
             actor.audit_label,
-            action,
-            object_type,
-            str(object_id),
+            change.action,
+            change.object_type,
+            object_id,
             before_j,
             after_j,
-        ),
-    )
-    session.add(entry)
+        )
+        entries.append(
+            AuditEntry(
+                occurred_at=occurred_at,
+                actor_person_id=actor.person_id,
+                actor_label=actor.audit_label,
+                action=change.action,
+                object_type=change.object_type,
+                object_id=object_id,
+                before=before_j,
+                after=after_j,
+                prev_hash=prev_hash,
+                entry_hash=digest,
+            )
+        )
+        prev_hash = digest
+    session.add_all(entries)
     session.flush()
-    return entry
+    return entries
 
 
 def latest(session: Session, limit: int = 100) -> list[tuple[AuditEntry, str | None]]:

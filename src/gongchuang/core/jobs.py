@@ -161,14 +161,28 @@ DISPATCHED_OUTBOX_DAYS = 7
 FINISHED_JOB_DAYS = 30
 
 
+# Jobs that run on a clock: kind -> interval in seconds. Domains add theirs at import time.
+PERIODIC: dict[str, int] = {"core.housekeeping": 86_400}
+
+
+def register_periodic(kind: str, every_seconds: int) -> None:
+    PERIODIC[kind] = every_seconds
+
+
+def schedule_periodic(db: Database) -> None:
+    """Once per interval, whichever worker gets there first (the dedupe key makes it once)."""
+    now = utcnow().timestamp()
+    for kind, every in PERIODIC.items():
+        key = f"{kind}:{int(now // every)}"
+        try:
+            with db.transaction() as session:
+                enqueue(session, kind, dedupe_key=key, max_attempts=3)
+        except IntegrityError:
+            pass  # another worker scheduled it at the same moment
+
+
 def schedule_housekeeping(db: Database) -> None:
-    """Once a day, whichever worker gets there first (the dedupe key makes it once)."""
-    key = f"core.housekeeping:{utcnow():%Y-%m-%d}"
-    try:
-        with db.transaction() as session:
-            enqueue(session, "core.housekeeping", dedupe_key=key, max_attempts=3)
-    except IntegrityError:
-        pass  # another worker scheduled it at the same moment
+    schedule_periodic(db)
 
 
 @job_handler("core.housekeeping", lease_seconds=600)
@@ -209,12 +223,12 @@ class Worker:
 
     def run_forever(self) -> None:
         name = worker_name()
-        next_housekeeping = 0.0
+        next_schedule = 0.0
         while not self._stop.is_set():
             try:
-                if time.monotonic() >= next_housekeeping:
-                    schedule_housekeeping(self.db)
-                    next_housekeeping = time.monotonic() + 600
+                if time.monotonic() >= next_schedule:
+                    schedule_periodic(self.db)
+                    next_schedule = time.monotonic() + 60
                 if not run_one(self.db, name):
                     self._stop.wait(self.poll_seconds)
             except IntegrityError:

@@ -57,9 +57,13 @@ modules: list[ModuleEntry] = []
 
 
 def register_module(entry: ModuleEntry, templates_dir: FilePath | None = None) -> None:
-    modules.append(entry)
-    if templates_dir is not None:
+    """Idempotent: every app created in one process (tests make many) registers again."""
+    global _templates
+    if all(m.code != entry.code for m in modules):
+        modules.append(entry)
+    if templates_dir is not None and templates_dir not in template_dirs:
         template_dirs.append(templates_dir)
+        _templates = None
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -1,0 +1,742 @@
+"""The points REST API under /api/v1/points: everything a villager and a cadre can do."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
+from sqlalchemy.orm import Session
+
+from gongchuang.config import get_settings
+from gongchuang.core.api import PROBLEMS, Cursor, Limit
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import InvalidInput, NotFound, PermissionDenied
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Organisation
+from gongchuang.core.pagination import Page, paginate
+from gongchuang.core.permissions import Principal
+from gongchuang.core.web import DbSession, Id, LoggedIn, Require
+from gongchuang.points import reports, service, shop
+from gongchuang.points.models import (
+    Objection,
+    PointRecord,
+    PointsAccount,
+    PublicNotice,
+    Redemption,
+)
+from gongchuang.points.permissions import PointsPerm
+from gongchuang.points.schemas import (
+    AccountOut,
+    BatchIn,
+    CatalogueIn,
+    CatalogueOut,
+    CategoryIn,
+    CategoryOut,
+    DashboardOut,
+    DecisionIn,
+    DonationIn,
+    EntryOut,
+    FundOut,
+    HouseholdIn,
+    HouseholdMemberIn,
+    HouseholdOut,
+    NoticeOut,
+    ObjectionDecisionIn,
+    ObjectionOut,
+    RankOut,
+    ReasonIn,
+    RecordIn,
+    RecordOut,
+    RedemptionIn,
+    RedemptionOut,
+    RestockIn,
+    ResubmitIn,
+    RuleActiveIn,
+    RuleIn,
+    RuleOut,
+    SettingsIn,
+    SettlementOut,
+    ShopItemIn,
+    ShopItemOut,
+    VillageFiguresOut,
+    VillageOut,
+)
+
+router = APIRouter(prefix="/api/v1/points", tags=["points"], responses=PROBLEMS)
+V = "/villages/{village_id}"
+RuleCodePath = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+Year = Annotated[int, Query(ge=2000, le=2100)]
+
+
+Participant = Annotated[Principal, Depends(Require(PointsPerm.PARTICIPATE))]
+Recorder = Annotated[Principal, Depends(Require(PointsPerm.RECORD))]
+Approver = Annotated[Principal, Depends(Require(PointsPerm.APPROVE))]
+Manager = Annotated[Principal, Depends(Require(PointsPerm.MANAGE))]
+Shopkeeper = Annotated[Principal, Depends(Require(PointsPerm.SHOP))]
+Viewer = Annotated[Principal, Depends(Require(PointsPerm.VIEW))]
+
+
+def record_out(r: PointRecord) -> RecordOut:
+    return RecordOut(
+        id=r.id,
+        organisation_id=r.organisation_id,
+        rule_code=r.rule_code,
+        rule_version=r.rule.version,
+        rule_title=r.rule.title,
+        person_id=r.person_id,
+        person_name=r.person.name,
+        household_id=r.household_id,
+        points=r.points,
+        original_points=r.original_points,
+        occurred_on=r.occurred_on,
+        note=r.note,
+        status=r.status,
+        approval_step=r.approval_step,
+        on_behalf=r.on_behalf,
+        has_evidence=r.evidence_file_id is not None,
+        submitted_at=r.submitted_at,
+        approved_at=r.approved_at,
+        notice_id=r.notice_id,
+        settled_at=r.settled_at,
+    )
+
+
+def _record(session: Session, village: Organisation, record_id: int) -> RecordOut:
+    return record_out(service.get_record(session, village, record_id))
+
+
+def catalogue_out(session: Session, village: Organisation) -> CatalogueOut:
+    catalogue = service.get_catalogue(session, village)
+    out = CatalogueOut.model_validate(catalogue)
+    out.categories = [CategoryOut.model_validate(c) for c in service.categories(session, catalogue)]
+    out.rules = [
+        RuleOut.model_validate(r)
+        for r in service.current_rules(session, catalogue, include_retired=True)
+    ]
+    return out
+
+
+# --- villages, catalogue, settings ------------------------------------------------------------
+
+
+@router.get("/villages", summary="Villages with points governance that I belong to or oversee")
+def list_villages(session: DbSession, principal: LoggedIn) -> list[VillageOut]:
+    out = []
+    for village in service.villages_of(session, principal):
+        account = (
+            service.account_of_person(session, village, principal.person_id, create=False)
+            if principal.person_id and service.is_member(session, principal.person_id, village.id)
+            else None
+        )
+        out.append(
+            VillageOut(
+                id=village.id,
+                name=village.name,
+                region_code=village.region.code,
+                account_unit=service.get_catalogue(session, village).account_unit,
+                my_account_id=account.id if account else None,
+                my_balance=account.balance if account else None,
+                my_roles=sorted(service.roles_in(session, principal.person_id, village.id)),
+            )
+        )
+    return out
+
+
+@router.get(V + "/catalogue", summary="Settings, categories and current rules")
+def get_catalogue(village_id: Id, session: DbSession, principal: LoggedIn) -> CatalogueOut:
+    village = service.get_village_for(session, principal, village_id)
+    return catalogue_out(session, village)
+
+
+@router.post(V + "/catalogue", status_code=201, summary="Set up points from an example catalogue")
+def create_catalogue(
+    village_id: Id, body: CatalogueIn, session: DbSession, principal: Manager
+) -> CatalogueOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    service.create_catalogue(
+        session, principal, village, template_code=body.template, account_unit=body.account_unit
+    )
+    return catalogue_out(session, village)
+
+
+@router.patch(V + "/settings")
+def update_settings(
+    village_id: Id, body: SettingsIn, session: DbSession, principal: Manager
+) -> CatalogueOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    changes = body.model_dump(exclude_none=True)
+    service.update_settings(session, principal, village, **changes)
+    return catalogue_out(session, village)
+
+
+@router.post(V + "/categories", status_code=201)
+def add_category(
+    village_id: Id, body: CategoryIn, session: DbSession, principal: Manager
+) -> CategoryOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    return CategoryOut.model_validate(service.add_category(session, principal, village, body.name))
+
+
+def _rule_input(body: RuleIn) -> service.RuleInput:
+    return service.RuleInput(**body.model_dump())
+
+
+@router.post(V + "/rules", status_code=201)
+def add_rule(village_id: Id, body: RuleIn, session: DbSession, principal: Manager) -> RuleOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    return RuleOut.model_validate(service.add_rule(session, principal, village, _rule_input(body)))
+
+
+@router.put(V + "/rules/{code}", summary="Revise a rule (a new version; old records keep theirs)")
+def revise_rule(
+    village_id: Id, code: RuleCodePath, body: RuleIn, session: DbSession, principal: Manager
+) -> RuleOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    rule = service.revise_rule(session, principal, village, code, _rule_input(body))
+    return RuleOut.model_validate(rule)
+
+
+@router.post(V + "/rules/{code}/active", summary="Retire or bring back a rule")
+def set_rule_active(
+    village_id: Id, code: RuleCodePath, body: RuleActiveIn, session: DbSession, principal: Manager
+) -> RuleOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    rule = service.set_rule_active(session, principal, village, code, body.active)
+    return RuleOut.model_validate(rule)
+
+
+# --- households and accounts ------------------------------------------------------------------
+
+
+def household_out(session: Session, village: Organisation, household_id: int) -> HouseholdOut:
+    household = service.get_household(session, village, household_id)
+    account = service.account_for_holder(session, village.id, f"h:{household.id}", create=False)
+    return HouseholdOut(
+        id=household.id,
+        name=household.name,
+        head_person_id=household.head_person_id,
+        members=[m.person.name for m in service.household_members(session, household)],
+        account_id=account.id if account else None,
+        balance=account.balance if account else 0,
+    )
+
+
+@router.get(V + "/households")
+def list_households(village_id: Id, session: DbSession, principal: Viewer) -> list[HouseholdOut]:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.VIEW)
+    return [household_out(session, village, h.id) for h in service.households(session, village)]
+
+
+@router.post(V + "/households", status_code=201)
+def create_household(
+    village_id: Id, body: HouseholdIn, session: DbSession, principal: Manager
+) -> HouseholdOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    household = service.create_household(
+        session, principal, village, name=body.name, member_phones=body.member_phones
+    )
+    return household_out(session, village, household.id)
+
+
+@router.post(V + "/households/{household_id}/members", status_code=201)
+def add_household_member(
+    village_id: Id,
+    household_id: Id,
+    body: HouseholdMemberIn,
+    session: DbSession,
+    principal: Manager,
+) -> HouseholdOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    household = service.get_household(session, village, household_id)
+    service.add_household_member(session, principal, village, household, body.phone)
+    return household_out(session, village, household.id)
+
+
+def account_out(session: Session, village: Organisation, account: PointsAccount) -> AccountOut:
+    label = service.account_labels(session, [account]).get(account.id, "")
+    year = service.period_bounds("year", service.today_local())
+    earned = reports._earned_since(session, village.id, *year).get(account.id, 0)
+    return AccountOut(
+        id=account.id,
+        label=label,
+        household_id=account.household_id,
+        person_id=account.person_id,
+        balance=account.balance,
+        star_tier=reports.tier_for(service.get_catalogue(session, village), earned),
+    )
+
+
+@router.get(V + "/accounts", summary="Every balance of the village, highest first")
+def list_accounts(village_id: Id, session: DbSession, principal: Viewer) -> list[AccountOut]:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.VIEW)
+    return [
+        AccountOut(
+            id=a.id,
+            label=label,
+            household_id=a.household_id,
+            person_id=a.person_id,
+            balance=a.balance,
+            star_tier=tier,
+        )
+        for a, label, tier in reports.balances(session, village)
+    ]
+
+
+def _account_for(
+    session: Session, principal: Principal, village: Organisation, account_id: int | None
+) -> PointsAccount:
+    if account_id is None:
+        if principal.person_id is None:
+            raise InvalidInput(N_("Give an account"))
+        account = service.account_of_person(session, village, principal.person_id)
+        if account is None:
+            raise InvalidInput(
+                N_("This person is not in any household yet; a cadre must add them to one first")
+            )
+        return account
+    account = service.get_account(session, village, account_id)
+    if not (
+        service.can_use_account(session, principal, account)
+        or service.can(session, principal, PointsPerm.VIEW, village)
+        or service.can(session, principal, PointsPerm.SHOP, village)
+    ):
+        raise NotFound()
+    return account
+
+
+@router.get(V + "/me/account", summary="My (or my household's) balance")
+def my_account(village_id: Id, session: DbSession, principal: LoggedIn) -> AccountOut:
+    village = service.get_village_for(session, principal, village_id)
+    return account_out(session, village, _account_for(session, principal, village, None))
+
+
+@router.get(V + "/accounts/{account_id}/entries", summary="An account's ledger, newest first")
+def account_entries(
+    village_id: Id, account_id: Id, session: DbSession, principal: LoggedIn
+) -> list[EntryOut]:
+    village = service.get_village_for(session, principal, village_id)
+    account = _account_for(session, principal, village, account_id)
+    return [EntryOut.model_validate(e) for e in service.ledger(session, account)]
+
+
+# --- records and approval ---------------------------------------------------------------------
+
+
+@router.get(V + "/records")
+def list_records(
+    village_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    mine: bool = False,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[RecordOut]:
+    """Cadres see every record; a villager sees their own (`mine` is implied)."""
+    village = service.get_village_for(session, principal, village_id)
+    see_all = service.can(session, principal, PointsPerm.VIEW, village)
+    query = service.records_query(
+        village,
+        status=status,
+        person_id=principal.person_id if (mine or not see_all) else None,
+    )
+    rows, next_cursor = paginate(session, query, PointRecord.id, cursor, limit)
+    return Page[RecordOut](items=[record_out(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(V + "/records", status_code=201, summary="Report points (self, or for a villager)")
+def submit_record(
+    village_id: Id, body: RecordIn, session: DbSession, principal: Participant
+) -> RecordOut:
+    village = service.get_village_for(session, principal, village_id)
+    assert principal.person_id is not None
+    record = service.submit_record(
+        session,
+        principal,
+        village,
+        service.RecordRequest(
+            rule_code=body.rule_code,
+            person_id=body.person_id or principal.person_id,
+            occurred_on=body.occurred_on,
+            note=body.note,
+            evidence_file_id=body.evidence_file_id,
+            on_behalf=body.on_behalf,
+        ),
+    )
+    return _record(session, village, record.id)
+
+
+@router.post(V + "/records/batch", status_code=201, summary="One rule for many people at once")
+def record_batch(
+    village_id: Id, body: BatchIn, session: DbSession, principal: Recorder
+) -> list[RecordOut]:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.RECORD)
+    records = service.record_batch(
+        session,
+        principal,
+        village,
+        [
+            service.RecordRequest(
+                rule_code=body.rule_code,
+                person_id=person_id,
+                occurred_on=body.occurred_on,
+                note=body.note,
+            )
+            for person_id in body.person_ids
+        ],
+    )
+    return [_record(session, village, r.id) for r in records]
+
+
+@router.post(
+    V + "/records/import",
+    status_code=201,
+    summary="Records from Excel/CSV (phone, rule code, date, note); all or nothing",
+)
+def import_records(
+    village_id: Id,
+    file: Annotated[UploadFile, File()],
+    session: DbSession,
+    principal: Recorder,
+) -> list[RecordOut]:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.RECORD)
+    data = file.file.read(get_settings().upload_max_bytes + 1)
+    records = service.import_records(session, principal, village, data, file.filename or "")
+    return [_record(session, village, r.id) for r in records]
+
+
+@router.get(V + "/records/{record_id}")
+def get_record(village_id: Id, record_id: Id, session: DbSession, principal: LoggedIn) -> RecordOut:
+    village = service.get_village_for(session, principal, village_id)
+    return record_out(service.get_record_for(session, principal, village, record_id))
+
+
+@router.get(V + "/approvals", summary="Records waiting at a level I may decide")
+def awaiting_me(village_id: Id, session: DbSession, principal: Approver) -> list[RecordOut]:
+    village = service.get_village_for(session, principal, village_id)
+    return [record_out(r) for r in service.awaiting_me(session, principal, village)]
+
+
+@router.post(V + "/records/{record_id}/decision")
+def decide(
+    village_id: Id, record_id: Id, body: DecisionIn, session: DbSession, principal: Approver
+) -> RecordOut:
+    village = service.get_village_for(session, principal, village_id)
+    record = service.get_record(session, village, record_id)
+    service.decide(session, principal, village, record, body.decision, body.reason)
+    return _record(session, village, record.id)
+
+
+@router.post(V + "/records/{record_id}/resubmit", summary="Send a returned record back")
+def resubmit(
+    village_id: Id, record_id: Id, body: ResubmitIn, session: DbSession, principal: Participant
+) -> RecordOut:
+    village = service.get_village_for(session, principal, village_id)
+    record = service.get_record(session, village, record_id)
+    service.resubmit(
+        session,
+        principal,
+        village,
+        record,
+        note=body.note,
+        evidence_file_id=body.evidence_file_id,
+    )
+    return _record(session, village, record.id)
+
+
+@router.post(V + "/records/{record_id}/reverse", summary="Correct a settled record")
+def reverse(
+    village_id: Id, record_id: Id, body: ReasonIn, session: DbSession, principal: Manager
+) -> RecordOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    record = service.get_record(session, village, record_id)
+    service.reverse_record(session, principal, village, record, body.reason)
+    return _record(session, village, record.id)
+
+
+# --- notice and objections --------------------------------------------------------------------
+
+
+def notice_out(session: Session, notice: PublicNotice) -> NoticeOut:
+    now = utcnow()
+    return NoticeOut(
+        id=notice.id,
+        number=notice.number,
+        opens_at=notice.opens_at,
+        closes_at=notice.closes_at,
+        settled_at=notice.settled_at,
+        is_open=reports.notice_window(notice, now),
+        records=[record_out(r) for r in service.notice_records(session, notice)],
+    )
+
+
+@router.get(V + "/notices", summary="The public board (recent notices, newest first)")
+def list_notices(
+    village_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    limit: Annotated[int, Query(ge=1, le=60)] = 10,
+) -> list[NoticeOut]:
+    village = service.get_village_for(session, principal, village_id)
+    return [notice_out(session, n) for n in service.notices(session, village, limit)]
+
+
+@router.get(
+    V + "/notices/{notice_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="The printable A4 notice for the village board",
+)
+def notice_pdf(village_id: Id, notice_id: Id, session: DbSession, principal: LoggedIn) -> Response:
+    village = service.get_village_for(session, principal, village_id)
+    notice = service.get_notice(session, village, notice_id)
+    data = reports.notice_pdf(session, village, notice, service.notice_records(session, notice))
+    return Response(data, media_type="application/pdf")
+
+
+@router.post(V + "/records/{record_id}/objections", status_code=201)
+def raise_objection(
+    village_id: Id, record_id: Id, body: ReasonIn, session: DbSession, principal: Participant
+) -> ObjectionOut:
+    village = service.get_village_for(session, principal, village_id)
+    record = service.get_record(session, village, record_id)
+    objection = service.raise_objection(session, principal, village, record, body.reason)
+    return ObjectionOut.model_validate(objection)
+
+
+@router.get(V + "/objections")
+def list_objections(
+    village_id: Id,
+    session: DbSession,
+    principal: Viewer,
+    status: Annotated[str | None, Query(pattern="^(open|upheld|dismissed)$")] = None,
+) -> list[ObjectionOut]:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.VIEW)
+    return [ObjectionOut.model_validate(o) for o in service.objections(session, village, status)]
+
+
+@router.post(V + "/objections/{objection_id}/decision")
+def decide_objection(
+    village_id: Id,
+    objection_id: Id,
+    body: ObjectionDecisionIn,
+    session: DbSession,
+    principal: Manager,
+) -> ObjectionOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    objection: Objection = service.get_objection(session, village, objection_id)
+    service.decide_objection(
+        session,
+        principal,
+        village,
+        objection,
+        uphold=body.uphold,
+        answer=body.answer,
+        adjusted_points=body.adjusted_points,
+    )
+    return ObjectionOut.model_validate(objection)
+
+
+@router.post(
+    "/settlement", summary="Settle every closed notice now (the worker does it every 15 minutes)"
+)
+def settle_now(
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("points.manage", platform=True))],
+) -> SettlementOut:
+    report = service.settle_due(session)
+    return SettlementOut(notices=report.notices, records=report.records, points=report.points)
+
+
+# --- rankings and dashboards ------------------------------------------------------------------
+
+
+@router.get(V + "/rankings")
+def rankings(
+    village_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    period: Annotated[str, Query(pattern="^(month|year)$")] = "month",
+    day: date | None = None,
+) -> list[RankOut]:
+    village = service.get_village_for(session, principal, village_id)
+    rows = reports.ranking(session, village, period, day or service.today_local())
+    return [RankOut(**r.__dict__) for r in rows]
+
+
+def _figures(f: reports.VillageFigures) -> VillageFiguresOut:
+    return VillageFiguresOut(
+        village_id=f.village_id,
+        name=f.name,
+        records=f.records,
+        points=f.points,
+        participation=f.participation,
+        approval_hours=f.approval_hours,
+        members=f.members,
+        objections=f.objections,
+        upheld=f.upheld,
+    )
+
+
+def dashboard_out(d: reports.Dashboard) -> DashboardOut:
+    return DashboardOut(
+        title=d.title,
+        year=d.year,
+        months=d.months,
+        totals=_figures(d.totals),
+        points_by_category=d.points_by_category,
+        participation_by_month=d.participation_by_month,
+        latency_by_month=d.latency_by_month,
+        villages=[_figures(v) for v in d.villages],
+        fund=FundOut(**d.fund.__dict__) if d.fund else None,
+    )
+
+
+@router.get(V + "/dashboard")
+def village_dashboard(
+    village_id: Id, session: DbSession, principal: LoggedIn, year: Year | None = None
+) -> DashboardOut:
+    village = service.get_village_for(session, principal, village_id)
+    return dashboard_out(
+        reports.village_dashboard(session, village, year or service.today_local().year)
+    )
+
+
+@router.get("/regions/{code}/dashboard", summary="Roll-up across the villages of a region")
+def region_dashboard(
+    code: Annotated[str, Path(pattern=r"^\d{6}(\d{6})?$")],
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(PointsPerm.DASHBOARD))],
+    year: Year | None = None,
+) -> DashboardOut:
+    region = reports.get_region_for(session, principal, code)
+    return dashboard_out(
+        reports.region_dashboard(session, region, year or service.today_local().year)
+    )
+
+
+# --- shop and fund ----------------------------------------------------------------------------
+
+
+@router.get(V + "/shop/items")
+def list_items(village_id: Id, session: DbSession, principal: LoggedIn) -> list[ShopItemOut]:
+    village = service.get_village_for(session, principal, village_id)
+    return [ShopItemOut.model_validate(i) for i in shop.items(session, village)]
+
+
+@router.post(V + "/shop/items", status_code=201)
+def add_item(
+    village_id: Id, body: ShopItemIn, session: DbSession, principal: Manager
+) -> ShopItemOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    item = shop.add_item(session, principal, village, **body.model_dump())
+    return ShopItemOut.model_validate(item)
+
+
+@router.post(V + "/shop/items/{item_id}/restock")
+def restock(
+    village_id: Id, item_id: Id, body: RestockIn, session: DbSession, principal: LoggedIn
+) -> ShopItemOut:
+    village = service.get_village_for(session, principal, village_id)
+    item = shop.get_item(session, village, item_id)
+    if not (principal.scope_allows(PointsPerm.SHOP) or principal.scope_allows(PointsPerm.MANAGE)):
+        raise PermissionDenied()
+    return ShopItemOut.model_validate(
+        shop.restock(session, principal, village, item, body.quantity)
+    )
+
+
+@router.get(V + "/fund")
+def fund(village_id: Id, session: DbSession, principal: LoggedIn) -> FundOut:
+    village = service.get_village_for(session, principal, village_id)
+    return FundOut(**shop.fund_summary(session, village.id).__dict__)
+
+
+@router.post(V + "/fund/donations", status_code=201)
+def donate(village_id: Id, body: DonationIn, session: DbSession, principal: Manager) -> FundOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
+    shop.add_donation(
+        session, principal, village, amount_fen=body.amount_fen, donor=body.donor, note=body.note
+    )
+    return FundOut(**shop.fund_summary(session, village.id).__dict__)
+
+
+def redemption_out(r: Redemption) -> RedemptionOut:
+    return RedemptionOut(
+        id=r.id,
+        account_id=r.account_id,
+        item_id=r.item_id,
+        item_name=r.item.name,
+        quantity=r.quantity,
+        points=r.points,
+        cost_fen=r.cost_fen,
+        status=r.status,
+        via_card=r.via_card,
+        created_at=r.created_at,
+        handed_over_at=r.handed_over_at,
+    )
+
+
+@router.post(V + "/redemptions", status_code=201, summary="Spend points in the points supermarket")
+def redeem(
+    village_id: Id, body: RedemptionIn, session: DbSession, principal: Participant
+) -> RedemptionOut:
+    village = service.get_village_for(session, principal, village_id)
+    item = shop.get_item(session, village, body.item_id)
+    if body.card_code:
+        household = shop.household_by_card(session, village, body.card_code)
+        account = service.account_for_holder(session, village.id, f"h:{household.id}")
+        assert account is not None
+        via_card = True
+    else:
+        account = _account_for(session, principal, village, body.account_id)
+        via_card = False
+    redemption = shop.redeem(
+        session, principal, village, account, item, body.quantity, via_card=via_card
+    )
+    return redemption_out(shop.get_redemption(session, village, redemption.id))
+
+
+@router.get(V + "/redemptions", summary="Mine, or all for shopkeepers and cadres")
+def list_redemptions(
+    village_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+) -> list[RedemptionOut]:
+    village = service.get_village_for(session, principal, village_id)
+    if service.can(session, principal, PointsPerm.SHOP, village) or service.can(
+        session, principal, PointsPerm.VIEW, village
+    ):
+        rows = shop.redemptions(session, village, status=status)
+    else:
+        account = (
+            service.account_of_person(session, village, principal.person_id, create=False)
+            if principal.person_id
+            else None
+        )
+        rows = (
+            shop.redemptions(session, village, account_id=account.id, status=status)
+            if account
+            else []
+        )
+    return [redemption_out(r) for r in rows]
+
+
+@router.post(V + "/redemptions/{redemption_id}/handover", summary="The shopkeeper hands goods over")
+def hand_over(
+    village_id: Id, redemption_id: Id, session: DbSession, principal: Shopkeeper
+) -> RedemptionOut:
+    village = service.get_village_for(session, principal, village_id, PointsPerm.SHOP)
+    redemption = shop.get_redemption(session, village, redemption_id)
+    return redemption_out(shop.hand_over(session, principal, village, redemption))
+
+
+@router.post(V + "/redemptions/{redemption_id}/cancel")
+def cancel_redemption(
+    village_id: Id, redemption_id: Id, session: DbSession, principal: Participant
+) -> RedemptionOut:
+    village = service.get_village_for(session, principal, village_id)
+    redemption = shop.get_redemption(session, village, redemption_id)
+    return redemption_out(shop.cancel_redemption(session, principal, village, redemption))

@@ -1,0 +1,603 @@
+"""What points governance shows: rankings and star tiers, dashboards for a village and roll-ups
+for a town, county or province, Excel exports and the printable A4 public notice."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongchuang.core import spreadsheets
+from gongchuang.core.errors import NotFound
+from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.models import Membership, Organisation, Region
+from gongchuang.core.permissions import Principal
+from gongchuang.core.web import local_midnight, local_time
+from gongchuang.points import service, shop
+from gongchuang.points.models import (
+    Household,
+    MonthlyParticipation,
+    MonthlyStat,
+    Objection,
+    ObjectionStatus,
+    PointRecord,
+    PointRule,
+    PointsAccount,
+    PointsEntry,
+    PublicNotice,
+    RecordStatus,
+    RuleCatalogue,
+    RuleCategory,
+)
+from gongchuang.points.permissions import PointsPerm
+
+# --- rankings and tiers -----------------------------------------------------------------------
+
+
+@dataclass
+class RankRow:
+    rank: int
+    account_id: int
+    label: str
+    points: int
+    year_points: int
+    tier: str
+
+
+def _earned_since(session: Session, village_id: int, start: date, end: date) -> dict[int, int]:
+    rows = session.execute(
+        select(PointsEntry.account_id, func.sum(PointsEntry.delta))
+        .where(
+            PointsEntry.organisation_id == village_id,
+            PointsEntry.kind.in_(service.LEDGER_KINDS_EARNED),
+            PointsEntry.created_at >= local_midnight(start),
+            PointsEntry.created_at < local_midnight(end),
+        )
+        .group_by(PointsEntry.account_id)
+    ).all()
+    return {account_id: int(total or 0) for account_id, total in rows}
+
+
+def tier_for(catalogue: RuleCatalogue, year_points: int) -> str:
+    name = ""
+    for tier in sorted(catalogue.star_tiers or [], key=lambda t: t["min_points"]):
+        if year_points >= tier["min_points"]:
+            name = tier["name"]
+    return name
+
+
+def ranking(
+    session: Session, village: Organisation, period: str, day: date, limit: int = 100
+) -> list[RankRow]:
+    """Points earned (settled, less reversals) in the month or year containing `day`."""
+    catalogue = service.get_catalogue(session, village)
+    start, end = service.period_bounds("year" if period == "year" else "month", day)
+    earned = _earned_since(session, village.id, start, end)
+    year_start, year_end = service.period_bounds("year", day)
+    yearly = (
+        earned if period == "year" else _earned_since(session, village.id, year_start, year_end)
+    )
+    accounts = list(
+        session.scalars(select(PointsAccount).where(PointsAccount.id.in_(list(earned))))
+    )
+    labels = service.account_labels(session, accounts)
+    ordered = sorted(accounts, key=lambda a: (-earned[a.id], labels.get(a.id, ""), a.id))
+    rows: list[RankRow] = []
+    previous: int | None = None
+    rank = 0
+    for position, account in enumerate(ordered[:limit], start=1):
+        if earned[account.id] != previous:
+            rank = position  # equal points share a rank ("1, 1, 3")
+            previous = earned[account.id]
+        rows.append(
+            RankRow(
+                rank=rank,
+                account_id=account.id,
+                label=labels.get(account.id, ""),
+                points=earned[account.id],
+                year_points=yearly.get(account.id, 0),
+                tier=tier_for(catalogue, yearly.get(account.id, 0)),
+            )
+        )
+    return rows
+
+
+def balances(session: Session, village: Organisation) -> list[tuple[PointsAccount, str, str]]:
+    catalogue = service.get_catalogue(session, village)
+    accounts = list(
+        session.scalars(
+            select(PointsAccount)
+            .where(PointsAccount.organisation_id == village.id)
+            .order_by(PointsAccount.balance.desc(), PointsAccount.id)
+        )
+    )
+    labels = service.account_labels(session, accounts)
+    year_start, year_end = service.period_bounds("year", service.today_local())
+    yearly = _earned_since(session, village.id, year_start, year_end)
+    return [(a, labels.get(a.id, ""), tier_for(catalogue, yearly.get(a.id, 0))) for a in accounts]
+
+
+# --- dashboards -------------------------------------------------------------------------------
+
+
+@dataclass
+class VillageFigures:
+    village_id: int
+    name: str
+    records: int = 0
+    points: int = 0
+    approval_seconds: int = 0
+    participation: float = 0.0  # average monthly share of members who took part
+    members: int = 0
+    objections: int = 0
+    upheld: int = 0
+
+    @property
+    def approval_hours(self) -> float:
+        return round(self.approval_seconds / self.records / 3600, 1) if self.records else 0.0
+
+
+@dataclass
+class Dashboard:
+    title: str
+    year: int
+    months: list[str]
+    totals: VillageFigures
+    points_by_category: dict[str, list[int]]
+    participation_by_month: list[float]
+    latency_by_month: list[float]
+    villages: list[VillageFigures] = field(default_factory=list)
+    top_rules: list[tuple[str, str, int]] = field(default_factory=list)
+    bottom_rules: list[tuple[str, str, int]] = field(default_factory=list)
+    fund: shop.FundSummary | None = None
+
+    def chart_data(self) -> dict[str, Any]:
+        return {
+            "months": self.months,
+            "categories": self.points_by_category,
+            "participation": self.participation_by_month,
+            "latency": self.latency_by_month,
+            "villages": [
+                {"name": v.name, "points": v.points, "participation": v.participation}
+                for v in self.villages
+            ],
+            "labels": {
+                "points": gettext("Points"),
+                "participation": gettext("Participation rate (%)"),
+                "latency": gettext("Approval time (hours)"),
+            },
+        }
+
+
+def _months(year: int) -> list[date]:
+    return [date(year, m, 1) for m in range(1, 13)]
+
+
+def _build(
+    session: Session, title: str, year: int, village_ids: list[int], names: dict[int, str]
+) -> Dashboard:
+    months = _months(year)
+    start, end = months[0], date(year + 1, 1, 1)
+    stat_rows = session.execute(
+        select(
+            MonthlyStat.organisation_id,
+            MonthlyStat.month,
+            RuleCategory.name,
+            func.sum(MonthlyStat.records),
+            func.sum(MonthlyStat.points),
+            func.sum(MonthlyStat.approval_seconds),
+        )
+        .join(RuleCategory, RuleCategory.id == MonthlyStat.category_id)
+        .where(
+            MonthlyStat.organisation_id.in_(village_ids),
+            MonthlyStat.month >= start,
+            MonthlyStat.month < end,
+        )
+        .group_by(MonthlyStat.organisation_id, MonthlyStat.month, RuleCategory.name)
+    ).all()
+    members = dict(
+        session.execute(
+            select(Membership.organisation_id, func.count(Membership.id))
+            .where(Membership.organisation_id.in_(village_ids))
+            .group_by(Membership.organisation_id)
+        ).all()
+    )
+    participation_rows = session.execute(
+        select(
+            MonthlyParticipation.organisation_id,
+            MonthlyParticipation.month,
+            MonthlyParticipation.participants,
+        ).where(
+            MonthlyParticipation.organisation_id.in_(village_ids),
+            MonthlyParticipation.month >= start,
+            MonthlyParticipation.month < end,
+        )
+    ).all()
+    objection_rows = session.execute(
+        select(Objection.organisation_id, Objection.status, func.count(Objection.id))
+        .where(
+            Objection.organisation_id.in_(village_ids),
+            Objection.raised_at >= local_midnight(start),
+            Objection.raised_at < local_midnight(end),
+        )
+        .group_by(Objection.organisation_id, Objection.status)
+    ).all()
+    figures = {
+        vid: VillageFigures(vid, names.get(vid, ""), members=members.get(vid, 0))
+        for vid in village_ids
+    }
+    month_index = {m: i for i, m in enumerate(months)}
+    by_category: dict[str, list[int]] = {}
+    records_by_month = [0] * 12
+    seconds_by_month = [0] * 12
+    for vid, month, category, records, points, seconds in stat_rows:
+        figure = figures[vid]
+        figure.records += int(records or 0)
+        figure.points += int(points or 0)
+        figure.approval_seconds += int(seconds or 0)
+        i = month_index[month]
+        by_category.setdefault(category, [0] * 12)[i] += int(points or 0)
+        records_by_month[i] += int(records or 0)
+        seconds_by_month[i] += int(seconds or 0)
+    participants_by_month = [0] * 12
+    village_months: dict[int, list[int]] = {}
+    for vid, month, participants in participation_rows:
+        participants_by_month[month_index[month]] += participants
+        village_months.setdefault(vid, []).append(participants)
+    today = service.today_local()
+    months_elapsed = 12 if year < today.year else (today.month if year == today.year else 0)
+    for vid, counts in village_months.items():
+        figure = figures[vid]
+        if figure.members and months_elapsed:
+            figure.participation = round(100 * sum(counts) / (figure.members * months_elapsed), 1)
+    for vid, status, count in objection_rows:
+        figures[vid].objections += count
+        if status == ObjectionStatus.upheld:
+            figures[vid].upheld += count
+    total_members = sum(f.members for f in figures.values())
+    totals = VillageFigures(0, title, members=total_members)
+    for f in figures.values():
+        totals.records += f.records
+        totals.points += f.points
+        totals.approval_seconds += f.approval_seconds
+        totals.objections += f.objections
+        totals.upheld += f.upheld
+    if total_members and months_elapsed:
+        totals.participation = round(
+            100 * sum(participants_by_month) / (total_members * months_elapsed), 1
+        )
+    return Dashboard(
+        title=title,
+        year=year,
+        months=[f"{m:%Y-%m}" for m in months],
+        totals=totals,
+        points_by_category=by_category,
+        participation_by_month=[
+            round(100 * p / total_members, 1) if total_members else 0.0
+            for p in participants_by_month
+        ],
+        latency_by_month=[
+            round(s / r / 3600, 1) if r else 0.0
+            for s, r in zip(seconds_by_month, records_by_month, strict=True)
+        ],
+        villages=sorted(figures.values(), key=lambda f: (-f.points, f.name)),
+    )
+
+
+def village_dashboard(session: Session, village: Organisation, year: int) -> Dashboard:
+    service.get_catalogue(session, village)
+    dashboard = _build(session, village.name, year, [village.id], {village.id: village.name})
+    dashboard.top_rules, dashboard.bottom_rules = _rule_usage(session, village, year)
+    dashboard.fund = shop.fund_summary(session, village.id)
+    return dashboard
+
+
+def _rule_usage(
+    session: Session, village: Organisation, year: int
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+    """Most and least used current rules of the year (an unused rule may be a dead one)."""
+    catalogue = service.get_catalogue(session, village)
+    used = dict(
+        session.execute(
+            select(PointRecord.rule_code, func.count(PointRecord.id))
+            .where(
+                PointRecord.organisation_id == village.id,
+                PointRecord.status == RecordStatus.settled,
+                PointRecord.occurred_on >= date(year, 1, 1),
+                PointRecord.occurred_on < date(year + 1, 1, 1),
+            )
+            .group_by(PointRecord.rule_code)
+        ).all()
+    )
+    rules = session.execute(
+        select(PointRule.code, PointRule.title).where(
+            PointRule.catalogue_id == catalogue.id, PointRule.is_current.is_(True)
+        )
+    ).all()
+    usage = sorted(((c, t, int(used.get(c, 0))) for c, t in rules), key=lambda r: (-r[2], r[0]))
+    return usage[:5], list(reversed(usage[-5:])) if len(usage) > 5 else []
+
+
+def region_allowed(session: Session, principal: Principal, region: Region) -> bool:
+    """Department staff see the roll-up of their own region's subtree."""
+    if principal.is_platform_admin:
+        return principal.scope_allows(PointsPerm.DASHBOARD)
+    if not principal.scope_allows(PointsPerm.DASHBOARD):
+        return False
+    return any(
+        PointsPerm.DASHBOARD in grant.permissions
+        and grant.organisation_kind == "government_department"
+        and region.path.startswith(grant.region_path)
+        for grant in principal.grants(session)
+    )
+
+
+def get_region_for(session: Session, principal: Principal, code: str) -> Region:
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None or not region_allowed(session, principal, region):
+        raise NotFound()
+    return region
+
+
+def region_dashboard(session: Session, region: Region, year: int) -> Dashboard:
+    rows = session.execute(
+        select(Organisation.id, Organisation.name)
+        .join(RuleCatalogue, RuleCatalogue.organisation_id == Organisation.id)
+        .join(Region, Region.id == Organisation.region_id)
+        .where(Region.path.startswith(region.path))
+    ).all()
+    names = dict(rows)
+    return _build(session, region.name, year, list(names), names)
+
+
+def region_dashboard_from_records(session: Session, region: Region, year: int) -> dict[int, int]:
+    """The same points per village straight from the records, without the monthly aggregates:
+    what the benchmark compares against."""
+    rows = session.execute(
+        select(PointRecord.organisation_id, func.sum(PointRecord.points))
+        .join(Organisation, Organisation.id == PointRecord.organisation_id)
+        .join(Region, Region.id == Organisation.region_id)
+        .where(
+            Region.path.startswith(region.path),
+            PointRecord.status == RecordStatus.settled,
+            PointRecord.approved_at >= local_midnight(date(year, 1, 1)),
+            PointRecord.approved_at < local_midnight(date(year + 1, 1, 1)),
+        )
+        .group_by(PointRecord.organisation_id)
+    ).all()
+    return {vid: int(total or 0) for vid, total in rows}
+
+
+def dashboard_regions(session: Session, principal: Principal) -> list[Region]:
+    """The regions whose roll-up the principal may open: their departments' regions."""
+    if principal.is_platform_admin:
+        return list(
+            session.scalars(
+                select(Region)
+                .join(Organisation, Organisation.region_id == Region.id)
+                .where(Organisation.kind == "government_department")
+                .distinct()
+            )
+        )
+    paths = {
+        g.region_path
+        for g in principal.grants(session)
+        if PointsPerm.DASHBOARD in g.permissions and g.organisation_kind == "government_department"
+    }
+    return list(session.scalars(select(Region).where(Region.path.in_(paths))))
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+STATUS_LABELS = {
+    RecordStatus.pending: N_("Waiting for approval"),
+    RecordStatus.returned: N_("Returned for more evidence"),
+    RecordStatus.rejected: N_("Rejected"),
+    RecordStatus.in_notice: N_("On public notice"),
+    RecordStatus.settled: N_("Settled"),
+    RecordStatus.cancelled: N_("Struck out after an objection"),
+    RecordStatus.reversed: N_("Reversed"),
+}
+
+
+def records_workbook(session: Session, village: Organisation, year: int) -> bytes:
+    records = session.scalars(
+        service.records_query(village, year=year).order_by(PointRecord.id)
+    ).unique()
+    households = dict(
+        session.execute(
+            select(Household.id, Household.name).where(Household.organisation_id == village.id)
+        ).all()
+    )
+    header = [
+        gettext("Number"),
+        gettext("Name"),
+        gettext("Household"),
+        gettext("Rule"),
+        gettext("Item"),
+        gettext("Points"),
+        gettext("Date"),
+        gettext("Status"),
+        gettext("Recorded on behalf"),
+        gettext("Submitted at"),
+        gettext("Note"),
+    ]
+    rows: list[list[object]] = [
+        [
+            r.id,
+            r.person.name,
+            households.get(r.household_id or 0, ""),
+            r.rule_code,
+            r.rule.title,
+            r.points,
+            r.occurred_on.isoformat(),
+            gettext(STATUS_LABELS[RecordStatus(r.status)]),
+            gettext("Yes") if r.on_behalf else "",
+            local_time(r.submitted_at),
+            r.note,
+        ]
+        for r in records
+    ]
+    return spreadsheets.workbook_bytes(header, rows, gettext("Points records"))
+
+
+def balances_workbook(session: Session, village: Organisation) -> bytes:
+    header = [gettext("Account"), gettext("Balance"), gettext("Star tier")]
+    rows: list[list[object]] = [
+        [label, account.balance, tier] for account, label, tier in balances(session, village)
+    ]
+    return spreadsheets.workbook_bytes(header, rows, gettext("Balances"))
+
+
+# --- printable PDFs ---------------------------------------------------------------------------
+
+_FONT = "STSong-Light"
+
+
+def _register_font() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if _FONT not in pdfmetrics.getRegisteredFontNames():
+        # A CID font every PDF reader ships for Chinese: nothing to embed or download.
+        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+
+
+def notice_pdf(
+    session: Session, village: Organisation, notice: PublicNotice, records: list[PointRecord]
+) -> bytes:
+    """The A4 notice for the village's physical board: names, never phones or ID numbers."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    _register_font()
+    households = dict(
+        session.execute(
+            select(Household.id, Household.name).where(Household.organisation_id == village.id)
+        ).all()
+    )
+    title_style = ParagraphStyle("t", fontName=_FONT, fontSize=20, leading=28, alignment=1)
+    body = ParagraphStyle("b", fontName=_FONT, fontSize=11, leading=17)
+    cell = ParagraphStyle("c", fontName=_FONT, fontSize=10, leading=13)
+    closes = notice.closes_at - timedelta(seconds=1)
+    story: list[Any] = [
+        Paragraph(f"{village.name}积分公示", title_style),
+        Paragraph(f"第 {notice.number} 号", ParagraphStyle("n", parent=body, alignment=1)),
+        Spacer(1, 6 * mm),
+        Paragraph(
+            f"经审核，以下积分记录予以公示。公示期自 {local_time(notice.opens_at, '%Y年%m月%d日')}"
+            f"至 {local_time(closes, '%Y年%m月%d日')}。村民如有异议，请在公示期内向村民委员会"
+            "书面或当面反映，也可在“共创”平台提出，委员会将作出书面答复。",
+            body,
+        ),
+        Spacer(1, 5 * mm),
+    ]
+    data: list[list[Any]] = [["序号", "姓名", "户", "积分事项", "分值", "日期"]]
+    for index, record in enumerate(records, start=1):
+        struck = record.status in (RecordStatus.cancelled, RecordStatus.reversed)
+        points = f"{record.points:+d}" + ("（已撤销）" if struck else "")
+        data.append(
+            [
+                str(index),
+                Paragraph(record.person.name, cell),
+                Paragraph(households.get(record.household_id or 0, ""), cell),
+                Paragraph(record.rule.title, cell),
+                points,
+                record.occurred_on.strftime("%m-%d"),
+            ]
+        )
+    if len(data) == 1:
+        data.append(["", "", "", Paragraph("（本期无记录）", cell), "", ""])
+    table = Table(
+        data,
+        colWidths=[12 * mm, 24 * mm, 30 * mm, 72 * mm, 22 * mm, 18 * mm],
+        repeatRows=1,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), _FONT),
+                ("FONTSIZE", (0, 0), (-1, -1), 10),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    story += [
+        table,
+        Spacer(1, 10 * mm),
+        Paragraph(f"{village.name}", ParagraphStyle("s", parent=body, alignment=2)),
+        Paragraph(
+            local_time(notice.opens_at, "%Y年%m月%d日"),
+            ParagraphStyle("d", parent=body, alignment=2),
+        ),
+    ]
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=f"{village.name}积分公示 {notice.number}",
+    )
+    doc.build(story)
+    return out.getvalue()
+
+
+def household_cards_pdf(
+    session: Session, village: Organisation, households: list[Household], base_url: str
+) -> bytes:
+    """Printable redemption cards, eight to an A4 sheet: the shopkeeper scans the QR code."""
+    from reportlab.graphics import renderPDF
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas
+
+    _register_font()
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    pdf.setTitle(f"{village.name}积分兑换卡")
+    _width, height = A4
+    card_w, card_h = 90 * mm, 60 * mm
+    for index, household in enumerate(households):
+        slot = index % 8
+        if index and slot == 0:
+            pdf.showPage()
+        x = 12 * mm + (slot % 2) * (card_w + 6 * mm)
+        y = height - 15 * mm - (slot // 2 + 1) * (card_h + 6 * mm)
+        pdf.roundRect(x, y, card_w, card_h, 4 * mm)
+        pdf.setFont(_FONT, 13)
+        pdf.drawString(x + 5 * mm, y + card_h - 10 * mm, village.name)
+        pdf.setFont(_FONT, 16)
+        pdf.drawString(x + 5 * mm, y + card_h - 20 * mm, household.name)
+        pdf.setFont(_FONT, 10)
+        pdf.drawString(x + 5 * mm, y + card_h - 28 * mm, "积分超市兑换卡")
+        pdf.drawString(x + 5 * mm, y + 6 * mm, f"户号 {household.id}")
+        widget = QrCodeWidget(f"{base_url}/points/villages/{village.id}/card/{household.card_code}")
+        x0, y0, x1, y1 = widget.getBounds()
+        size = 42 * mm
+        drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+        drawing.add(widget)
+        renderPDF.draw(drawing, pdf, x + card_w - size - 4 * mm, y + 9 * mm)
+    if not households:
+        pdf.setFont(_FONT, 14)
+        pdf.drawString(20 * mm, height - 30 * mm, "本村尚未建立户档案")
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def notice_window(notice: PublicNotice, now: datetime) -> bool:
+    return notice.opens_at <= now < notice.closes_at

@@ -1,0 +1,463 @@
+"""The points supermarket (积分超市) and the reward fund (奖励基金) that pays for its goods.
+
+A redemption takes points, stock and money in one transaction under the village's lock, and each
+cached figure moves only by a conditional UPDATE that cannot go below zero: never negative,
+never oversold, never unfunded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from gongchuang.core import audit
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Organisation
+from gongchuang.core.permissions import Principal
+from gongchuang.core.text import clean_text
+from gongchuang.points import service
+from gongchuang.points.models import (
+    EntryKind,
+    FundEntry,
+    Household,
+    PointsAccount,
+    Redemption,
+    RedemptionStatus,
+    ShopItem,
+    StockMovement,
+)
+from gongchuang.points.permissions import PointsPerm
+
+MAX_QUANTITY = 20
+MAX_FEN = 100_000_000  # one million yuan in one entry is a typing error
+
+
+def items(session: Session, village: Organisation, *, active_only: bool = True) -> list[ShopItem]:
+    query = select(ShopItem).where(ShopItem.organisation_id == village.id)
+    if active_only:
+        query = query.where(ShopItem.active.is_(True))
+    return list(session.scalars(query.order_by(ShopItem.price_points, ShopItem.id)))
+
+
+def get_item(session: Session, village: Organisation, item_id: int) -> ShopItem:
+    item = session.get(ShopItem, item_id)
+    if item is None or item.organisation_id != village.id:
+        raise NotFound()
+    return item
+
+
+def add_item(
+    session: Session,
+    actor: Principal,
+    village: Organisation,
+    *,
+    name: str,
+    price_points: int,
+    unit_cost_fen: int,
+    stock: int = 0,
+    description: str = "",
+) -> ShopItem:
+    if not service.can(session, actor, PointsPerm.MANAGE, village):
+        raise NotFound()
+    service.get_catalogue(session, village)
+    errors = []
+    if not 1 <= price_points <= 100_000:
+        errors.append({"field": "price_points", "message": "1..100000"})
+    if not 0 <= unit_cost_fen <= MAX_FEN:
+        errors.append({"field": "unit_cost_fen", "message": "0..100000000"})
+    if not 0 <= stock <= 100_000:
+        errors.append({"field": "stock", "message": "0..100000"})
+    if errors:
+        raise InvalidInput(N_("The item is not valid; nothing was changed"), errors=errors)
+    item = ShopItem(
+        organisation_id=village.id,
+        name=clean_text(name, "name", max_length=100),
+        description=clean_text(description, "description", max_length=300, required=False),
+        price_points=price_points,
+        unit_cost_fen=unit_cost_fen,
+        stock=0,
+    )
+    session.add(item)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "points.shop.item_add",
+        "points_shop_item",
+        item.id,
+        after={"name": item.name, "price": price_points, "cost_fen": unit_cost_fen},
+    )
+    if stock:
+        restock(session, actor, village, item, stock)
+    return item
+
+
+def restock(
+    session: Session, actor: Principal, village: Organisation, item: ShopItem, quantity: int
+) -> ShopItem:
+    """Goods put on the shelf (negative: goods written off, never below zero)."""
+    if (
+        not (
+            service.can(session, actor, PointsPerm.SHOP, village)
+            or service.can(session, actor, PointsPerm.MANAGE, village)
+        )
+        or item.organisation_id != village.id
+    ):
+        raise NotFound()
+    if quantity == 0 or abs(quantity) > 100_000:
+        raise InvalidInput(N_("Give a quantity other than zero"))
+    moved = session.execute(
+        update(ShopItem)
+        .where(ShopItem.id == item.id, ShopItem.stock + quantity >= 0)
+        .values(stock=ShopItem.stock + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(N_("Cannot write off more than is in stock"))
+    session.add(
+        StockMovement(
+            item_id=item.id,
+            delta=quantity,
+            kind="restock" if quantity > 0 else "write_off",
+            actor_person_id=actor.person_id,
+        )
+    )
+    session.flush()
+    session.refresh(item, ["stock"])
+    audit.record(
+        session,
+        actor,
+        "points.shop.restock",
+        "points_shop_item",
+        item.id,
+        after={"delta": quantity, "stock": item.stock},
+    )
+    return item
+
+
+def fund_balance(session: Session, village_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.coalesce(func.sum(FundEntry.amount_fen), 0)).where(
+                FundEntry.organisation_id == village_id
+            )
+        )
+        or 0
+    )
+
+
+def add_donation(
+    session: Session,
+    actor: Principal,
+    village: Organisation,
+    *,
+    amount_fen: int,
+    donor: str,
+    note: str = "",
+) -> FundEntry:
+    if not service.can(session, actor, PointsPerm.MANAGE, village):
+        raise NotFound()
+    if not 1 <= amount_fen <= MAX_FEN:
+        raise InvalidInput(N_("The amount must be between 0.01 and 1,000,000 yuan"))
+    entry = FundEntry(
+        organisation_id=village.id,
+        amount_fen=amount_fen,
+        kind="donation",
+        counterparty=clean_text(donor, "donor", max_length=100),
+        note=clean_text(note, "note", max_length=300, required=False),
+        actor_person_id=actor.person_id,
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "points.fund.donation",
+        "points_fund_entry",
+        entry.id,
+        after={"amount_fen": amount_fen, "donor": entry.counterparty},
+    )
+    return entry
+
+
+@dataclass
+class FundSummary:
+    balance_fen: int
+    donated_fen: int
+    spent_fen: int
+    monthly_spend_fen: int  # average of the last three months
+    months_left: float | None  # None: nothing is being spent
+
+
+def fund_summary(session: Session, village_id: int) -> FundSummary:
+    donated, spent = session.execute(
+        select(
+            func.coalesce(func.sum(FundEntry.amount_fen).filter(FundEntry.amount_fen > 0), 0),
+            func.coalesce(func.sum(FundEntry.amount_fen).filter(FundEntry.amount_fen < 0), 0),
+        ).where(FundEntry.organisation_id == village_id)
+    ).one()
+    since = utcnow() - timedelta(days=90)
+    recent = session.scalar(
+        select(func.coalesce(func.sum(FundEntry.amount_fen), 0)).where(
+            FundEntry.organisation_id == village_id,
+            FundEntry.kind.in_(["redemption", "redemption_cancelled"]),
+            FundEntry.created_at >= since,
+        )
+    )
+    monthly = -int(recent or 0) // 3
+    balance = int(donated) + int(spent)
+    return FundSummary(
+        balance_fen=balance,
+        donated_fen=int(donated),
+        spent_fen=-int(spent),
+        monthly_spend_fen=monthly,
+        months_left=round(balance / monthly, 1) if monthly > 0 else None,
+    )
+
+
+def redeem(
+    session: Session,
+    actor: Principal,
+    village: Organisation,
+    account: PointsAccount,
+    item: ShopItem,
+    quantity: int = 1,
+    *,
+    via_card: bool = False,
+) -> Redemption:
+    """The holder spends points on goods; a shopkeeper may do it for a household that shows
+    its printed card (`via_card`)."""
+    if account.organisation_id != village.id or item.organisation_id != village.id:
+        raise NotFound()
+    if via_card:
+        if not service.can(session, actor, PointsPerm.SHOP, village):
+            raise NotFound()
+    elif not service.can_use_account(session, actor, account):
+        raise NotFound()
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidInput(N_("You can redeem 1 to %(n)s at a time"), n=MAX_QUANTITY)
+    catalogue = service._lock_village(session, village.id)
+    session.refresh(item)
+    session.refresh(account)
+    if not item.active:
+        raise Conflict(N_("This item is no longer offered"))
+    points = item.price_points * quantity
+    cost = item.unit_cost_fen * quantity
+    if account.balance < catalogue.min_redeem_balance:
+        raise Conflict(
+            N_("Redeeming starts at a balance of %(min)s points; the balance is %(balance)s"),
+            min=catalogue.min_redeem_balance,
+            balance=account.balance,
+        )
+    if account.balance < points:
+        raise Conflict(
+            N_("Not enough points: %(points)s needed, %(balance)s available"),
+            points=points,
+            balance=account.balance,
+        )
+    if item.stock < quantity:
+        raise Conflict(N_("Out of stock: %(stock)s left"), stock=item.stock)
+    if fund_balance(session, village.id) < cost:
+        raise Conflict(N_("The reward fund cannot pay for this; please tell the village committee"))
+    moved = session.execute(
+        update(ShopItem)
+        .where(ShopItem.id == item.id, ShopItem.stock >= quantity)
+        .values(stock=ShopItem.stock - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(N_("Out of stock: %(stock)s left"), stock=0)
+    redemption = Redemption(
+        organisation_id=village.id,
+        account_id=account.id,
+        item_id=item.id,
+        quantity=quantity,
+        points=points,
+        cost_fen=cost,
+        status=RedemptionStatus.awaiting_handover,
+        requested_by_person_id=actor.person_id,
+        via_card=via_card,
+    )
+    session.add(redemption)
+    session.flush()
+    service.post_entry(
+        session,
+        account.id,
+        village.id,
+        -points,
+        EntryKind.redemption,
+        actor=actor,
+        redemption_id=redemption.id,
+        note=f"{item.name} × {quantity}",
+    )
+    session.add(
+        StockMovement(
+            item_id=item.id,
+            delta=-quantity,
+            kind="redemption",
+            redemption_id=redemption.id,
+            actor_person_id=actor.person_id,
+        )
+    )
+    session.add(
+        FundEntry(
+            organisation_id=village.id,
+            amount_fen=-cost,
+            kind="redemption",
+            counterparty=item.name,
+            redemption_id=redemption.id,
+            actor_person_id=actor.person_id,
+        )
+    )
+    session.flush()
+    session.refresh(item, ["stock"])
+    audit.record(
+        session,
+        actor,
+        "points.redeem",
+        "points_redemption",
+        redemption.id,
+        after={
+            "account": account.id,
+            "item": item.id,
+            "quantity": quantity,
+            "points": points,
+            "cost_fen": cost,
+            "via_card": via_card,
+        },
+    )
+    return redemption
+
+
+def get_redemption(session: Session, village: Organisation, redemption_id: int) -> Redemption:
+    redemption = session.scalar(
+        select(Redemption)
+        .options(joinedload(Redemption.item))
+        .where(Redemption.id == redemption_id)
+    )
+    if redemption is None or redemption.organisation_id != village.id:
+        raise NotFound()
+    return redemption
+
+
+def hand_over(
+    session: Session, actor: Principal, village: Organisation, redemption: Redemption
+) -> Redemption:
+    """The shopkeeper confirms the goods left the shop."""
+    if not service.can(session, actor, PointsPerm.SHOP, village):
+        raise NotFound()
+    if redemption.status != RedemptionStatus.awaiting_handover:
+        raise Conflict(N_("This redemption is not waiting for hand-over"))
+    redemption.status = RedemptionStatus.handed_over
+    redemption.handed_over_at = utcnow()
+    redemption.handed_over_by_person_id = actor.person_id
+    audit.record(
+        session, actor, "points.redeem.handover", "points_redemption", redemption.id, after={}
+    )
+    return redemption
+
+
+def cancel_redemption(
+    session: Session, actor: Principal, village: Organisation, redemption: Redemption
+) -> Redemption:
+    """Before hand-over, the holder or the shopkeeper may cancel: points, stock and money go
+    back by reversing entries."""
+    account = session.get(PointsAccount, redemption.account_id)
+    assert account is not None
+    if not (
+        service.can(session, actor, PointsPerm.SHOP, village)
+        or service.can_use_account(session, actor, account)
+    ):
+        raise NotFound()
+    if redemption.status != RedemptionStatus.awaiting_handover:
+        raise Conflict(N_("Only a redemption not yet handed over can be cancelled"))
+    service._lock_village(session, village.id)
+    redemption.status = RedemptionStatus.cancelled
+    service.post_entry(
+        session,
+        account.id,
+        village.id,
+        redemption.points,
+        EntryKind.redemption_cancelled,
+        actor=actor,
+        redemption_id=redemption.id,
+    )
+    session.execute(
+        update(ShopItem)
+        .where(ShopItem.id == redemption.item_id)
+        .values(stock=ShopItem.stock + redemption.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(
+        StockMovement(
+            item_id=redemption.item_id,
+            delta=redemption.quantity,
+            kind="redemption_cancelled",
+            redemption_id=redemption.id,
+            actor_person_id=actor.person_id,
+        )
+    )
+    session.add(
+        FundEntry(
+            organisation_id=village.id,
+            amount_fen=redemption.cost_fen,
+            kind="redemption_cancelled",
+            redemption_id=redemption.id,
+            actor_person_id=actor.person_id,
+        )
+    )
+    session.flush()
+    item = session.get(ShopItem, redemption.item_id)
+    if item is not None:
+        session.refresh(item, ["stock"])
+    audit.record(
+        session, actor, "points.redeem.cancel", "points_redemption", redemption.id, after={}
+    )
+    return redemption
+
+
+def redemptions(
+    session: Session,
+    village: Organisation,
+    *,
+    account_id: int | None = None,
+    status: str | None = None,
+    limit: int = 200,
+) -> list[Redemption]:
+    query = (
+        select(Redemption)
+        .options(joinedload(Redemption.item))
+        .where(Redemption.organisation_id == village.id)
+    )
+    if account_id is not None:
+        query = query.where(Redemption.account_id == account_id)
+    if status:
+        query = query.where(Redemption.status == status)
+    return list(session.scalars(query.order_by(Redemption.id.desc()).limit(limit)))
+
+
+def household_by_card(session: Session, village: Organisation, card_code: str) -> Household:
+    household = session.scalar(select(Household).where(Household.card_code == card_code))
+    if household is None or household.organisation_id != village.id:
+        raise NotFound(N_("This card is not known in this village"))
+    return household
+
+
+def spend_by_month(session: Session, village_id: int, since: date) -> dict[str, int]:
+    rows = session.execute(
+        select(FundEntry.created_at, FundEntry.amount_fen).where(
+            FundEntry.organisation_id == village_id,
+            FundEntry.amount_fen < 0,
+        )
+    ).all()
+    months: dict[str, int] = {}
+    for created_at, amount in rows:
+        key = f"{service.month_of(created_at):%Y-%m}"
+        if key >= f"{since:%Y-%m}":
+            months[key] = months.get(key, 0) - amount
+    return months
