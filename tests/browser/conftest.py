@@ -41,15 +41,21 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(base URL, database URL) of a server on a fresh database with the demo world."""
     tmp = tmp_path_factory.mktemp("live")
     with fresh_database_url(tmp, "browser") as url:
         database = Database(url)
         with database.transaction() as session:
-            load_demo_world(session, people_count=40)
+            load_demo_world(session, people_count=40, points_weeks=8)
         database.dispose()
         with running_server(url, tmp / "server.log") as base:
-            yield base
+            yield base, url
+
+
+@pytest.fixture(scope="module")
+def live_server(live: tuple[str, str]) -> str:
+    return live[0]
 
 
 @pytest.fixture(scope="session")

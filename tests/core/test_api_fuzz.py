@@ -31,7 +31,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     with fresh_database_url(tmp, "fuzz") as url:
         database = Database(url)
         with database.transaction() as session:
-            load_demo_world(session, people_count=20)
+            load_demo_world(session, people_count=20, points_weeks=4)
         database.dispose()
         with running_server(url, tmp / "server.log") as base:
             token = httpx.post(
@@ -48,6 +48,13 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
                         "credential.issue",
                         "person.view_contact",
                         "audit.view",
+                        "points.participate",
+                        "points.record",
+                        "points.approve",
+                        "points.manage",
+                        "points.shop",
+                        "points.view",
+                        "points.dashboard",
                     ],
                 },
             ).json()["token"]

@@ -1,0 +1,195 @@
+"""Village points as its people meet it: a villager reports, the group leader and the committee
+approve, the village sees the notice, a neighbour objects, the committee answers, the notice
+closes and settles, the villager redeems soap, the shopkeeper hands it over, and the county sees
+it on its dashboard."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+from playwright.sync_api import BrowserContext, Page, expect
+from sqlalchemy import select, update
+
+from gongchuang.core import jobs
+from gongchuang.core.db import Database, utcnow
+from gongchuang.modules import load_modules
+from gongchuang.points.models import PointRecord, PublicNotice
+from tests.browser.conftest import check_accessibility, has_no_horizontal_scroll, login
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+VILLAGER = "13800000002"  # 王大妈
+LEADER = "13800000008"  # 孙组长
+CADRE = "13800000001"  # 李村支书
+SHOPKEEPER = "13800000004"  # 陈店长
+COUNTY = "13800000003"  # 赵科长
+NEIGHBOUR = "13900000005"
+
+
+def photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 140, 60)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def as_user(context: BrowserContext, page: Page, phone: str) -> None:
+    context.clear_cookies()
+    login(page, phone)
+
+
+def overflowing(page: Page) -> list[str]:
+    """What sticks out past the right edge, to say what to fix."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 30))"""
+    )
+
+
+def balance(page: Page) -> int:
+    return int(page.get_by_test_id("my-balance").inner_text())
+
+
+def test_points_journey(context: BrowserContext, page: Page, live: tuple[str, str]) -> None:
+    _base, database_url = live
+    as_user(context, page, VILLAGER)
+    page.goto("/points")
+    check_accessibility(page)
+    page.get_by_role("link", name="油茶示范村村民委员会").click()
+    village_url = page.url
+    before = balance(page)
+    check_accessibility(page)
+    page.get_by_role("link", name="申报积分").first.click()
+    page.get_by_label("积分事项").select_option("GY01")
+    page.get_by_label("照片证据").set_input_files(
+        {"name": "劳动.jpg", "mimeType": "image/jpeg", "buffer": photo()}
+    )
+    page.get_by_label("说明（选填）").fill("清理村口水塘")
+    check_accessibility(page)
+    page.get_by_role("button", name="提交审核").click()
+    expect(page.get_by_role("status")).to_contain_text("已提交")
+    expect(page.get_by_role("img", name=re.compile("照片证据"))).to_be_visible()
+    record_url = page.url.split("?")[0]
+    check_accessibility(page)
+
+    as_user(context, page, LEADER)
+    page.goto(village_url + "/approvals")
+    check_accessibility(page)
+    page.get_by_role("link", name="参加村组义务劳动（每次）").last.click()
+    expect(page).to_have_url(re.compile(r"/records/\d+"))
+    page.goto(record_url)
+    page.get_by_role("button", name="通过").click()
+
+    as_user(context, page, CADRE)
+    page.goto(record_url)
+    expect(page.get_by_text("第 2 级")).to_be_visible()
+    page.get_by_role("button", name="通过").click()
+    page.goto(record_url)
+    expect(page.locator(".tag").first).to_have_text("公示中")
+
+    as_user(context, page, NEIGHBOUR)
+    page.goto(village_url + "/board")
+    check_accessibility(page)
+    expect(page.get_by_role("cell", name="王大妈").first).to_be_visible()
+    page.goto(record_url)
+    page.get_by_label("异议理由").fill("那天下雨，没看到有人清理水塘。")
+    page.get_by_role("button", name="提交异议").click()
+    expect(page.get_by_role("status")).to_contain_text("异议已提交")
+
+    as_user(context, page, CADRE)
+    page.goto(village_url + "/objections")
+    check_accessibility(page)
+    section = page.locator("section.card").filter(has_text="那天下雨")
+    section.get_by_label("书面答复").fill("经核实，王大妈雨停后清理了水塘，有照片为证。")
+    section.get_by_role("button", name="驳回异议").click()
+    expect(page.locator("section.card").filter(has_text="那天下雨")).to_contain_text("异议不成立")
+
+    # Seven days pass: the notice closes and the worker's settlement job runs.
+    record_id = int(record_url.rsplit("/", 1)[1])
+    load_modules()  # the job handlers, as the worker process has them
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            notice_id = session.scalar(
+                select(PointRecord.notice_id).where(PointRecord.id == record_id)
+            )
+            session.execute(
+                update(PublicNotice)
+                .where(PublicNotice.id == notice_id)
+                .values(closes_at=utcnow() - timedelta(minutes=1))
+            )
+            jobs.enqueue(session, "points.settle")
+        jobs.run_due(database)
+    finally:
+        database.dispose()
+
+    as_user(context, page, VILLAGER)
+    page.goto(village_url)
+    assert balance(page) == before + 3
+    page.goto(village_url + "/shop")
+    check_accessibility(page)
+    page.get_by_role("button", name="兑换肥皂").click()
+    expect(page.get_by_role("status")).to_contain_text("兑换成功")
+    expect(page.get_by_test_id("shop-balance")).to_have_text(str(before + 3 - 5))
+
+    as_user(context, page, SHOPKEEPER)
+    page.goto(village_url + "/shop")
+    check_accessibility(page)
+    hand_over = page.get_by_role("button", name=re.compile("确认交付：肥皂给王大妈"))
+    hand_over.first.click()
+    expect(page.get_by_role("button", name=re.compile("确认交付：肥皂给王大妈"))).to_have_count(0)
+
+    as_user(context, page, COUNTY)
+    page.goto("/points")
+    page.get_by_role("link", name="新化县").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("新化县")
+    expect(page.get_by_role("cell", name="油茶示范村村民委员会")).to_be_visible()
+    assert int(page.get_by_test_id("total-points").inner_text()) > 0
+    check_accessibility(page)
+
+
+def test_dashboard_in_english_and_large_text(context: BrowserContext, page: Page) -> None:
+    as_user(context, page, CADRE)
+    page.goto("/points")
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("link", name="油茶示范村村民委员会").click()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Points dashboard")
+    expect(page.locator("#chart-categories canvas")).to_have_count(1)
+    check_accessibility(page)
+    page.get_by_role("button", name="Large text").click()
+    page.get_by_role("link", name="Rules and settings").click()
+    expect(page.get_by_role("heading", name="Rules", exact=True)).to_be_visible()
+    check_accessibility(page)
+    page.get_by_role("button", name="Large text").click()
+    page.get_by_role("button", name="中文").click()
+
+
+def test_points_pages_in_large_text_on_a_small_phone(context: BrowserContext, page: Page) -> None:
+    as_user(context, page, CADRE)
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto("/points")
+    page.get_by_role("button", name="大字模式").click()
+    page.get_by_role("link", name="油茶示范村村民委员会").click()
+    village_url = page.url
+    for path in (
+        "",
+        "/report",
+        "/board",
+        "/shop",
+        "/rankings",
+        "/records",
+        "/dashboard",
+        "/approvals",
+        "/batch",
+        "/objections",
+        "/manage",
+    ):
+        page.goto(village_url + path)
+        assert has_no_horizontal_scroll(page), (path, overflowing(page))
+    check_accessibility(page)
+    page.get_by_role("button", name="大字模式").click()
