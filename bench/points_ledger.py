@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.support.world import build_world, make_person  # noqa: E402
+
 from gongchuang.core import audit, organisations  # noqa: E402
 from gongchuang.core.db import Database, utcnow  # noqa: E402
 from gongchuang.core.permissions import SYSTEM, Principal  # noqa: E402
@@ -41,7 +43,6 @@ from gongchuang.points.models import (  # noqa: E402
     PublicNotice,
     RecordStatus,
 )
-from tests.support.world import build_world, make_person  # noqa: E402
 
 PG_ADMIN = os.environ.get("GONGCHUANG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -108,7 +109,7 @@ def prepare_records(db: Database, count: int) -> tuple[int, list[int], object, o
 
 def bench_approve_and_settle(count: int) -> dict[str, float]:
     with FreshPostgres("settle") as db:
-        village_id, ids, _other, cadre = prepare_records(db, count)
+        village_id, ids, _other, _cadre = prepare_records(db, count)
         with db.transaction() as session:
             # A second cadre decides: the recorder may not approve their own records.
             approver = make_person(session, "13600000099", "审核干部")
@@ -139,7 +140,7 @@ def bench_approve_and_settle(count: int) -> dict[str, float]:
 def bench_one_by_one(count: int) -> float:
     """The baseline: each record settled with its own balance update and audit append."""
     with FreshPostgres("baseline") as db:
-        village_id, ids, _other, _cadre = prepare_records(db, count)
+        village_id, _ids, _other, _cadre = prepare_records(db, count)
         with db.transaction() as session:
             session.execute(
                 update(PointRecord).values(status=RecordStatus.in_notice, approved_at=utcnow())
@@ -191,8 +192,9 @@ COUNTY_SQL = [
     """INSERT INTO membership (person_id, organisation_id, roles, title, joined_at)
        SELECT p.id, o.id, '["member"]', '', now()
        FROM person p
-       JOIN organisation o ON o.id = (SELECT min(id) FROM organisation)
-                                     + ((p.id - (SELECT min(id) FROM person)) / CAST(:people AS integer))""",
+       JOIN organisation o
+         ON o.id = (SELECT min(id) FROM organisation)
+                   + ((p.id - (SELECT min(id) FROM person)) / CAST(:people AS integer))""",
     """INSERT INTO points_catalogue (organisation_id, name, template_code, account_unit,
               notice_days, approval_roles, reset_period, base_points, min_redeem_balance,
               star_tiers, current_period, created_at)
@@ -230,11 +232,14 @@ WHERE m.organisation_id = :village
 AGGREGATE_SQL = [
     """INSERT INTO points_monthly_stat (organisation_id, month, category_id, records, points,
               approval_seconds)
-       SELECT organisation_id, date_trunc('month', approved_at AT TIME ZONE 'Asia/Shanghai')::date, category_id, count(*),
+       SELECT organisation_id,
+              date_trunc('month', approved_at AT TIME ZONE 'Asia/Shanghai')::date,
+              category_id, count(*),
               sum(points), sum(extract(epoch FROM approved_at - submitted_at))::bigint
        FROM points_record GROUP BY 1, 2, 3""",
     """INSERT INTO points_monthly_participation (organisation_id, month, participants)
-       SELECT organisation_id, date_trunc('month', approved_at AT TIME ZONE 'Asia/Shanghai')::date,
+       SELECT organisation_id,
+              date_trunc('month', approved_at AT TIME ZONE 'Asia/Shanghai')::date,
               count(DISTINCT person_id)
        FROM points_record GROUP BY 1, 2""",
 ]

@@ -45,8 +45,10 @@ def overflowing(page: Page) -> list[str]:
     """What sticks out past the right edge, to say what to fix."""
     return page.evaluate(
         """() => [...document.querySelectorAll('main *')]
-            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-            .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 30))"""
+            .filter(e => e.getBoundingClientRect().right
+                         > document.documentElement.clientWidth + 1)
+            .slice(0, 5)
+            .map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 30))"""
     )
 
 

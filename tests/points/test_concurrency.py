@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from gongchuang.core import organisations
 from gongchuang.core.db import Database
 from gongchuang.core.errors import Conflict
+from gongchuang.core.models import Person
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.points import service, shop
 from gongchuang.points.models import PointsAccount, PointsEntry, Redemption, ShopItem
@@ -72,7 +73,7 @@ def redeem_as(db: Database, village_id: int, item_id: int, person_id: int):
     def attempt() -> None:
         with db.transaction() as session:
             village = service.get_village_for(session, SYSTEM, village_id)
-            person = session.get(service.Person, person_id)
+            person = session.get(Person, person_id)
             account = service.account_of_person(session, village, person_id)
             item = shop.get_item(session, village, item_id)
             shop.redeem(session, acting(person), village, account, item, 1)

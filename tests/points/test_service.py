@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, files
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gongchuang.core.models import AuditEntry
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.points import reports, service, shop
-from gongchuang.core.models import AuditEntry
 from gongchuang.points.models import (
     MonthlyParticipation,
     MonthlyStat,
@@ -475,3 +475,19 @@ def test_notice_pdf_names_people_but_not_phones(session: Session, pw: PointsWorl
         session, pw.village, service.households(session, pw.village), "http://x"
     )
     assert "甲村民户" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(cards)).pages)
+
+
+def test_approving_a_selection_is_all_or_nothing(session: Session, pw: PointsWorld) -> None:
+    mine = pw.report(session, pw.leader)
+    others = [pw.report(session, p) for p in (pw.villager, pw.neighbour)]
+    with pytest.raises(PermissionDenied) as caught:
+        service.approve_many(
+            session, acting(pw.leader), pw.village, [mine.id] + [r.id for r in others]
+        )
+    assert [e["field"] for e in caught.value.errors] == [f"record {mine.id}"]
+    assert all(r.approval_step == 0 for r in others)
+    assert service.approve_many(session, acting(pw.leader), pw.village, [r.id for r in others]) == 2
+    assert service.approve_many(session, acting(pw.cadre), pw.village, [r.id for r in others]) == 2
+    assert {r.status for r in others} == {RecordStatus.in_notice}
+    assert len({r.notice_id for r in others}) == 1
+    assert audit.verify_chain(session).ok

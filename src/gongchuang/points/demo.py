@@ -25,13 +25,12 @@ from gongchuang.points.models import (
     FundEntry,
     HouseholdMember,
     Objection,
-    PointsAccount,
-    RuleCatalogue,
     PointRecord,
+    PointsAccount,
     PointsEntry,
     PublicNotice,
     RecordStatus,
-    Redemption,
+    RuleCatalogue,
 )
 
 GOODS = [
@@ -110,7 +109,7 @@ def _village(
         session, SYSTEM, village, amount_fen=3_000_000, donor="新化县乡村振兴基金（示范）"
     )
     shop.add_donation(session, SYSTEM, village, amount_fen=500_000, donor="在外乡贤刘先生（示范）")
-    rules = [r for r in service.current_rules(session, catalogue)]
+    rules = list(service.current_rules(session, catalogue))
     now = utcnow()
     today = now.astimezone(SHANGHAI).date()
     approvers = catalogue.approval_roles
@@ -351,9 +350,7 @@ def _holder_person(session: Session, account: PointsAccount) -> Person | None:
     if account.person_id:
         return session.get(Person, account.person_id)
     member = session.scalar(
-        select(service.HouseholdMember).where(
-            service.HouseholdMember.household_id == account.household_id
-        )
+        select(HouseholdMember).where(HouseholdMember.household_id == account.household_id)
     )
     return session.get(Person, member.person_id) if member else None
 

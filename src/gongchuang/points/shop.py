@@ -37,6 +37,40 @@ MAX_QUANTITY = 20
 MAX_FEN = 100_000_000  # one million yuan in one entry is a typing error
 
 
+def _move_stock(
+    session: Session,
+    item: ShopItem,
+    delta: int,
+    kind: str,
+    actor: Principal,
+    *,
+    redemption_id: int | None = None,
+    refused: str = N_("Out of stock: %(stock)s left"),
+) -> None:
+    """The only way stock changes: a conditional UPDATE that cannot go below zero, and the
+    movement that explains it."""
+    moved = session.execute(
+        update(ShopItem)
+        .where(ShopItem.id == item.id, ShopItem.stock + delta >= 0)
+        .values(stock=ShopItem.stock + delta)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(item, ["stock"])
+        raise Conflict(refused, stock=item.stock)
+    session.add(
+        StockMovement(
+            item_id=item.id,
+            delta=delta,
+            kind=kind,
+            redemption_id=redemption_id,
+            actor_person_id=actor.person_id,
+        )
+    )
+    session.flush()
+    session.refresh(item, ["stock"])
+
+
 def items(session: Session, village: Organisation, *, active_only: bool = True) -> list[ShopItem]:
     query = select(ShopItem).where(ShopItem.organisation_id == village.id)
     if active_only:
@@ -111,24 +145,14 @@ def restock(
         raise NotFound()
     if quantity == 0 or abs(quantity) > 100_000:
         raise InvalidInput(N_("Give a quantity other than zero"))
-    moved = session.execute(
-        update(ShopItem)
-        .where(ShopItem.id == item.id, ShopItem.stock + quantity >= 0)
-        .values(stock=ShopItem.stock + quantity)
-        .execution_options(synchronize_session=False)
+    _move_stock(
+        session,
+        item,
+        quantity,
+        "restock" if quantity > 0 else "write_off",
+        actor,
+        refused=N_("Cannot write off more than is in stock"),
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(N_("Cannot write off more than is in stock"))
-    session.add(
-        StockMovement(
-            item_id=item.id,
-            delta=quantity,
-            kind="restock" if quantity > 0 else "write_off",
-            actor_person_id=actor.person_id,
-        )
-    )
-    session.flush()
-    session.refresh(item, ["stock"])
     audit.record(
         session,
         actor,
@@ -264,14 +288,6 @@ def redeem(
         raise Conflict(N_("Out of stock: %(stock)s left"), stock=item.stock)
     if fund_balance(session, village.id) < cost:
         raise Conflict(N_("The reward fund cannot pay for this; please tell the village committee"))
-    moved = session.execute(
-        update(ShopItem)
-        .where(ShopItem.id == item.id, ShopItem.stock >= quantity)
-        .values(stock=ShopItem.stock - quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(N_("Out of stock: %(stock)s left"), stock=0)
     redemption = Redemption(
         organisation_id=village.id,
         account_id=account.id,
@@ -295,15 +311,7 @@ def redeem(
         redemption_id=redemption.id,
         note=f"{item.name} × {quantity}",
     )
-    session.add(
-        StockMovement(
-            item_id=item.id,
-            delta=-quantity,
-            kind="redemption",
-            redemption_id=redemption.id,
-            actor_person_id=actor.person_id,
-        )
-    )
+    _move_stock(session, item, -quantity, "redemption", actor, redemption_id=redemption.id)
     session.add(
         FundEntry(
             organisation_id=village.id,
@@ -315,7 +323,6 @@ def redeem(
         )
     )
     session.flush()
-    session.refresh(item, ["stock"])
     audit.record(
         session,
         actor,
@@ -387,20 +394,15 @@ def cancel_redemption(
         actor=actor,
         redemption_id=redemption.id,
     )
-    session.execute(
-        update(ShopItem)
-        .where(ShopItem.id == redemption.item_id)
-        .values(stock=ShopItem.stock + redemption.quantity)
-        .execution_options(synchronize_session=False)
-    )
-    session.add(
-        StockMovement(
-            item_id=redemption.item_id,
-            delta=redemption.quantity,
-            kind="redemption_cancelled",
-            redemption_id=redemption.id,
-            actor_person_id=actor.person_id,
-        )
+    item = session.get(ShopItem, redemption.item_id)
+    assert item is not None
+    _move_stock(
+        session,
+        item,
+        redemption.quantity,
+        "redemption_cancelled",
+        actor,
+        redemption_id=redemption.id,
     )
     session.add(
         FundEntry(
@@ -412,9 +414,6 @@ def cancel_redemption(
         )
     )
     session.flush()
-    item = session.get(ShopItem, redemption.item_id)
-    if item is not None:
-        session.refresh(item, ["stock"])
     audit.record(
         session, actor, "points.redeem.cancel", "points_redemption", redemption.id, after={}
     )
