@@ -1,9 +1,9 @@
 """Points governance at county scale, on PostgreSQL.
 
 (a) Records approved and settled per second, audit chain included. Approval goes through
-    `service.decide` one record at a time (as cadres click); settlement through `settle_due`
-    (the job). Baseline, same process and data size: settling one record at a time with the
-    plain building blocks (`post_entry` + `audit.record` per record), the obvious design.
+    `service.approve_many` in requests of 200 (a cadre ticking a page of records); settlement
+    through `settle_due` (the job). Baseline, same process and data size: settling one record
+    at a time with the plain building blocks (`post_entry` + `audit.record` per record).
 (b) County dashboard time for 300 villages x 1,000 people x one year (about 5M records):
     `region_dashboard` reads the monthly aggregates; the baseline sums the records themselves.
 
@@ -304,7 +304,7 @@ def settlement(records: int) -> None:
     print(f"(a) approve and settle {records:,} records, PostgreSQL, audit chain included")
     batch = bench_approve_and_settle(records)
     baseline = bench_one_by_one(records)
-    print(f"  approvals (service.decide, 200 per request): {batch['approve']:8.0f} records/s")
+    print(f"  approvals (approve_many, 200 per request):  {batch['approve']:8.0f} records/s")
     print(f"  settlement (settle_due job):                 {batch['settle']:8.0f} records/s")
     print(f"  baseline: one record at a time:              {baseline:8.0f} records/s")
     print(f"  ratio settlement / baseline: {batch['settle'] / baseline:.1f}x  (target >= 2000/s)")
