@@ -180,3 +180,32 @@ def test_excel_import_through_the_page_lists_bad_rows(client, session: Session, 
     assert response.status_code == 422
     assert "13999999999" in response.text and "3" in response.text
     assert session.scalar(select(func.count(PointRecord.id))) == 0
+
+
+@pytest.mark.parametrize(
+    "who, manage, board",
+    [
+        ("outsider", 404, 404),
+        ("villager", 404, 200),
+        ("county_staff", 404, 200),  # oversees and views, but does not run the village
+        ("cadre", 200, 200),
+    ],
+)
+def test_pages_open_to_whom_they_should(client, pw: PointsWorld, who, manage, board) -> None:
+    people = {
+        "outsider": pw.world.outsider,
+        "villager": pw.villager,
+        "county_staff": pw.world.county_staff,
+        "cadre": pw.cadre,
+    }
+    login(client, people[who].phone)
+    base = f"/points/villages/{pw.village.id}"
+    assert client.get(base + "/manage").status_code == manage
+    assert client.get(base + "/cards.pdf").status_code == manage
+    assert client.get(base + "/board").status_code == board
+    assert client.get(base + "/dashboard").status_code == board
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, pw: PointsWorld) -> None:
+    response = client.get(f"/points/villages/{pw.village.id}/board", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")

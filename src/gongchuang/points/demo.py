@@ -22,7 +22,6 @@ from gongchuang.core.web import SHANGHAI, local_midnight
 from gongchuang.points import service, shop
 from gongchuang.points.models import (
     Approval,
-    FundEntry,
     HouseholdMember,
     Objection,
     PointRecord,
@@ -30,6 +29,7 @@ from gongchuang.points.models import (
     PointsEntry,
     PublicNotice,
     RecordStatus,
+    RewardFundEntry,
     RuleCatalogue,
 )
 
@@ -336,7 +336,7 @@ def _redemptions(session: Session, rng: random.Random, village: Organisation, at
         redemption.status = "handed_over"
         redemption.created_at = at
         redemption.handed_over_at = at + timedelta(hours=1)
-        for model in (PointsEntry, FundEntry):
+        for model in (PointsEntry, RewardFundEntry):
             session.execute(
                 update(model)
                 .where(model.redemption_id == redemption.id)

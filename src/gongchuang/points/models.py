@@ -319,7 +319,7 @@ class StockMovement(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class FundEntry(Base):
+class RewardFundEntry(Base):
     """奖励基金: donations in (+), payments for redeemed goods out (-), in fen."""
 
     __tablename__ = "points_fund_entry"

@@ -8,7 +8,7 @@ never oversold, never unfunded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -23,11 +23,11 @@ from gongchuang.core.text import clean_text
 from gongchuang.points import service
 from gongchuang.points.models import (
     EntryKind,
-    FundEntry,
     Household,
     PointsAccount,
     Redemption,
     RedemptionStatus,
+    RewardFundEntry,
     ShopItem,
     StockMovement,
 )
@@ -167,8 +167,8 @@ def restock(
 def fund_balance(session: Session, village_id: int) -> int:
     return (
         session.scalar(
-            select(func.coalesce(func.sum(FundEntry.amount_fen), 0)).where(
-                FundEntry.organisation_id == village_id
+            select(func.coalesce(func.sum(RewardFundEntry.amount_fen), 0)).where(
+                RewardFundEntry.organisation_id == village_id
             )
         )
         or 0
@@ -183,12 +183,12 @@ def add_donation(
     amount_fen: int,
     donor: str,
     note: str = "",
-) -> FundEntry:
+) -> RewardFundEntry:
     if not service.can(session, actor, PointsPerm.MANAGE, village):
         raise NotFound()
     if not 1 <= amount_fen <= MAX_FEN:
         raise InvalidInput(N_("The amount must be between 0.01 and 1,000,000 yuan"))
-    entry = FundEntry(
+    entry = RewardFundEntry(
         organisation_id=village.id,
         amount_fen=amount_fen,
         kind="donation",
@@ -221,16 +221,20 @@ class FundSummary:
 def fund_summary(session: Session, village_id: int) -> FundSummary:
     donated, spent = session.execute(
         select(
-            func.coalesce(func.sum(FundEntry.amount_fen).filter(FundEntry.amount_fen > 0), 0),
-            func.coalesce(func.sum(FundEntry.amount_fen).filter(FundEntry.amount_fen < 0), 0),
-        ).where(FundEntry.organisation_id == village_id)
+            func.coalesce(
+                func.sum(RewardFundEntry.amount_fen).filter(RewardFundEntry.amount_fen > 0), 0
+            ),
+            func.coalesce(
+                func.sum(RewardFundEntry.amount_fen).filter(RewardFundEntry.amount_fen < 0), 0
+            ),
+        ).where(RewardFundEntry.organisation_id == village_id)
     ).one()
     since = utcnow() - timedelta(days=90)
     recent = session.scalar(
-        select(func.coalesce(func.sum(FundEntry.amount_fen), 0)).where(
-            FundEntry.organisation_id == village_id,
-            FundEntry.kind.in_(["redemption", "redemption_cancelled"]),
-            FundEntry.created_at >= since,
+        select(func.coalesce(func.sum(RewardFundEntry.amount_fen), 0)).where(
+            RewardFundEntry.organisation_id == village_id,
+            RewardFundEntry.kind.in_(["redemption", "redemption_cancelled"]),
+            RewardFundEntry.created_at >= since,
         )
     )
     monthly = -int(recent or 0) // 3
@@ -313,7 +317,7 @@ def redeem(
     )
     _move_stock(session, item, -quantity, "redemption", actor, redemption_id=redemption.id)
     session.add(
-        FundEntry(
+        RewardFundEntry(
             organisation_id=village.id,
             amount_fen=-cost,
             kind="redemption",
@@ -405,7 +409,7 @@ def cancel_redemption(
         redemption_id=redemption.id,
     )
     session.add(
-        FundEntry(
+        RewardFundEntry(
             organisation_id=village.id,
             amount_fen=redemption.cost_fen,
             kind="redemption_cancelled",
@@ -445,18 +449,3 @@ def household_by_card(session: Session, village: Organisation, card_code: str) -
     if household is None or household.organisation_id != village.id:
         raise NotFound(N_("This card is not known in this village"))
     return household
-
-
-def spend_by_month(session: Session, village_id: int, since: date) -> dict[str, int]:
-    rows = session.execute(
-        select(FundEntry.created_at, FundEntry.amount_fen).where(
-            FundEntry.organisation_id == village_id,
-            FundEntry.amount_fen < 0,
-        )
-    ).all()
-    months: dict[str, int] = {}
-    for created_at, amount in rows:
-        key = f"{service.month_of(created_at):%Y-%m}"
-        if key >= f"{since:%Y-%m}":
-            months[key] = months.get(key, 0) - amount
-    return months
