@@ -16,6 +16,7 @@ from gongchuang.core.models import Organisation, OrganisationKind, Person, Regio
 from gongchuang.core.passwords import hash_password
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.points import demo as points_demo
+from gongchuang.volunteer import demo as volunteer_demo
 
 DEMO_PASSWORD = "gongchuang2026"  # noqa: S105 - documented demo login, README
 COUNTY_CODE = "431322"  # 新化县
@@ -227,9 +228,13 @@ def load_demo_world(
         [villages[code] for code in ("431322101201", "431322101202", "431322102201")],
         weeks=points_weeks,
     )
+    volunteer_phones = ["13800000002"] + [
+        f"139{index:08d}" for index in range(people_count) if index % 5 in (0, 1)
+    ]
+    volunteer_summary = volunteer_demo.load_demo(session, rng, ngo, mall, volunteer_phones)
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (
         f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
         f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total}); "
-        f"{points_summary}"
+        f"{points_summary}; {volunteer_summary}"
     )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ["gongchuang.core.models", "gongchuang.points.models"]
+MODEL_MODULES = [
+    "gongchuang.core.models",
+    "gongchuang.points.models",
+    "gongchuang.volunteer.models",
+]
 
 
 def load_all_models() -> None:

@@ -8,7 +8,7 @@ import importlib
 from fastapi import FastAPI
 
 # Domain packages are appended here as they land, e.g. "gongchuang.points".
-DOMAIN_MODULES: list[str] = ["gongchuang.points"]
+DOMAIN_MODULES: list[str] = ["gongchuang.points", "gongchuang.volunteer"]
 
 
 def load_modules(app: FastAPI | None = None) -> None:

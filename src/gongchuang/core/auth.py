@@ -25,7 +25,7 @@ from gongchuang.core.i18n import N_
 from gongchuang.core.identity import normalise_phone
 from gongchuang.core.models import ApiToken, Person, WebSession
 from gongchuang.core.passwords import hash_password, needs_rehash, verify_password
-from gongchuang.core.permissions import KNOWN_PERMISSIONS, READ_SCOPE, Principal
+from gongchuang.core.permissions import KNOWN_PERMISSIONS, READ_SCOPE, SELF_SERVICE, Principal
 
 SESSION_COOKIE = "gc_session"
 CSRF_COOKIE = "gc_csrf"
@@ -172,7 +172,8 @@ def scopes_for(session: Session, principal: Principal, *, read_only: bool) -> li
         return [READ_SCOPE]
     if principal.is_platform_admin:
         return [READ_SCOPE, *sorted(KNOWN_PERMISSIONS)]
-    return [READ_SCOPE, *sorted({p for g in principal.grants(session) for p in g.permissions})]
+    granted = {p for g in principal.grants(session) for p in g.permissions} | SELF_SERVICE
+    return [READ_SCOPE, *sorted(granted)]
 
 
 def create_api_token(

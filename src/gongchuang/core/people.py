@@ -34,6 +34,13 @@ CONSENT_PURPOSES = {
     "sms_notifications": N_("Send me text messages about my activities"),
     "public_name": N_("Show my name on public notices"),
 }
+
+
+def register_consent_purpose(code: str, label: str) -> None:
+    """A domain declares a purpose it asks consent for (shown on the profile page)."""
+    CONSENT_PURPOSES.setdefault(code, label)
+
+
 MIN_PASSWORD_LENGTH = 8
 SELF_REGISTRATION = Principal(person_id=None, name="self-registration", via="registration")
 

@@ -43,8 +43,18 @@ ROLES: dict[str, RoleDefinition] = {}
 KNOWN_PERMISSIONS: set[str] = {p.value for p in CorePerm}
 
 
+# What every logged-in person may do for themselves (sign up, report, redeem): held without
+# any role, carried by a full token, absent from a read-only one.
+SELF_SERVICE: set[str] = set()
+
+
 def register_permissions(perms: type[enum.StrEnum]) -> None:
     KNOWN_PERMISSIONS.update(p.value for p in perms)
+
+
+def register_self_service(*perms: str) -> None:
+    KNOWN_PERMISSIONS.update(perms)
+    SELF_SERVICE.update(perms)
 
 
 def register_role(code: str, label: str, permissions: set[str] | frozenset[str]) -> None:

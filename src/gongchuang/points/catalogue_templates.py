@@ -35,6 +35,7 @@ class CatalogueTemplate:
     description: str
     approval_roles: tuple[str, ...]
     reset_period: str
+    volunteer_rule_code: str
     star_tiers: tuple[tuple[str, int], ...]
     categories: tuple[tuple[str, tuple[RuleTemplate, ...]], ...]
 
@@ -49,6 +50,7 @@ YOUXIQIAO = CatalogueTemplate(
     ),
     approval_roles=(LEADER, CADRE),
     reset_period="none",
+    volunteer_rule_code="GY04",
     star_tiers=(("一星文明户", 20), ("三星文明户", 60), ("五星文明户", 120)),
     categories=(
         (
@@ -101,6 +103,7 @@ GUANGDONG = CatalogueTemplate(
     description=N_("Person accounts, the village committee approves, points reset each quarter."),
     approval_roles=(CADRE,),
     reset_period="quarter",
+    volunteer_rule_code="",
     star_tiers=(("积分先进个人", 30), ("积分标兵", 60)),
     categories=(
         (

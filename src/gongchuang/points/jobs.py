@@ -6,8 +6,8 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from gongchuang.core import jobs
-from gongchuang.core.models import Job
+from gongchuang.core import events, jobs
+from gongchuang.core.models import Job, OutboxMessage
 from gongchuang.points import service
 
 log = logging.getLogger(__name__)
@@ -31,3 +31,9 @@ def settle(session: Session, job: Job) -> None:
 @jobs.job_handler("points.roll_periods", lease_seconds=600)
 def roll_periods(session: Session, job: Job) -> None:
     service.roll_periods(session)
+
+
+@events.subscribe("volunteer.hours_verified")
+def volunteer_hours(session: Session, message: OutboxMessage) -> None:
+    """Listens by topic name only: the volunteer module need not be installed, nor known."""
+    service.record_volunteer_hours(session, message.payload)

@@ -78,6 +78,8 @@ class RuleCatalogue(Base):
     min_redeem_balance: Mapped[int] = mapped_column(Integer, default=0)
     # [{"name": "五星文明户", "min_points": 300}, ...] on the points earned this year.
     star_tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The rule under which verified volunteer hours become records ("" for none).
+    volunteer_rule_code: Mapped[str] = mapped_column(String(32), default="")
     # The period whose base points were last granted ("2026Q4"), so a rollover runs once.
     current_period: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -924,6 +924,7 @@ def update_settings(
     min_redeem_balance: Annotated[int, Form(ge=0, le=100_000)],
     account_unit: Annotated[str, Form(max_length=16)],
     star_tiers: Annotated[str, Form(max_length=1000)] = "",
+    volunteer_rule_code: Annotated[str, Form(max_length=32)] = "",
 ) -> RedirectResponse:
     village = _village(session, principal, village_id, PointsPerm.MANAGE)
     tiers = []
@@ -947,6 +948,7 @@ def update_settings(
         min_redeem_balance=min_redeem_balance,
         account_unit=account_unit,
         star_tiers=tiers,
+        volunteer_rule_code=volunteer_rule_code,
     )
     return redirect(f"/points/villages/{village.id}/manage#settings")
 

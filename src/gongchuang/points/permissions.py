@@ -5,7 +5,11 @@ from __future__ import annotations
 import enum
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.permissions import register_permissions, register_role
+from gongchuang.core.permissions import (
+    register_permissions,
+    register_role,
+    register_self_service,
+)
 
 
 class PointsPerm(enum.StrEnum):
@@ -29,7 +33,8 @@ OFFICIAL: set[str] = {
     PointsPerm.APPROVE,
     PointsPerm.PARTICIPATE,
 }
-register_role("member", N_("Member"), {PointsPerm.PARTICIPATE.value})
+# Villagers report, object and redeem for themselves; the village's own checks decide where.
+register_self_service(PointsPerm.PARTICIPATE.value)
 register_role("group_leader", N_("Group leader"), OFFICIAL)
 register_role("grid_worker", N_("Grid worker"), OFFICIAL)
 register_role("shopkeeper", N_("Shopkeeper"), {PointsPerm.SHOP.value, PointsPerm.PARTICIPATE.value})

@@ -15,6 +15,7 @@ from gongchuang.core import spreadsheets
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Membership, Organisation, Region
+from gongchuang.core.pdf import register_cjk_font
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import local_midnight, local_time
 from gongchuang.points import service, shop
@@ -455,17 +456,6 @@ def balances_workbook(session: Session, village: Organisation) -> bytes:
 
 # --- printable PDFs ---------------------------------------------------------------------------
 
-_FONT = "STSong-Light"
-
-
-def _register_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        # A CID font every PDF reader ships for Chinese: nothing to embed or download.
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
-
 
 def notice_pdf(
     session: Session, village: Organisation, notice: PublicNotice, records: list[PointRecord]
@@ -477,15 +467,15 @@ def notice_pdf(
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _register_font()
+    font = register_cjk_font()
     households = dict(
         session.execute(
             select(Household.id, Household.name).where(Household.organisation_id == village.id)
         ).all()
     )
-    title_style = ParagraphStyle("t", fontName=_FONT, fontSize=20, leading=28, alignment=1)
-    body = ParagraphStyle("b", fontName=_FONT, fontSize=11, leading=17)
-    cell = ParagraphStyle("c", fontName=_FONT, fontSize=10, leading=13)
+    title_style = ParagraphStyle("t", fontName=font, fontSize=20, leading=28, alignment=1)
+    body = ParagraphStyle("b", fontName=font, fontSize=11, leading=17)
+    cell = ParagraphStyle("c", fontName=font, fontSize=10, leading=13)
     closes = notice.closes_at - timedelta(seconds=1)
     story: list[Any] = [
         Paragraph(f"{village.name}积分公示", title_style),
@@ -523,7 +513,7 @@ def notice_pdf(
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, -1), _FONT),
+                ("FONTNAME", (0, 0), (-1, -1), font),
                 ("FONTSIZE", (0, 0), (-1, -1), 10),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
                 ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
@@ -565,7 +555,7 @@ def household_cards_pdf(
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
-    _register_font()
+    font = register_cjk_font()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4)
     pdf.setTitle(f"{village.name}积分兑换卡")
@@ -578,11 +568,11 @@ def household_cards_pdf(
         x = 12 * mm + (slot % 2) * (card_w + 6 * mm)
         y = height - 15 * mm - (slot // 2 + 1) * (card_h + 6 * mm)
         pdf.roundRect(x, y, card_w, card_h, 4 * mm)
-        pdf.setFont(_FONT, 13)
+        pdf.setFont(font, 13)
         pdf.drawString(x + 5 * mm, y + card_h - 10 * mm, village.name)
-        pdf.setFont(_FONT, 16)
+        pdf.setFont(font, 16)
         pdf.drawString(x + 5 * mm, y + card_h - 20 * mm, household.name)
-        pdf.setFont(_FONT, 10)
+        pdf.setFont(font, 10)
         pdf.drawString(x + 5 * mm, y + card_h - 28 * mm, "积分超市兑换卡")
         pdf.drawString(x + 5 * mm, y + 6 * mm, f"户号 {household.id}")
         widget = QrCodeWidget(f"{base_url}/points/villages/{village.id}/card/{household.card_code}")
@@ -592,7 +582,7 @@ def household_cards_pdf(
         drawing.add(widget)
         renderPDF.draw(drawing, pdf, x + card_w - size - 4 * mm, y + 9 * mm)
     if not households:
-        pdf.setFont(_FONT, 14)
+        pdf.setFont(font, 14)
         pdf.drawString(20 * mm, height - 30 * mm, "本村尚未建立户档案")
     pdf.showPage()
     pdf.save()

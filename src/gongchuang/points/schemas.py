@@ -38,6 +38,9 @@ class SettingsIn(BaseModel):
     base_points: int | None = Field(None, ge=0, le=100_000)
     min_redeem_balance: int | None = Field(None, ge=0, le=100_000)
     star_tiers: list[StarTier] | None = Field(None, max_length=10)
+    volunteer_rule_code: str | None = Field(
+        None, max_length=32, description="Rule for verified volunteer hours; empty for none"
+    )
 
 
 class CategoryOut(BaseModel):
@@ -94,6 +97,7 @@ class CatalogueOut(BaseModel):
     base_points: int
     min_redeem_balance: int
     star_tiers: list[StarTier]
+    volunteer_rule_code: str
     categories: list[CategoryOut] = []
     rules: list[RuleOut] = []
 

@@ -201,6 +201,7 @@ def create_catalogue(
         base_points=0,
         min_redeem_balance=0,
         star_tiers=[{"name": n, "min_points": p} for n, p in template.star_tiers],
+        volunteer_rule_code=template.volunteer_rule_code,
         current_period="",
     )
     session.add(catalogue)
@@ -241,6 +242,7 @@ def _copy_rules(session: Session, catalogue: RuleCatalogue, template: CatalogueT
 
 
 SETTING_FIELDS = (
+    "volunteer_rule_code",
     "account_unit",
     "notice_days",
     "approval_roles",
@@ -271,6 +273,14 @@ def update_settings(
                     "message": gettext("cannot change once balances exist"),
                 }
             )
+    if changes.get("volunteer_rule_code") and not session.scalar(
+        select(PointRule.id).where(
+            PointRule.catalogue_id == catalogue.id,
+            PointRule.code == changes["volunteer_rule_code"],
+            PointRule.is_current.is_(True),
+        )
+    ):
+        errors.append({"field": "volunteer_rule_code", "message": gettext("no such rule")})
     if "notice_days" in changes and not 1 <= int(changes["notice_days"]) <= 30:
         errors.append({"field": "notice_days", "message": gettext("between 1 and 30 days")})
     if "approval_roles" in changes:
@@ -2118,3 +2128,69 @@ def _period_holders(session: Session, catalogue: RuleCatalogue) -> set[str]:
         select(Membership.person_id).where(Membership.organisation_id == catalogue.organisation_id)
     )
     return {f"p:{i}" for i in ids}
+
+
+# --- volunteer hours ---------------------------------------------------------------------------
+
+
+def record_volunteer_hours(session: Session, payload: dict[str, Any]) -> list[PointRecord]:
+    """Verified volunteer service becomes a pending points record in each village that has
+    chosen a rule for it (rule points × whole hours), approved like any other record. The
+    verifying organiser is its reporter; caps and household files apply as usual (a record
+    that would break them is skipped, not forced)."""
+    person_id = int(payload["person_id"])
+    hours = int(payload["minutes"]) // 60
+    if hours < 1:
+        return []
+    served_on = date.fromisoformat(str(payload["served_on"]))
+    reporter = int(payload.get("verified_by") or person_id)
+    made = []
+    villages = session.scalars(
+        select(Organisation)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .join(RuleCatalogue, RuleCatalogue.organisation_id == Organisation.id)
+        .where(Membership.person_id == person_id, RuleCatalogue.volunteer_rule_code != "")
+    ).all()
+    for village in villages:
+        catalogue = get_catalogue(session, village)
+        rule = session.scalar(
+            select(PointRule).where(
+                PointRule.catalogue_id == catalogue.id,
+                PointRule.code == catalogue.volunteer_rule_code,
+                PointRule.is_current.is_(True),
+                PointRule.active.is_(True),
+            )
+        )
+        household = household_of(session, village.id, person_id)
+        if rule is None or (catalogue.account_unit == AccountUnit.household and not household):
+            continue
+        if rule.cap_count is not None and (
+            _counted_against_cap(session, rule, person_id, served_on) >= rule.cap_count
+        ):
+            continue
+        record = _new_record(
+            village,
+            Principal(person_id=reporter, name="volunteer"),
+            rule,
+            household,
+            RecordRequest(
+                rule.code,
+                person_id,
+                served_on,
+                f"志愿服务 {hours} 小时（服务记录 {payload.get('signup_id')}）",
+            ),
+            None,
+        )
+        record.points = record.original_points = rule.points * hours
+        session.add(record)
+        session.flush()
+        audit.record(
+            session,
+            SYSTEM,
+            "points.record.volunteer_hours",
+            "points_record",
+            record.id,
+            after=audit.snapshot(record, RECORD_AUDIT_FIELDS),
+        )
+        made.append(record)
+    return made

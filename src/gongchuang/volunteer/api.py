@@ -1,0 +1,539 @@
+"""The volunteer REST API under /api/v1/volunteer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from gongchuang.core import organisations, people
+from gongchuang.core.api import PROBLEMS
+from gongchuang.core.errors import NotFound
+from gongchuang.core.permissions import Principal
+from gongchuang.core.web import DbSession, Id, LoggedIn, Require
+from gongchuang.volunteer import recommend, reports, service
+from gongchuang.volunteer.models import Activity, Certificate, Shift, Signup
+from gongchuang.volunteer.permissions import VolunteerPerm
+from gongchuang.volunteer.schemas import (
+    ActivityCreate,
+    ActivityIn,
+    ActivityOut,
+    BenefitIn,
+    BenefitOut,
+    CallAnswer,
+    CallIn,
+    CallOut,
+    CardOut,
+    CertificateCheck,
+    CertificateIn,
+    CertificateOut,
+    CheckIn,
+    CheckinCodeOut,
+    CheckOut,
+    ClaimOut,
+    ClaimUse,
+    CountOut,
+    DashboardOut,
+    FeedbackIn,
+    FillOut,
+    FillRowOut,
+    HoursApproval,
+    HoursCorrection,
+    HoursEntryOut,
+    InviteIn,
+    ProfileIn,
+    ProfileOut,
+    RecommendationOut,
+    RosterRow,
+    ShiftIn,
+    ShiftOut,
+    SignupOut,
+    StarsIn,
+)
+
+router = APIRouter(prefix="/api/v1/volunteer", tags=["volunteer"], responses=PROBLEMS)
+Volunteering = Annotated[Principal, Depends(Require(VolunteerPerm.PARTICIPATE))]
+Organiser = Annotated[Principal, Depends(Require(VolunteerPerm.MANAGE))]
+Partner = Annotated[Principal, Depends(Require(VolunteerPerm.BENEFIT))]
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def profile_out(session: Session, request: Request, principal: Principal) -> ProfileOut:
+    volunteer = service.require_volunteer(session, principal)
+    person = people.get_person(session, volunteer.person_id)
+    total = service.totals(session, volunteer.person_id)
+    return ProfileOut(
+        person_id=person.id,
+        name=person.name,
+        real_name=service.is_real_name(person),
+        skills=volunteer.skills,
+        interests=volunteer.interests,
+        languages=volunteer.languages,
+        availability=volunteer.availability,
+        birth_date=volunteer.birth_date,
+        shares_location=volunteer.home_lat is not None,
+        hours=round(total.minutes / 60, 1),
+        star=service.star_level(session, total.minutes),
+        completed_shifts=total.completed_shifts,
+        no_shows=total.no_shows,
+        card_url=f"{base_url(request)}/volunteer/card/{service.card_token(volunteer)}",
+    )
+
+
+def activity_out(session: Session, activity: Activity) -> ActivityOut:
+    return ActivityOut(
+        id=activity.id,
+        organisation_id=activity.organisation_id,
+        organisation_name=activity.organisation.name,
+        title=activity.title,
+        category=activity.category,
+        description=activity.description,
+        place=activity.place,
+        lat=activity.lat,
+        lng=activity.lng,
+        geofence_m=activity.geofence_m,
+        min_age=activity.min_age,
+        credential_kind=activity.credential_kind,
+        skills_wanted=activity.skills_wanted,
+        status=activity.status,
+        shifts=[ShiftOut.model_validate(s) for s in service.shifts_of(session, activity)],
+    )
+
+
+def signup_out(signup: Signup) -> SignupOut:
+    shift: Shift = signup.shift
+    return SignupOut(
+        id=signup.id,
+        shift_id=shift.id,
+        activity_id=shift.activity_id,
+        activity_title=shift.activity.title,
+        starts_at=shift.starts_at,
+        ends_at=shift.ends_at,
+        status=signup.status,
+        checked_in_at=signup.checked_in_at,
+        checked_out_at=signup.checked_out_at,
+        auto_checked_out=signup.auto_checked_out,
+        late_minutes=signup.late_minutes,
+        early_minutes=signup.early_minutes,
+        pending_minutes=signup.pending_minutes,
+    )
+
+
+# --- profile and card -------------------------------------------------------------------------
+
+
+@router.put("/me", summary="Register as a volunteer, or update the profile")
+def save_profile(
+    body: ProfileIn, request: Request, session: DbSession, principal: Volunteering
+) -> ProfileOut:
+    service.save_profile(session, principal, service.ProfileInput(**body.model_dump()))
+    return profile_out(session, request, principal)
+
+
+@router.get("/me", summary="My volunteer profile, hours and star level")
+def my_profile(request: Request, session: DbSession, principal: LoggedIn) -> ProfileOut:
+    return profile_out(session, request, principal)
+
+
+@router.get("/cards/{token}", summary="Verify an electronic volunteer card (no login)")
+def verify_card(token: Annotated[str, Path(max_length=200)], session: DbSession) -> CardOut:
+    return CardOut(**service.verify_card(session, token).__dict__)
+
+
+@router.get("/me/hours", summary="My hours ledger")
+def my_hours(session: DbSession, principal: LoggedIn) -> list[HoursEntryOut]:
+    assert principal.person_id is not None
+    return [
+        HoursEntryOut.model_validate(e) for e in service.hours_ledger(session, principal.person_id)
+    ]
+
+
+# --- activities -------------------------------------------------------------------------------
+
+
+@router.get("/activities", summary="Open activities with shifts to come")
+def list_activities(
+    session: DbSession, category: Annotated[str | None, Query(max_length=32)] = None
+) -> list[ActivityOut]:
+    return [activity_out(session, a) for a in service.open_activities(session, category=category)]
+
+
+@router.get("/activities/{activity_id}")
+def get_activity(activity_id: Id, session: DbSession) -> ActivityOut:
+    return activity_out(session, service.get_activity(session, activity_id))
+
+
+@router.get("/recommendations", summary="Activities for me, best first")
+def recommendations(
+    session: DbSession,
+    principal: LoggedIn,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[RecommendationOut]:
+    volunteer = service.require_volunteer(session, principal)
+    return [
+        RecommendationOut(activity=activity_out(session, a), score=round(s, 4))
+        for a, s in recommend.for_volunteer(session, volunteer, limit)
+    ]
+
+
+@router.post("/activities", status_code=201, summary="Publish an activity with its shifts")
+def create_activity(body: ActivityCreate, session: DbSession, principal: Organiser) -> ActivityOut:
+    organisation = organisations.get_organisation(session, body.organisation_id)
+    data = body.model_dump(exclude={"organisation_id", "shifts"})
+    activity = service.create_activity(
+        session,
+        principal,
+        organisation,
+        service.ActivityInput(**data),
+        [service.ShiftInput(**s.model_dump()) for s in body.shifts],
+    )
+    return activity_out(session, service.get_activity(session, activity.id))
+
+
+@router.put("/activities/{activity_id}", summary="Edit details; sign-ups stay")
+def update_activity(
+    activity_id: Id, body: ActivityIn, session: DbSession, principal: Organiser
+) -> ActivityOut:
+    activity = service.get_activity_to_manage(session, principal, activity_id)
+    service.update_activity(
+        session, principal, activity, service.ActivityInput(**body.model_dump())
+    )
+    return activity_out(session, activity)
+
+
+@router.post("/activities/{activity_id}/shifts", status_code=201)
+def add_shift(activity_id: Id, body: ShiftIn, session: DbSession, principal: Organiser) -> ShiftOut:
+    activity = service.get_activity_to_manage(session, principal, activity_id)
+    shift = service.add_shift(session, principal, activity, service.ShiftInput(**body.model_dump()))
+    return ShiftOut.model_validate(shift)
+
+
+@router.post("/activities/{activity_id}/cancel", summary="Cancel and tell everyone signed up")
+def cancel_activity(
+    activity_id: Id,
+    session: DbSession,
+    principal: Organiser,
+    reason: Annotated[str, Query(min_length=1, max_length=500)],
+) -> CountOut:
+    activity = service.get_activity_to_manage(session, principal, activity_id)
+    return CountOut(count=service.cancel_activity(session, principal, activity, reason))
+
+
+@router.get("/shifts/{shift_id}/roster", summary="Who is coming, and what happened")
+def roster(shift_id: Id, session: DbSession, principal: Organiser) -> list[RosterRow]:
+    shift = _shift_to_manage(session, principal, shift_id)
+    rows = []
+    for signup in service.roster(session, shift):
+        total = service.totals(session, signup.person_id)
+        rows.append(
+            RosterRow(
+                signup_id=signup.id,
+                person_id=signup.person_id,
+                name=signup.person.name,
+                status=signup.status,
+                checked_in_at=signup.checked_in_at,
+                checked_out_at=signup.checked_out_at,
+                pending_minutes=signup.pending_minutes,
+                late_minutes=signup.late_minutes,
+                early_minutes=signup.early_minutes,
+                auto_checked_out=signup.auto_checked_out,
+                reliability=service.reliability(total),
+            )
+        )
+    return rows
+
+
+def _shift_to_manage(session: Session, principal: Principal, shift_id: int) -> Shift:
+    shift = session.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound()
+    service.get_activity_to_manage(session, principal, shift.activity_id)
+    return shift
+
+
+@router.get("/shifts/{shift_id}/checkin-code", summary="The rotating QR code to show on site")
+def checkin_code(
+    shift_id: Id, request: Request, session: DbSession, principal: Organiser
+) -> CheckinCodeOut:
+    shift = _shift_to_manage(session, principal, shift_id)
+    code = service.checkin_code(session, principal, shift)
+    return CheckinCodeOut(
+        code=code,
+        url=f"{base_url(request)}/volunteer/check?code={code}",
+        valid_seconds=service.CHECKIN_SECONDS,
+    )
+
+
+# --- sign-up and check-in ---------------------------------------------------------------------
+
+
+@router.post(
+    "/shifts/{shift_id}/signups", status_code=201, summary="Sign up (or join the waitlist)"
+)
+def sign_up(shift_id: Id, session: DbSession, principal: Volunteering) -> SignupOut:
+    signup = service.sign_up(session, principal, shift_id)
+    return signup_out(service.get_signup(session, signup.id))
+
+
+@router.get("/me/signups")
+def my_signups(session: DbSession, principal: LoggedIn) -> list[SignupOut]:
+    assert principal.person_id is not None
+    return [signup_out(s) for s in service.my_signups(session, principal.person_id)]
+
+
+@router.post("/signups/{signup_id}/cancel", summary="Give the place up (the waitlist moves up)")
+def cancel_signup(signup_id: Id, session: DbSession, principal: Volunteering) -> SignupOut:
+    signup = service.get_signup(session, signup_id)
+    service.cancel_signup(session, principal, signup)
+    return signup_out(signup)
+
+
+@router.post("/check", summary="Check in, or out if already in (QR code and/or location)")
+def check(body: CheckIn, session: DbSession, principal: Volunteering) -> CheckOut:
+    result = service.check(session, principal, **body.model_dump())
+    return CheckOut(
+        action=result.action, signup=signup_out(service.get_signup(session, result.signup.id))
+    )
+
+
+@router.post("/signups/{signup_id}/no-show")
+def no_show(signup_id: Id, session: DbSession, principal: Organiser) -> SignupOut:
+    signup = service.get_signup(session, signup_id)
+    return signup_out(service.mark_no_show(session, principal, signup))
+
+
+@router.post("/hours/approvals", summary="Confirm pending hours (bulk, or one set by hand)")
+def approve_hours(body: HoursApproval, session: DbSession, principal: Organiser) -> CountOut:
+    signups = [service.get_signup(session, i) for i in dict.fromkeys(body.signup_ids)]
+    count = service.approve_hours(
+        session, principal, signups, minutes=body.minutes, reason=body.reason
+    )
+    return CountOut(count=count)
+
+
+@router.post("/signups/{signup_id}/correction", summary="Correct confirmed hours, with a reason")
+def correct_hours(
+    signup_id: Id, body: HoursCorrection, session: DbSession, principal: Organiser
+) -> HoursEntryOut:
+    signup = service.get_signup(session, signup_id)
+    entry = service.correct_hours(session, principal, signup, body.minutes, body.reason)
+    return HoursEntryOut.model_validate(entry)
+
+
+@router.post("/signups/{signup_id}/feedback", status_code=201)
+def feedback(
+    signup_id: Id, body: FeedbackIn, session: DbSession, principal: Volunteering
+) -> CountOut:
+    signup = service.get_signup(session, signup_id)
+    service.leave_feedback(session, principal, signup, body.rating, body.comment)
+    return CountOut(count=1)
+
+
+# --- certificates -----------------------------------------------------------------------------
+
+
+def certificate_out(request: Request, certificate: Certificate) -> CertificateOut:
+    base = base_url(request)
+    return CertificateOut(
+        id=certificate.id,
+        code=certificate.code,
+        hours=round(certificate.minutes / 60, 1),
+        period_from=certificate.period_from,
+        period_to=certificate.period_to,
+        organisation_name=certificate.organisation_name,
+        verify_url=f"{base}/volunteer/certificates/verify/{certificate.code}",
+        pdf_url=f"{base}/volunteer/certificates/{certificate.id}.pdf",
+    )
+
+
+@router.post("/me/certificates", status_code=201, summary="A certificate of my verified hours")
+def issue_certificate(
+    body: CertificateIn, request: Request, session: DbSession, principal: Volunteering
+) -> CertificateOut:
+    certificate = service.issue_certificate(session, principal, **body.model_dump())
+    return certificate_out(request, certificate)
+
+
+@router.get("/me/certificates")
+def my_certificates(
+    request: Request, session: DbSession, principal: LoggedIn
+) -> list[CertificateOut]:
+    assert principal.person_id is not None
+    return [
+        certificate_out(request, c) for c in service.certificates_of(session, principal.person_id)
+    ]
+
+
+@router.get(
+    "/me/certificates/{certificate_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def certificate_pdf(
+    certificate_id: Id, request: Request, session: DbSession, principal: LoggedIn
+) -> Response:
+    certificate = service.get_certificate_for(session, principal, certificate_id)
+    verify = f"{base_url(request)}/volunteer/certificates/verify/{certificate.code}"
+    return Response(reports.certificate_pdf(certificate, verify), media_type="application/pdf")
+
+
+@router.get("/certificates/{code}", summary="Verify a certificate (no login; reveals little)")
+def verify_certificate(
+    code: Annotated[str, Path(max_length=32)], session: DbSession
+) -> CertificateCheck:
+    certificate = service.certificate_by_code(session, code)
+    return CertificateCheck(
+        holder=service.mask_name(certificate.holder_name),
+        organisation_name=certificate.organisation_name,
+        hours=round(certificate.minutes / 60, 1),
+        period_from=certificate.period_from,
+        period_to=certificate.period_to,
+        issued_on=service.local_day(certificate.issued_at),
+        valid=certificate.revoked_at is None,
+    )
+
+
+# --- benefits ---------------------------------------------------------------------------------
+
+
+@router.get("/benefits", summary="Benefits on offer, and whether I qualify")
+def list_benefits(session: DbSession, principal: LoggedIn) -> list[BenefitOut]:
+    person_id = principal.person_id or 0
+    return [
+        BenefitOut(
+            id=b.id,
+            partner=b.partner.name,
+            title=b.title,
+            description=b.description,
+            min_star=b.min_star,
+            min_hours=b.min_hours,
+            per_person_limit=b.per_person_limit,
+            quota=b.quota,
+            claimed=b.claimed,
+            valid_until=b.valid_until,
+            eligible=service.eligible(session, person_id, b),
+        )
+        for b in service.benefits(session)
+    ]
+
+
+@router.post("/benefits", status_code=201, summary="A partner offers a benefit")
+def create_benefit(body: BenefitIn, session: DbSession, principal: Partner) -> CountOut:
+    partner = organisations.get_organisation(session, body.partner_organisation_id)
+    data = body.model_dump(exclude={"partner_organisation_id"})
+    benefit = service.create_benefit(session, principal, partner, service.BenefitInput(**data))
+    return CountOut(count=benefit.id)
+
+
+@router.post("/benefits/{benefit_id}/claims", status_code=201)
+def claim_benefit(benefit_id: Id, session: DbSession, principal: Volunteering) -> ClaimOut:
+    claim = service.claim_benefit(session, principal, benefit_id)
+    return ClaimOut(
+        id=claim.id,
+        benefit_id=claim.benefit_id,
+        title=service.benefits_title(session, claim.benefit_id),
+        code=claim.code,
+        claimed_at=claim.claimed_at,
+        used_at=claim.used_at,
+    )
+
+
+@router.post("/claims/use", summary="The partner checks a volunteer's code, once")
+def use_claim(body: ClaimUse, session: DbSession, principal: Partner) -> CountOut:
+    partner = organisations.get_organisation(session, body.partner_organisation_id)
+    claim = service.use_claim(session, principal, partner, body.code)
+    return CountOut(count=claim.id)
+
+
+# --- mobilisation -----------------------------------------------------------------------------
+
+
+def call_out(session: Session, call_id: int) -> CallOut:
+    call = service.get_call(session, call_id)
+    board = service.fill_board(session, call)
+    return CallOut(
+        id=call.id,
+        title=call.title,
+        category=call.category,
+        sites=len({r.activity_id for r in board}),
+        shifts=service.call_shift_count(session, call),
+        capacity=sum(r.capacity for r in board),
+        taken=sum(r.taken for r in board),
+        board=[FillRowOut(**r.__dict__, percent=r.percent) for r in board],
+    )
+
+
+@router.post("/calls", status_code=201, summary="Mobilise: many sites, days and shifts at once")
+def create_call(body: CallIn, session: DbSession, principal: Organiser) -> CallOut:
+    organisation = organisations.get_organisation(session, body.organisation_id)
+    call = service.create_call(
+        session,
+        principal,
+        organisation,
+        title=body.title,
+        category=body.category,
+        description=body.description,
+        sites=[service.Site(**s.model_dump()) for s in body.sites],
+        first_day=body.first_day,
+        days=body.days,
+        slots=[(a, b) for a, b in body.slots],
+        capacity=body.capacity,
+    )
+    return call_out(session, call.id)
+
+
+@router.get("/calls/{call_id}", summary="The fill-rate board")
+def get_call(call_id: Id, session: DbSession) -> CallOut:
+    return call_out(session, call_id)
+
+
+@router.put("/calls/{call_id}/answer", summary="Offer to serve: how far, when, how often")
+def answer_call(
+    call_id: Id, body: CallAnswer, session: DbSession, principal: Volunteering
+) -> CountOut:
+    call = service.get_call(session, call_id)
+    row = service.answer_call(session, principal, call, **body.model_dump())
+    return CountOut(count=row.id)
+
+
+@router.post("/calls/{call_id}/fill", summary="Place the volunteers who answered")
+def fill_call(call_id: Id, session: DbSession, principal: Organiser) -> FillOut:
+    call = service.get_call(session, call_id)
+    return FillOut(placed=service.fill_call(session, principal, call))
+
+
+# --- organisation side ------------------------------------------------------------------------
+
+
+@router.get("/organisations/{organisation_id}/dashboard")
+def dashboard(organisation_id: Id, session: DbSession, principal: Organiser) -> DashboardOut:
+    organisation = organisations.get_organisation_for(
+        session, principal, organisation_id, VolunteerPerm.MANAGE
+    )
+    figures = reports.org_dashboard(session, organisation)
+    return DashboardOut(**{k: v for k, v in figures.__dict__.items() if k != "top_activities"})
+
+
+@router.post("/organisations/{organisation_id}/responder-invitations")
+def invite_responders(
+    organisation_id: Id, body: InviteIn, session: DbSession, principal: Organiser
+) -> CountOut:
+    organisation = organisations.get_organisation_for(
+        session, principal, organisation_id, VolunteerPerm.MANAGE
+    )
+    return CountOut(
+        count=service.invite_responders(session, principal, organisation, body.person_ids)
+    )
+
+
+@router.put("/stars", summary="Star-level thresholds in hours (platform administrators)")
+def set_stars(
+    body: StarsIn,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require(VolunteerPerm.MANAGE, platform=True))],
+) -> StarsIn:
+    return StarsIn(thresholds=service.set_star_thresholds(session, principal, body.thresholds))
