@@ -228,15 +228,20 @@ def revoke_api_token(session: Session, actor: Principal, token_id: int) -> ApiTo
 
 
 def principal_from_token(session: Session, raw: str) -> Principal:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(raw)))
+    # Token and holder in one round trip: this runs for every API call.
+    row = session.execute(
+        select(ApiToken, Person)
+        .join(Person, Person.id == ApiToken.person_id)
+        .where(ApiToken.token_hash == _sha256(raw))
+    ).first()
     now = utcnow()
+    token, person = row if row is not None else (None, None)
     if (
         token is None
         or token.revoked_at is not None
         or (token.expires_at is not None and token.expires_at <= now)
     ):
         raise AuthenticationRequired(N_("The API token is invalid, expired or revoked"))
-    person = session.get(Person, token.person_id)
     if person is None or not person.is_active:
         raise AuthenticationRequired(N_("The API token is invalid, expired or revoked"))
     # Touch at most once a minute: a busy integration should not write on every call.

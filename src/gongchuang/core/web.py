@@ -160,7 +160,8 @@ def current_principal(request: Request, session: DbSession) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_login(principal: CurrentPrincipal) -> Principal:
+async def require_login(principal: CurrentPrincipal) -> Principal:
+    # async: no I/O here, so no hop through the thread pool on every request.
     if not principal.is_authenticated:
         raise AuthenticationRequired()
     return principal
@@ -178,7 +179,7 @@ class Require:
         self.perm = perm
         self.platform = platform
 
-    def __call__(self, principal: LoggedIn) -> Principal:
+    async def __call__(self, principal: LoggedIn) -> Principal:
         if not principal.scope_allows(self.perm):
             raise PermissionDenied()
         if self.platform and not principal.is_platform_admin:

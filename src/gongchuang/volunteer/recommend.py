@@ -34,8 +34,8 @@ from gongchuang.volunteer.models import (
 )
 
 FEATURES = ("near", "interest", "skills", "history", "similar", "popular", "available")
-DEFAULT_WEIGHTS = np.array([3.1, 1.6, 0.6, 1.9, 2.4, 0.9, 0.4])
-DEFAULT_BIAS = -4.0
+DEFAULT_WEIGHTS = np.array([3.42, 1.29, 0.21, 0.13, 2.60, 0.71, -0.07])
+DEFAULT_BIAS = -1.93
 DISTANCE_SCALE_KM = 5.0
 
 

@@ -915,12 +915,22 @@ def check(
         shift_id, nonce = _read_code(code)
     if shift_id is None:
         raise InvalidInput(N_("Scan the organiser's QR code, or share your location"))
-    shift = session.get(Shift, shift_id)
-    if shift is None:
-        raise NotFound()
-    activity = get_activity(session, shift.activity_id)
     if nonce is None and (lat is None or lng is None):
         raise InvalidInput(N_("Scan the organiser's QR code, or share your location"))
+    # One round trip for the place, its shift and activity: this runs for every volunteer at
+    # the start and the end of every shift.
+    signup = session.scalar(
+        select(Signup)
+        .options(joinedload(Signup.shift).joinedload(Shift.activity))
+        .where(Signup.shift_id == shift_id, Signup.person_id == actor.person_id)
+        .with_for_update(of=Signup)
+    )
+    if signup is None and session.get(Shift, shift_id) is None:
+        raise NotFound()
+    if signup is None or signup.status not in (SignupStatus.confirmed, SignupStatus.checked_in):
+        raise Conflict(N_("You have no confirmed place on this shift"))
+    shift = signup.shift
+    activity = shift.activity
     if lat is not None and lng is not None:
         point = _wgs84(lat, lng, location_is_gcj02)
         if point is None:
@@ -932,23 +942,9 @@ def check(
                 m=int(distance),
                 r=activity.geofence_m,
             )
-    signup = session.scalar(
-        select(Signup)
-        .where(Signup.shift_id == shift.id, Signup.person_id == actor.person_id)
-        .with_for_update()
-    )
-    if signup is None or signup.status not in (SignupStatus.confirmed, SignupStatus.checked_in):
-        raise Conflict(N_("You have no confirmed place on this shift"))
     now = utcnow()
-    if nonce is not None:
-        used = session.scalar(
-            select(UsedCheckinCode.id).where(
-                UsedCheckinCode.nonce == nonce, UsedCheckinCode.person_id == actor.person_id
-            )
-        )
-        if used is not None:
-            raise Conflict(N_("This QR code was already used; scan the one on the screen now"))
-        session.add(UsedCheckinCode(nonce=nonce, person_id=actor.person_id, used_at=now))
+    if nonce is not None and not _use_code(session, nonce, actor.person_id, now):
+        raise Conflict(N_("This QR code was already used; scan the one on the screen now"))
     method = "qr" if nonce else "location"
     if signup.status == SignupStatus.confirmed:
         if now < shift.starts_at - EARLY_CHECKIN:
@@ -966,6 +962,22 @@ def check(
         action = "out"
     session.flush()
     return CheckResult(signup, action)
+
+
+def _use_code(session: Session, nonce: str, person_id: int, now: datetime) -> bool:
+    """Record the code as used by this person; False if it already was (one statement)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    statement = (
+        upsert(UsedCheckinCode)
+        .values(nonce=nonce, person_id=person_id, used_at=now)
+        .on_conflict_do_nothing(index_elements=["nonce", "person_id"])
+        .returning(UsedCheckinCode.id)
+    )
+    return session.execute(statement).first() is not None
 
 
 def _check_out(signup: Signup, shift: Shift, at: datetime, *, auto: bool) -> None:
