@@ -14,27 +14,25 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from fresh_postgres import FreshPostgres  # noqa: E402
 from tests.support.world import build_world, make_person  # noqa: E402
 
 from gongchuang.core import audit, organisations  # noqa: E402
 from gongchuang.core.db import Database, utcnow  # noqa: E402
 from gongchuang.core.permissions import SYSTEM, Principal  # noqa: E402
-from gongchuang.migrate import upgrade  # noqa: E402
 from gongchuang.modules import load_modules  # noqa: E402
 from gongchuang.points import reports, service  # noqa: E402
 from gongchuang.points.models import (  # noqa: E402
@@ -43,27 +41,6 @@ from gongchuang.points.models import (  # noqa: E402
     PublicNotice,
     RecordStatus,
 )
-
-PG_ADMIN = os.environ.get("GONGCHUANG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-class FreshPostgres:
-    def __init__(self, label: str) -> None:
-        self.name = f"gc_bench_{label}_{uuid.uuid4().hex[:8]}"
-
-    def __enter__(self) -> Database:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.name}"')
-        base = PG_ADMIN.rsplit("/", 1)[0]
-        url = f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{self.name}"
-        upgrade(url)
-        self.database = Database(url)
-        return self.database
-
-    def __exit__(self, *exc: object) -> None:
-        self.database.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def acting(person) -> Principal:
@@ -108,7 +85,8 @@ def prepare_records(db: Database, count: int) -> tuple[int, list[int], object, o
 
 
 def bench_approve_and_settle(count: int) -> dict[str, float]:
-    with FreshPostgres("settle") as db:
+    with FreshPostgres("settle") as pg:
+        db = pg.database
         village_id, ids, _other, _cadre = prepare_records(db, count)
         with db.transaction() as session:
             # A second cadre decides: the recorder may not approve their own records.
@@ -139,7 +117,8 @@ def bench_approve_and_settle(count: int) -> dict[str, float]:
 
 def bench_one_by_one(count: int) -> float:
     """The baseline: each record settled with its own balance update and audit append."""
-    with FreshPostgres("baseline") as db:
+    with FreshPostgres("baseline") as pg:
+        db = pg.database
         village_id, _ids, _other, _cadre = prepare_records(db, count)
         with db.transaction() as session:
             session.execute(
@@ -257,7 +236,8 @@ def timed(fn, repeat: int = 7) -> float:
 
 def bench_dashboard(villages: int, people: int, per_person: int) -> dict[str, float]:
     year = service.today_local().year - 1
-    with FreshPostgres("county") as db:
+    with FreshPostgres("county") as pg:
+        db = pg.database
         started = time.perf_counter()
         params = {
             "towns": (villages + 19) // 20,

@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import secrets
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import func, insert, select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from fresh_postgres import FreshPostgres  # noqa: E402
 from http_core import start_server  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.world import build_world  # noqa: E402
@@ -41,33 +39,12 @@ from gongchuang.core import auth, organisations  # noqa: E402
 from gongchuang.core.db import Database, utcnow  # noqa: E402
 from gongchuang.core.models import OrganisationKind, Person  # noqa: E402
 from gongchuang.core.permissions import SYSTEM, Principal  # noqa: E402
-from gongchuang.migrate import upgrade  # noqa: E402
 from gongchuang.modules import load_modules  # noqa: E402
 from gongchuang.volunteer import service  # noqa: E402
 from gongchuang.volunteer.models import Shift, Signup, Volunteer, VolunteerTotal  # noqa: E402
 
-PG_ADMIN = os.environ.get("GONGCHUANG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SITE = (27.737, 111.305)
 CLIENTS = 64
-
-
-class FreshPostgres:
-    def __init__(self, label: str) -> None:
-        self.name = f"gc_bench_{label}_{uuid.uuid4().hex[:8]}"
-        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        self.url = f"{base}/{self.name}"
-
-    def __enter__(self) -> FreshPostgres:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.name}"')
-        upgrade(self.url)
-        self.database = Database(self.url)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.database.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def prepare(db: Database, count: int) -> tuple[int, list[str]]:
