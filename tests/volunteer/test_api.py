@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core.db import utcnow
+from gongchuang.core.models import Notification
+from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, Shift, Signup
-from tests.conftest import api_token, login
+from tests.conftest import api_token, csrf_token, login
 from tests.support.world import PASSWORD
-from tests.volunteer.conftest import SITE, VolunteerWorld, move_shift
+from tests.volunteer.conftest import SITE, VolunteerWorld, acting, move_shift
 
 ORGANISER = ["read", "volunteer.manage", "volunteer.participate"]
 VOLUNTEER = ["read", "volunteer.participate"]
@@ -183,3 +185,28 @@ def test_pages_for_each_role(client, session: Session, vw) -> None:
         params={"period_from": "2026-01-01", "period_to": "2026-12-31"},
     )
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
+
+
+def test_editing_details_keeps_sign_ups_and_tells_of_a_move(client, session: Session, vw) -> None:
+    activity, shift = vw.activity(session)
+    service.sign_up(session, acting(vw.alice), shift.id)
+    session.commit()
+    login(client, vw.organiser.phone)
+    response = client.post(
+        f"/volunteer/activities/{activity.id}/edit",
+        data={
+            "csrf_token": csrf_token(client),
+            "title": "敬老院陪伴（改）",
+            "description": "",
+            "place": "新敬老院",
+            "lat": SITE[0] + 0.01,
+            "lng": SITE[1],
+            "geofence_m": 200,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert activity.title == "敬老院陪伴（改）" and activity.geofence_m == 200
+    assert session.scalar(select(func.count(Signup.id)).where(Signup.status == "confirmed")) == 1
+    moved = session.scalar(select(Notification).where(Notification.person_id == vw.alice.id))
+    assert moved is not None and "place" in moved.title

@@ -369,6 +369,44 @@ def manage_activity(
     )
 
 
+@router.post("/volunteer/activities/{activity_id}/edit", dependencies=[CsrfChecked])
+def edit_activity(
+    activity_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    title: Annotated[str, Form(max_length=200)],
+    place: Annotated[str, Form(max_length=200)],
+    lat: Annotated[float, Form(ge=-90, le=90)],
+    lng: Annotated[float, Form(ge=-180, le=180)],
+    geofence_m: Annotated[int, Form(ge=30, le=5000)],
+    description: Annotated[str, Form(max_length=5000)] = "",
+    contact_name: Annotated[str, Form(max_length=100)] = "",
+    contact_phone: Annotated[str, Form(max_length=20)] = "",
+) -> RedirectResponse:
+    """Details change; sign-ups stay (and are told if the place moved)."""
+    activity = service.get_activity_to_manage(session, principal, activity_id)
+    service.update_activity(
+        session,
+        principal,
+        activity,
+        service.ActivityInput(
+            title=title,
+            category=activity.category,
+            description=description,
+            place=place,
+            lat=lat,
+            lng=lng,
+            geofence_m=geofence_m,
+            min_age=activity.min_age,
+            credential_kind=activity.credential_kind,
+            skills_wanted=activity.skills_wanted,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+        ),
+    )
+    return redirect(f"/volunteer/activities/{activity.id}/manage")
+
+
 @router.post("/volunteer/activities/{activity_id}/shifts", dependencies=[CsrfChecked])
 def add_shift(
     activity_id: Id,
