@@ -393,3 +393,12 @@ def test_verified_hours_become_village_points(session: Session, vw: VolunteerWor
     records = points.records_query(village, person_id=vw.alice.id)
     made = session.scalars(records).unique().all()
     assert [(r.rule_code, r.points, r.status) for r in made] == [("GY04", 2, "pending")]
+
+
+def test_qr_codes_are_light_enough_for_a_cheap_phone() -> None:
+    from xml.etree import ElementTree
+
+    svg = reports.qr_svg("http://127.0.0.1:8000/volunteer/check?code=" + "x" * 120, 260)
+    root = ElementTree.fromstring(svg)
+    assert root.tag.endswith("svg") and len(root) == 2  # a white square and one path
+    assert len(svg) < 10_000

@@ -5,6 +5,7 @@ mobilisation. Recommendation is in `recommend.py`, figures in `reports.py`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 from collections import defaultdict
@@ -104,7 +105,9 @@ def home_point(session: Session, volunteer: Volunteer) -> geo.Point | None:
     return geo.Point(volunteer.home_lat, volunteer.home_lng)
 
 
+@functools.cache
 def _serializer(salt: str) -> URLSafeTimedSerializer:
+    # Built once: deriving the signing key costs more than checking a code.
     return URLSafeTimedSerializer(get_settings().secret_key, salt=salt)
 
 
