@@ -61,3 +61,28 @@ def test_oversized_uploads_are_refused(client, world, monkeypatch) -> None:
 def test_anonymous_upload_is_refused(client, world) -> None:
     response = client.post("/api/v1/files", files={"file": ("a.pdf", b"%PDF-1.4 x")})
     assert response.status_code == 401
+
+
+def test_housekeeping_removes_bytes_no_row_points_to(session, world, tmp_path) -> None:
+    """An upload whose request was refused afterwards rolled back its row, not its bytes."""
+    import os
+    from datetime import timedelta
+
+    from gongchuang.core import files
+    from gongchuang.core.db import utcnow
+    from gongchuang.core.permissions import SYSTEM
+
+    files.set_storage(files.LocalFileStorage(tmp_path))
+    try:
+        kept = files.save_upload(session, SYSTEM, filename="a.pdf", data=b"%PDF-1.4 kept")
+        files.storage().save("ab/orphan", b"%PDF-1.4 orphan")
+        files.storage().save("ab/fresh-orphan", b"%PDF-1.4 fresh")
+        day_ago = (utcnow() - timedelta(days=2)).timestamp()
+        for key in (kept.storage_key, "ab/orphan"):
+            os.utime(tmp_path / key, (day_ago, day_ago))
+        assert files.sweep_orphans(session) == 1
+        assert (tmp_path / kept.storage_key).exists()
+        assert not (tmp_path / "ab/orphan").exists()
+        assert (tmp_path / "ab/fresh-orphan").exists()  # may belong to a request in flight
+    finally:
+        files.set_storage(None)

@@ -84,6 +84,8 @@ def test_sign_up_waitlist_and_promotion(session: Session, vw: VolunteerWorld) ->
     first = service.sign_up(session, acting(vw.alice), shift.id)
     second = service.sign_up(session, acting(vw.bob), shift.id)
     assert (first.status, second.status, shift.taken) == ("confirmed", "waitlisted", 1)
+    third = service.sign_up(session, acting(vw.carol), shift.id)
+    assert [service.waitlist_position(session, s) for s in (first, second, third)] == [None, 1, 2]
     with pytest.raises(Conflict, match="already signed up"):
         service.sign_up(session, acting(vw.alice), shift.id)
     service.cancel_signup(session, acting(vw.alice), first)
@@ -92,6 +94,7 @@ def test_sign_up_waitlist_and_promotion(session: Session, vw: VolunteerWorld) ->
     assert told is not None and "place came free" in told.title
     again = service.sign_up(session, acting(vw.alice), shift.id)  # back at the end of the queue
     assert again.id == first.id and again.status == "waitlisted"
+    assert service.waitlist_position(session, again) == 2  # behind carol
 
 
 def test_sign_up_refusals_change_nothing(session: Session, vw: VolunteerWorld) -> None:

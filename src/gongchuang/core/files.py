@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import audit
+from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import StoredFile
@@ -28,6 +32,7 @@ class FileStorage(Protocol):
     def save(self, key: str, data: bytes) -> None: ...
     def load(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
+    def keys_older_than(self, moment: datetime) -> Iterator[str]: ...
 
 
 class LocalFileStorage:
@@ -52,6 +57,42 @@ class LocalFileStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def keys_older_than(self, moment: datetime) -> Iterator[str]:
+        if not self.root.exists():
+            return
+        cutoff = moment.timestamp()
+        for path in self.root.rglob("*"):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                yield path.relative_to(self.root).as_posix()
+
+
+def sweep_orphans(session: Session, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete stored bytes no `StoredFile` row points to: an upload whose request was refused
+    after the file was written (the row rolled back, the bytes stayed). A villager's photo must
+    not outlive the record it was sent for."""
+    removed = 0
+    batch: list[str] = []
+
+    def flush_batch() -> int:
+        known = set(
+            session.scalars(select(StoredFile.storage_key).where(StoredFile.storage_key.in_(batch)))
+        )
+        gone = 0
+        for key in batch:
+            if key not in known:
+                storage().delete(key)
+                gone += 1
+        batch.clear()
+        return gone
+
+    for key in storage().keys_older_than(utcnow() - older_than):
+        batch.append(key)
+        if len(batch) >= 500:
+            removed += flush_batch()
+    if batch:
+        removed += flush_batch()
+    return removed
 
 
 _storage: FileStorage | None = None

@@ -23,6 +23,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gongchuang.core import files
 from gongchuang.core.db import Database, utcnow
 from gongchuang.core.models import Job, JobStatus, OutboxMessage, WebSession
 
@@ -201,6 +202,7 @@ def _housekeeping(session: Session, job: Job) -> None:
         )
     )
     session.execute(delete(WebSession).where(WebSession.expires_at < now))
+    files.sweep_orphans(session)
 
 
 class Worker:

@@ -237,6 +237,7 @@ def activity_page(
             "activity": activity,
             "shifts": service.shifts_of(session, activity),
             "mine": mine,
+            "positions": {k: service.waitlist_position(session, s) for k, s in mine.items()},
             "now": utcnow(),
             "can_manage": service.can_manage(session, principal, activity.organisation),
             "is_volunteer": service.get_volunteer(session, principal.person_id) is not None,

@@ -828,6 +828,23 @@ def _promote_waitlisted(session: Session, shift: Shift) -> Signup | None:
     return first
 
 
+def waitlist_position(session: Session, signup: Signup) -> int | None:
+    """1 for the next to get a place; None when not waiting."""
+    if signup.status != SignupStatus.waitlisted:
+        return None
+    ahead = session.scalar(
+        select(func.count(Signup.id)).where(
+            Signup.shift_id == signup.shift_id,
+            Signup.status == SignupStatus.waitlisted,
+            or_(
+                Signup.created_at < signup.created_at,
+                (Signup.created_at == signup.created_at) & (Signup.id < signup.id),
+            ),
+        )
+    )
+    return (ahead or 0) + 1
+
+
 def cancel_signup(session: Session, actor: Principal, signup: Signup) -> Signup:
     if signup.person_id != actor.person_id:
         raise NotFound()
