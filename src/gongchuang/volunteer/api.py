@@ -296,7 +296,22 @@ def cancel_signup(signup_id: Id, session: DbSession, principal: Volunteering) ->
 def check(body: CheckIn, session: DbSession, principal: Volunteering) -> CheckOut:
     result = service.check(session, principal, **body.model_dump())
     return CheckOut(
-        action=result.action, signup=signup_out(service.get_signup(session, result.signup.id))
+        action=result.action,
+        signup=SignupOut(
+            id=result.signup_id,
+            shift_id=result.shift_id,
+            activity_id=result.activity_id,
+            activity_title=result.activity_title,
+            starts_at=result.starts_at,
+            ends_at=result.ends_at,
+            status=result.status,
+            checked_in_at=result.checked_in_at,
+            checked_out_at=result.checked_out_at,
+            auto_checked_out=False,
+            late_minutes=result.late_minutes,
+            early_minutes=result.early_minutes,
+            pending_minutes=result.pending_minutes,
+        ),
     )
 
 

@@ -584,7 +584,7 @@ def check(
         lat=coordinate(lat),
         lng=coordinate(lng),
     )
-    return redirect(f"/volunteer/check?done={result.action}&shift_id={result.signup.shift_id}")
+    return redirect(f"/volunteer/check?done={result.action}&shift_id={result.shift_id}")
 
 
 # --- certificates -----------------------------------------------------------------------------
