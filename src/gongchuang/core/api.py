@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, Up
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from gongchuang.config import get_settings
 from gongchuang.core import (
     audit,
     auth,
@@ -575,9 +574,7 @@ def remove_push_subscription(
 def upload_file(
     file: Annotated[UploadFile, File()], session: DbSession, principal: LoggedIn
 ) -> FileOut:
-    # Starlette has spooled the upload to a temporary file; read one byte past the limit so
-    # that an oversized file is refused without holding all of it in memory.
-    data = file.file.read(get_settings().upload_max_bytes + 1)
+    data = files.read_upload(file.file)
     stored = files.save_upload(session, principal, filename=file.filename or "upload", data=data)
     return FileOut.model_validate(stored)
 

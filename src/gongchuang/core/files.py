@@ -129,6 +129,20 @@ def strip_image_metadata(data: bytes, content_type: str) -> bytes:
         raise InvalidInput(N_("The image could not be read")) from exc
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1) -> bytes: ...
+
+
+def read_upload(stream: Readable) -> bytes:
+    """The bytes of an upload Starlette has spooled to a temporary file, refused when over the
+    limit: one byte past it is read, never the whole of an oversized file."""
+    limit = get_settings().upload_max_bytes
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(N_("The file is larger than %(mb)s MB"), mb=limit // (1024 * 1024))
+    return data
+
+
 def save_upload(
     session: Session,
     actor: Principal,

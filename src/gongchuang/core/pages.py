@@ -18,6 +18,7 @@ from gongchuang.core import (
     auth,
     credentials,
     events,
+    files,
     notifications,
     organisations,
     people,
@@ -25,7 +26,7 @@ from gongchuang.core import (
     spreadsheets,
     webhooks,
 )
-from gongchuang.core.errors import InvalidInput, PayloadTooLarge
+from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import SUPPORTED_LOCALES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Membership, Organisation
@@ -365,9 +366,7 @@ def import_members(
     file: Annotated[UploadFile, File()],
 ) -> RedirectResponse:
     org = _org_for_manager(session, principal, organisation_id)
-    data = file.file.read(get_settings().upload_max_bytes + 1)
-    if len(data) > get_settings().upload_max_bytes:
-        raise PayloadTooLarge()
+    data = files.read_upload(file.file)
     result = organisations.import_members(session, principal, org, data, file.filename or "")
     return redirect(
         f"/orgs/{org.id}?added={result.added}&registered={result.registered}"

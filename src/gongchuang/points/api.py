@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from sqlalchemy.orm import Session
 
-from gongchuang.config import get_settings
+from gongchuang.core import files
 from gongchuang.core.api import PROBLEMS, Cursor, Limit
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -401,7 +401,7 @@ def import_records(
     principal: Recorder,
 ) -> list[RecordOut]:
     village = service.get_village_for(session, principal, village_id, PointsPerm.RECORD)
-    data = file.file.read(get_settings().upload_max_bytes + 1)
+    data = files.read_upload(file.file)
     records = service.import_records(session, principal, village, data, file.filename or "")
     return [_record(session, village, r.id) for r in records]
 

@@ -10,10 +10,9 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from gongchuang.config import get_settings
-from gongchuang.core import organisations, spreadsheets
+from gongchuang.core import files, organisations, spreadsheets
 from gongchuang.core.db import utcnow
-from gongchuang.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
@@ -59,12 +58,10 @@ DECISION_LABELS = {
 
 
 def _read_upload(upload: UploadFile | None) -> bytes | None:
+    """An optional photo: nothing chosen reads as None."""
     if upload is None or not upload.filename:
         return None
-    data = upload.file.read(get_settings().upload_max_bytes + 1)
-    if len(data) > get_settings().upload_max_bytes:
-        raise PayloadTooLarge()
-    return data or None
+    return files.read_upload(upload.file) or None
 
 
 def _context(session: Session, principal: Principal, village: Organisation) -> dict[str, Any]:
