@@ -52,6 +52,16 @@ def register_permissions(perms: type[enum.StrEnum]) -> None:
     KNOWN_PERMISSIONS.update(p.value for p in perms)
 
 
+# Permissions an organisation's own roles (and its parents') grant, but a government
+# department's reach over its region does not: a county bureau oversees villages and NGOs, it
+# does not write their rules, record their points or run their activities.
+LOCAL_ONLY: set[str] = set()
+
+
+def register_local_only(*perms: str) -> None:
+    LOCAL_ONLY.update(perms)
+
+
 def register_self_service(*perms: str) -> None:
     KNOWN_PERMISSIONS.update(perms)
     SELF_SERVICE.update(perms)
@@ -167,7 +177,8 @@ def has_permission(
         if grant.organisation_id in ancestry:
             return True
         if (
-            grant.organisation_kind == OrganisationKind.government_department
+            perm not in LOCAL_ONLY
+            and grant.organisation_kind == OrganisationKind.government_department
             and region_path is not None
             and region_path.startswith(grant.region_path)
         ):

@@ -6,6 +6,7 @@ import enum
 
 from gongchuang.core.i18n import N_
 from gongchuang.core.permissions import (
+    register_local_only,
     register_permissions,
     register_role,
     register_self_service,
@@ -24,6 +25,8 @@ class PointsPerm(enum.StrEnum):
 
 
 register_permissions(PointsPerm)
+# The village committee's own business: the county sees it (VIEW, DASHBOARD), does not do it.
+register_local_only(PointsPerm.MANAGE, PointsPerm.RECORD, PointsPerm.SHOP, PointsPerm.APPROVE)
 ALL = {p.value for p in PointsPerm}
 register_role("admin", N_("Administrator"), ALL)
 register_role("cadre", N_("Cadre"), ALL)

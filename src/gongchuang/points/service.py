@@ -27,7 +27,7 @@ from gongchuang.core.models import (
     Person,
     StoredFile,
 )
-from gongchuang.core.permissions import READ_SCOPE, ROLES, SYSTEM, Principal, has_permission
+from gongchuang.core.permissions import READ_SCOPE, SYSTEM, Principal, has_permission
 from gongchuang.core.text import clean_text
 from gongchuang.core.web import SHANGHAI, local_midnight
 from gongchuang.points.catalogue_templates import TEMPLATES, CatalogueTemplate
@@ -92,20 +92,8 @@ def is_member(session: Session, person_id: int | None, organisation_id: int) -> 
     return bool(roles_in(session, person_id, organisation_id))
 
 
-# The village committee's own business: a county department oversees (views, dashboards)
-# but does not write a village's rules, record its points or run its shop.
-VILLAGE_ONLY = {PointsPerm.MANAGE, PointsPerm.RECORD, PointsPerm.SHOP, PointsPerm.APPROVE}
-
-
 def can(session: Session, principal: Principal, perm: str, village: Organisation) -> bool:
-    if perm not in VILLAGE_ONLY:
-        return has_permission(session, principal, perm, village)
-    if not principal.scope_allows(perm):
-        return False
-    if principal.is_platform_admin:
-        return True
-    roles = roles_in(session, principal.person_id, village.id)
-    return any(perm in ROLES[r].permissions for r in roles if r in ROLES)
+    return has_permission(session, principal, perm, village)
 
 
 def get_village_for(

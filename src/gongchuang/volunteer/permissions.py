@@ -6,6 +6,7 @@ import enum
 
 from gongchuang.core.i18n import N_
 from gongchuang.core.permissions import (
+    register_local_only,
     register_permissions,
     register_role,
     register_self_service,
@@ -21,6 +22,7 @@ class VolunteerPerm(enum.StrEnum):
 
 
 register_permissions(VolunteerPerm)
+register_local_only(VolunteerPerm.MANAGE, VolunteerPerm.BENEFIT)
 register_self_service(VolunteerPerm.PARTICIPATE.value)
 STAFF = {VolunteerPerm.MANAGE.value, VolunteerPerm.BENEFIT.value}
 register_role("admin", N_("Administrator"), STAFF)
