@@ -255,15 +255,13 @@ def add_household_member(
 
 def account_out(session: Session, village: Organisation, account: PointsAccount) -> AccountOut:
     label = service.account_labels(session, [account]).get(account.id, "")
-    year = service.period_bounds("year", service.today_local())
-    earned = reports._earned_since(session, village.id, *year).get(account.id, 0)
     return AccountOut(
         id=account.id,
         label=label,
         household_id=account.household_id,
         person_id=account.person_id,
         balance=account.balance,
-        star_tier=reports.tier_for(service.get_catalogue(session, village), earned),
+        star_tier=reports.account_tier(session, service.get_catalogue(session, village), account),
     )
 
 

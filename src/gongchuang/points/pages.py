@@ -153,14 +153,7 @@ def village_home(
             "open_objections": len(service.objections(session, village, "open"))
             if context["can_manage"]
             else 0,
-            "tier": reports.tier_for(
-                context["catalogue"],
-                reports._earned_since(
-                    session,
-                    village.id,
-                    *service.period_bounds("year", service.today_local()),
-                ).get(context["my_account"].id, 0),
-            )
+            "tier": reports.account_tier(session, context["catalogue"], context["my_account"])
             if context["my_account"]
             else "",
             "my_records": list(

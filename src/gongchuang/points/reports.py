@@ -49,8 +49,12 @@ class RankRow:
     tier: str
 
 
-def _earned_since(session: Session, village_id: int, start: date, end: date) -> dict[int, int]:
-    rows = session.execute(
+def earned_between(
+    session: Session, village_id: int, start: date, end: date, account_id: int | None = None
+) -> dict[int, int]:
+    """Points earned (settled, less reversals) per account in [start, end); one account's only
+    when `account_id` is given."""
+    query = (
         select(PointsEntry.account_id, func.sum(PointsEntry.delta))
         .where(
             PointsEntry.organisation_id == village_id,
@@ -59,8 +63,17 @@ def _earned_since(session: Session, village_id: int, start: date, end: date) -> 
             PointsEntry.created_at < local_midnight(end),
         )
         .group_by(PointsEntry.account_id)
-    ).all()
-    return {account_id: int(total or 0) for account_id, total in rows}
+    )
+    if account_id is not None:
+        query = query.where(PointsEntry.account_id == account_id)
+    return {account: int(total or 0) for account, total in session.execute(query).all()}
+
+
+def account_tier(session: Session, catalogue: RuleCatalogue, account: PointsAccount) -> str:
+    """The star tier an account holds on this year's points."""
+    year = service.period_bounds("year", service.today_local())
+    earned = earned_between(session, account.organisation_id, *year, account_id=account.id)
+    return tier_for(catalogue, earned.get(account.id, 0))
 
 
 def tier_for(catalogue: RuleCatalogue, year_points: int) -> str:
@@ -77,10 +90,10 @@ def ranking(
     """Points earned (settled, less reversals) in the month or year containing `day`."""
     catalogue = service.get_catalogue(session, village)
     start, end = service.period_bounds("year" if period == "year" else "month", day)
-    earned = _earned_since(session, village.id, start, end)
+    earned = earned_between(session, village.id, start, end)
     year_start, year_end = service.period_bounds("year", day)
     yearly = (
-        earned if period == "year" else _earned_since(session, village.id, year_start, year_end)
+        earned if period == "year" else earned_between(session, village.id, year_start, year_end)
     )
     accounts = list(
         session.scalars(select(PointsAccount).where(PointsAccount.id.in_(list(earned))))
@@ -118,7 +131,7 @@ def balances(session: Session, village: Organisation) -> list[tuple[PointsAccoun
     )
     labels = service.account_labels(session, accounts)
     year_start, year_end = service.period_bounds("year", service.today_local())
-    yearly = _earned_since(session, village.id, year_start, year_end)
+    yearly = earned_between(session, village.id, year_start, year_end)
     return [(a, labels.get(a.id, ""), tier_for(catalogue, yearly.get(a.id, 0))) for a in accounts]
 
 

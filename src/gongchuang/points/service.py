@@ -1748,7 +1748,7 @@ def settle_due(
     for village_id, notice_ids in by_village.items():
         if report.records >= limit:
             break
-        _lock_village(session, village_id)
+        lock_village(session, village_id)
         settled = _settle_village(session, village_id, notice_ids, now)
         report.records += settled[0]
         report.points += settled[1]
@@ -1775,7 +1775,7 @@ def settle_due(
     return report
 
 
-def _lock_village(session: Session, village_id: int) -> RuleCatalogue:
+def lock_village(session: Session, village_id: int) -> RuleCatalogue:
     """Serialises the village's balance-moving work (settlement, redemptions, rollover)."""
     catalogue = session.scalar(
         select(RuleCatalogue).where(RuleCatalogue.organisation_id == village_id).with_for_update()
@@ -1987,7 +1987,7 @@ def _reverse_settled(
     if not moved:
         raise Conflict(N_("This record has no settled entries to reverse"))
     account_id = moved[0].account_id
-    _lock_village(session, record.organisation_id)
+    lock_village(session, record.organisation_id)
     post_entry(
         session,
         account_id,
@@ -2064,7 +2064,7 @@ def roll_periods(session: Session, day: date | None = None) -> int:
         if catalogue.current_period == key:
             continue
         first_run = catalogue.current_period == ""
-        _lock_village(session, catalogue.organisation_id)
+        lock_village(session, catalogue.organisation_id)
         keys = _period_holders(session, catalogue)
         accounts = _accounts_for_keys(session, catalogue.organisation_id, keys)
         for account_id in sorted(accounts.values()):

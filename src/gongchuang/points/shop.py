@@ -269,7 +269,7 @@ def redeem(
         raise NotFound()
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidInput(N_("You can redeem 1 to %(n)s at a time"), n=MAX_QUANTITY)
-    catalogue = service._lock_village(session, village.id)
+    catalogue = service.lock_village(session, village.id)
     session.refresh(item)
     session.refresh(account)
     if not item.active:
@@ -387,7 +387,7 @@ def cancel_redemption(
         raise NotFound()
     if redemption.status != RedemptionStatus.awaiting_handover:
         raise Conflict(N_("Only a redemption not yet handed over can be cancelled"))
-    service._lock_village(session, village.id)
+    service.lock_village(session, village.id)
     redemption.status = RedemptionStatus.cancelled
     service.post_entry(
         session,

@@ -65,23 +65,14 @@ def _labels() -> dict[str, Any]:
     }
 
 
-def _managed(session: Session, principal: Principal) -> list[Organisation]:
+def _my_organisations(session: Session, principal: Principal, perm: str) -> list[Organisation]:
+    """The organisations the principal belongs to and holds `perm` in."""
     if principal.person_id is None:
         return []
     return [
         m.organisation
         for m in organisations.memberships_of(session, principal.person_id)
-        if has_permission(session, principal, VolunteerPerm.MANAGE, m.organisation)
-    ]
-
-
-def _partnered(session: Session, principal: Principal) -> list[Organisation]:
-    if principal.person_id is None:
-        return []
-    return [
-        m.organisation
-        for m in organisations.memberships_of(session, principal.person_id)
-        if has_permission(session, principal, VolunteerPerm.BENEFIT, m.organisation)
+        if has_permission(session, principal, perm, m.organisation)
     ]
 
 
@@ -120,8 +111,8 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
             past=[s for s in signups if s.shift.ends_at <= now][-10:],
             feedback_given=service.feedback_given(session, [s.id for s in signups]),
         )
-    context["managed"] = _managed(session, principal)
-    context["partnered"] = _partnered(session, principal)
+    context["managed"] = _my_organisations(session, principal, VolunteerPerm.MANAGE)
+    context["partnered"] = _my_organisations(session, principal, VolunteerPerm.BENEFIT)
     return render(request, "volunteer/home.html", context)
 
 

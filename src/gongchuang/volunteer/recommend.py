@@ -32,6 +32,7 @@ from gongchuang.volunteer.models import (
     SignupStatus,
     Volunteer,
 )
+from gongchuang.volunteer.service import home_point
 
 FEATURES = ("near", "interest", "skills", "history", "similar", "popular", "available")
 DEFAULT_WEIGHTS = np.array([3.42, 1.29, 0.21, 0.13, 2.60, 0.71, -0.07])
@@ -187,8 +188,6 @@ def _volunteer_facts(session: Session, volunteer: Volunteer) -> VolunteerFacts:
             .where(Signup.person_id == volunteer.person_id, Signup.status.in_(ACTIVE_SIGNUP))
         )
     )
-    from gongchuang.volunteer.service import home_point
-
     home = home_point(session, volunteer)
     return VolunteerFacts(
         person_id=volunteer.person_id,
