@@ -109,11 +109,26 @@ def db_upgrade(revision: str = "head") -> None:
 @app.command()
 def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Skip when data exists")] = False,
+    replay_incident: Annotated[
+        bool,
+        typer.Option(
+            "--replay-incident",
+            help="Play a cardiac arrest at the demo mall step by step (watch the 120 console)",
+        ),
+    ] = False,
+    pause: Annotated[float, typer.Option(help="Seconds between replay steps")] = 3.0,
 ) -> None:
     """Load the demo world (a real county with invented towns and villages)."""
     from gongchuang.core.db import get_database
     from gongchuang.demo import load_demo_world
 
+    if replay_incident:
+        from gongchuang.emergency.demo import replay_incident as replay
+        from gongchuang.modules import load_modules
+
+        load_modules()
+        replay(get_database(), pause, typer.echo)
+        return
     with get_database().transaction() as session:
         summary = load_demo_world(session, only_if_empty=if_empty)
     typer.echo(summary)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # Web Push (VAPID). `gongchuang push-keys` prints a fresh pair; unset disables push.
     vapid_private_key_pem: str | None = None
     vapid_subject: str = "mailto:admin@gongchuang.invalid"
+    # Map tiles, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png"; empty draws markers on a
+    # plain background (no outside requests). Tiles in GCJ-02 (Amap, Tencent): set the CRS too.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+    map_tile_crs: str = "WGS84"
 
 
 @lru_cache

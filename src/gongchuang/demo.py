@@ -15,6 +15,7 @@ from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.passwords import hash_password
 from gongchuang.core.permissions import SYSTEM
+from gongchuang.emergency import demo as emergency_demo
 from gongchuang.points import demo as points_demo
 from gongchuang.volunteer import demo as volunteer_demo
 
@@ -232,9 +233,22 @@ def load_demo_world(
         f"139{index:08d}" for index in range(people_count) if index % 5 in (0, 1)
     ]
     volunteer_summary = volunteer_demo.load_demo(session, rng, ngo, mall, volunteer_phones)
+    emergency_summary = emergency_demo.load_demo(
+        session,
+        rng,
+        county=county,
+        town=place["431322102000"],
+        mall=mall,
+        college=university,
+        hospital=hospital,
+        dispatch=dispatch,
+        department_phone="13800000003",
+        responder_phones=["13800000007"]
+        + [f"139{index:08d}" for index in range(people_count) if index % 12 == 0],
+    )
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (
         f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
         f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total}); "
-        f"{points_summary}; {volunteer_summary}"
+        f"{points_summary}; {volunteer_summary}; {emergency_summary}"
     )

@@ -8,6 +8,7 @@ MODEL_MODULES = [
     "gongchuang.core.models",
     "gongchuang.points.models",
     "gongchuang.volunteer.models",
+    "gongchuang.emergency.models",
 ]
 
 

@@ -8,7 +8,11 @@ import importlib
 from fastapi import FastAPI
 
 # Domain packages are appended here as they land, e.g. "gongchuang.points".
-DOMAIN_MODULES: list[str] = ["gongchuang.points", "gongchuang.volunteer"]
+DOMAIN_MODULES: list[str] = [
+    "gongchuang.points",
+    "gongchuang.volunteer",
+    "gongchuang.emergency",
+]
 
 
 def load_modules(app: FastAPI | None = None) -> None:

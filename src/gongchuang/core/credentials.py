@@ -181,3 +181,23 @@ def valid_credentials(
     if person_id is not None:
         query = query.where(Credential.person_id == person_id)
     return list(session.scalars(query))
+
+
+def holders(
+    session: Session, kind: str, person_ids: list[int], *, at: datetime | None = None
+) -> set[int]:
+    """Which of these people hold a valid credential of the kind (one query for many)."""
+    if not person_ids:
+        return set()
+    moment = at or utcnow()
+    return set(
+        session.scalars(
+            select(Credential.person_id).where(
+                Credential.person_id.in_(person_ids),
+                Credential.kind == kind,
+                Credential.revoked_at.is_(None),
+                Credential.valid_from <= moment,
+                or_(Credential.valid_until.is_(None), Credential.valid_until > moment),
+            )
+        )
+    )

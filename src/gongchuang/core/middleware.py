@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,11 +21,19 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+
+
 # Scripts only from our own origin: no inline script anywhere in the shell. htmx adds one
 # <style> for its indicators, hence style-src 'unsafe-inline'.
+def _tile_origin() -> bytes:
+    """Map tiles are the one kind of image a deployment may load from elsewhere."""
+    parts = urlsplit(get_settings().map_tile_url.replace("{s}", "*"))
+    return f" {parts.scheme}://{parts.netloc}".encode() if parts.scheme and parts.netloc else b""
+
+
 CONTENT_SECURITY_POLICY = (
     b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    b"img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; "
+    b"img-src 'self' data: blob:" + _tile_origin() + b"; connect-src 'self'; worker-src 'self'; "
     b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 # FastAPI's Swagger UI page starts itself with an inline script.

@@ -124,6 +124,16 @@ def db_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
+def audited_read_session(request: Request) -> Iterator[Session]:
+    """For a read that writes down who looked (audited access to sensitive records): always a
+    write transaction, so that on SQLite it never has to upgrade a read snapshot."""
+    with get_database(request).transaction(write=True) as session:
+        yield session
+
+
+AuditedReadSession = Annotated[Session, Depends(audited_read_session, scope="function")]
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

@@ -1,0 +1,34 @@
+"""Social emergency response (社会化应急): AED registry, responder network, 120 intake,
+matching and alerting, the dispatcher console and coverage analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from gongchuang.core.i18n import N_
+from gongchuang.core.web import ModuleEntry, register_module
+
+
+def register() -> None:
+    from gongchuang.emergency import jobs, permissions, service  # noqa: F401
+
+
+def install(app: FastAPI) -> None:
+    from gongchuang.emergency import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    register_module(
+        ModuleEntry(
+            code="emergency",
+            title=N_("First aid network"),
+            summary=N_(
+                "AEDs on a map, first-aiders alerted to a cardiac arrest nearby, and a live "
+                "console for 120 dispatchers."
+            ),
+            href="/emergency",
+        ),
+        Path(__file__).resolve().parent / "templates",
+    )

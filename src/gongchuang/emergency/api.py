@@ -1,0 +1,642 @@
+"""The emergency REST API under /api/v1/emergency.
+
+A 120 centre sends incidents to `POST /centres/{code}/incidents` and hears back through the
+signed webhooks of its organisation (topic `emergency.incident_status`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from gongchuang.core import files, organisations, regions
+from gongchuang.core.api import PROBLEMS, sse_stream
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import AuthenticationRequired, NotFound
+from gongchuang.core.models import Organisation, Person
+from gongchuang.core.permissions import Principal
+from gongchuang.core.web import (
+    AuditedReadSession,
+    CurrentPrincipal,
+    DbSession,
+    Id,
+    LoggedIn,
+    Require,
+    get_database,
+)
+from gongchuang.emergency import coverage, service
+from gongchuang.emergency.models import Aed, Alert, Incident
+from gongchuang.emergency.permissions import EmergencyPerm
+from gongchuang.emergency.schemas import (
+    AedIn,
+    AedOut,
+    AedPublic,
+    AlertAnswer,
+    AlertOut,
+    CentreIn,
+    CentreOut,
+    ConsoleAlertOut,
+    CoverageHourOut,
+    CoverageOut,
+    DutyIn,
+    EtaIn,
+    ImportOut,
+    IncidentListItem,
+    IncidentOut,
+    IncidentSummary,
+    OutcomeIn,
+    PointIn,
+    PolicyIn,
+    PolicyOut,
+    ProgressIn,
+    ResponderOut,
+    SosIn,
+    SuggestionOut,
+    TimelineOut,
+)
+
+router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"], responses=PROBLEMS)
+Responding = Annotated[Principal, Depends(Require(EmergencyPerm.RESPOND))]
+Dispatching = Annotated[Principal, Depends(Require(EmergencyPerm.DISPATCH))]
+VenueStaff = Annotated[Principal, Depends(Require(EmergencyPerm.VENUE))]
+Overseeing = Annotated[Principal, Depends(Require(EmergencyPerm.OVERSEE))]
+RegionCode = Annotated[str, Path(pattern=r"^[0-9]{2,12}$")]
+
+
+def _point(point: PointIn) -> tuple[float, float, str]:
+    return point.lat, point.lng, point.crs
+
+
+def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) -> AedPublic:
+    name = (names or {}).get(aed.organisation_id) or organisations.get_organisation(
+        session, aed.organisation_id
+    ).name
+    return AedPublic(
+        id=aed.id,
+        lat=aed.lat,
+        lng=aed.lng,
+        address=aed.address,
+        indoor_directions=aed.indoor_directions,
+        opening_hours=aed.opening_hours,
+        usable_now=service.usable_at(aed, utcnow()),
+        organisation_name=name,
+    )
+
+
+def aed_out(session: Session, aed: Aed) -> AedOut:
+    return AedOut(
+        **aed_public(session, aed).model_dump(),
+        organisation_id=aed.organisation_id,
+        brand=aed.brand,
+        model=aed.model,
+        serial=aed.serial,
+        status=aed.status,
+        battery_expires_on=aed.battery_expires_on,
+        pads_expire_on=aed.pads_expire_on,
+        last_inspected_on=aed.last_inspected_on,
+        guardian_person_id=aed.guardian_person_id,
+        problems=service.aed_problems(aed, utcnow().date()),
+    )
+
+
+def alert_out(session: Session, alert: Alert) -> AlertOut:
+    incident = session.get(Incident, alert.incident_id)
+    assert incident is not None
+    aed = session.get(Aed, alert.aed_id) if alert.aed_id else None
+    return AlertOut(
+        id=alert.id,
+        incident_id=incident.id,
+        incident_reference=incident.reference,
+        incident_status=incident.status,
+        kind=incident.kind,
+        address=incident.address,
+        lat=incident.lat,
+        lng=incident.lng,
+        route=alert.route,
+        aed=aed_public(session, aed) if aed else None,
+        walk_m=alert.walk_m,
+        eta_s=alert.eta_s,
+        status=alert.status,
+        sent_at=alert.sent_at,
+        at_aed_at=alert.at_aed_at,
+        on_scene_at=alert.on_scene_at,
+        handed_over_at=alert.handed_over_at,
+    )
+
+
+def incident_out(session: Session, incident: Incident) -> IncidentOut:
+    view = service.picture(session, incident)
+    return IncidentOut(
+        id=incident.id,
+        reference=incident.reference,
+        source=incident.source,
+        status=incident.status,
+        kind=incident.kind,
+        dispatch_code=incident.dispatch_code,
+        lat=incident.lat,
+        lng=incident.lng,
+        address=incident.address,
+        notes=incident.notes,
+        external_id=incident.external_id,
+        created_at=incident.created_at,
+        alerting_at=incident.alerting_at,
+        ambulance_eta_at=incident.ambulance_eta_at,
+        closed_at=incident.closed_at,
+        outcome=incident.outcome,
+        wave=incident.wave,
+        alerts=[
+            ConsoleAlertOut(
+                id=a.id,
+                person_id=a.person_id,
+                name=name,
+                wave=a.wave,
+                route=a.route,
+                aed_id=a.aed_id,
+                walk_m=a.walk_m,
+                eta_s=a.eta_s,
+                status=a.status,
+                sent_at=a.sent_at,
+                answered_at=a.answered_at,
+                at_aed_at=a.at_aed_at,
+                on_scene_at=a.on_scene_at,
+                handed_over_at=a.handed_over_at,
+                lat=a.lat,
+                lng=a.lng,
+            )
+            for a, name in view.alerts
+        ],
+        timeline=[
+            TimelineOut(at=e.at, kind=e.kind, person_id=e.person_id, detail=e.detail)
+            for e in view.timeline
+        ],
+    )
+
+
+def summary(session: Session, incident: Incident, created: bool) -> IncidentSummary:
+    counts = service.alert_counts(session, [incident.id]).get(incident.id, (0, 0))
+    return IncidentSummary(
+        id=incident.id,
+        reference=incident.reference,
+        status=incident.status,
+        created=created,
+        alerted=counts[0],
+        source=incident.source,
+    )
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/centres/{code}/incidents",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/EidoDocument"}}
+            },
+        }
+    },
+    responses={200: {"model": IncidentSummary, "description": "A resend: the first incident"}},
+)
+async def receive_incident(
+    request: Request,
+    response: Response,
+    code: Annotated[str, Path(max_length=32)],
+    principal: Dispatching,
+    session: DbSession,
+    signature: Annotated[str | None, Header(alias="X-Gongchuang-Signature")] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> IncidentSummary:
+    """An incident from a 120 dispatch centre (EIDO-style JSON), signed with the centre's
+    secret. Alerting starts at once when the dispatch code is one of the centre's automatic
+    codes. Resending with the same Idempotency-Key returns the first incident (200)."""
+    body = await request.body()
+
+    def receive() -> tuple[IncidentSummary, bool]:
+        incident, created = service.receive_from_centre(
+            session, principal, code, body, signature, idempotency_key
+        )
+        return summary(session, incident, created), created
+
+    # The request's own session (one write transaction); the work runs off the event loop.
+    result, created = await run_in_threadpool(receive)
+    if not created:
+        response.status_code = 200
+    return result
+
+
+@router.post("/sos", status_code=201)
+def sos(data: SosIn, session: DbSession, principal: Responding) -> IncidentSummary:
+    """Ask for help from where you are: first-aiders nearby are alerted, the 120 centre
+    covering the place is told."""
+    incident = service.raise_sos(
+        session, principal, data.kind, _point(data), data.address, data.notes
+    )
+    return summary(session, incident, True)
+
+
+@router.post("/organisations/{organisation_id}/incidents", status_code=201)
+def venue_incident(
+    organisation_id: Id, data: SosIn, session: DbSession, principal: VenueStaff
+) -> IncidentSummary:
+    venue = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+    incident = service.report_from_venue(
+        session, principal, venue, data.kind, _point(data), data.address, data.notes
+    )
+    return summary(session, incident, True)
+
+
+# --- the console ------------------------------------------------------------------------------
+
+
+@router.get("/incidents")
+def list_incidents(
+    session: DbSession,
+    principal: LoggedIn,
+    open_only: Annotated[bool, Query(alias="open")] = True,
+) -> list[IncidentListItem]:
+    found = service.visible_incidents(session, principal, open_only=open_only)
+    counts = service.alert_counts(session, [i.id for i in found])
+    return [
+        IncidentListItem(
+            id=i.id,
+            reference=i.reference,
+            source=i.source,
+            status=i.status,
+            kind=i.kind,
+            address=i.address,
+            created_at=i.created_at,
+            alerted=counts.get(i.id, (0, 0))[0],
+            accepted=counts.get(i.id, (0, 0))[1],
+        )
+        for i in found
+    ]
+
+
+@router.get("/incidents/{incident_id}")
+def get_incident(incident_id: Id, session: AuditedReadSession, principal: LoggedIn) -> IncidentOut:
+    return incident_out(session, service.get_incident_for(session, principal, incident_id))
+
+
+@router.get("/incidents/{incident_id}/stream", include_in_schema=False)
+async def incident_stream(request: Request, incident_id: Id) -> StreamingResponse:
+    """Live changes of one incident (Server-Sent Events) for the console."""
+    with get_database(request).transaction() as session:
+        from gongchuang.core.web import current_principal
+
+        principal = current_principal(request, session)
+        if not principal.is_authenticated:
+            raise AuthenticationRequired()
+        service.get_incident_for(session, principal, incident_id)
+    return StreamingResponse(
+        sse_stream(request, f"incident:{incident_id}"),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/incidents/{incident_id}/alerting", status_code=200)
+def start_alerting(incident_id: Id, session: DbSession, principal: Dispatching) -> IncidentSummary:
+    incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
+    service.start_alerting(session, principal, incident)
+    return summary(session, incident, False)
+
+
+@router.post("/incidents/{incident_id}/eta", status_code=200)
+def ambulance_eta(
+    incident_id: Id, data: EtaIn, session: DbSession, principal: Dispatching
+) -> IncidentSummary:
+    incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
+    service.set_ambulance_eta(session, principal, incident, data.minutes)
+    return summary(session, incident, False)
+
+
+@router.post("/incidents/{incident_id}/close", status_code=200)
+def close_incident(
+    incident_id: Id, data: OutcomeIn, session: DbSession, principal: LoggedIn
+) -> IncidentSummary:
+    incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
+    service.close(session, principal, incident, data)
+    return summary(session, incident, False)
+
+
+@router.get(
+    "/incidents/{incident_id}/cap",
+    response_class=Response,
+    responses={200: {"content": {"application/cap+xml": {}}}},
+)
+def incident_cap(
+    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+) -> Response:
+    """The incident as a CAP 1.2 public-warning alert."""
+    incident = service.get_incident_for(session, principal, incident_id)
+    data = service.cap_xml(session, incident, request.url.hostname or "gongchuang")
+    return Response(data, media_type="application/cap+xml")
+
+
+# --- responders -------------------------------------------------------------------------------
+
+
+def responder_out(session: Session, principal: Principal) -> ResponderOut:
+    assert principal.person_id is not None
+    responder = service.get_responder(session, principal.person_id)
+    return ResponderOut(
+        status=responder.status if responder else "none",
+        on_duty=bool(responder and responder.on_duty),
+        located_at=responder.located_at if responder else None,
+        holds_first_aid=service.holds_first_aid(session, principal.person_id),
+        organisation_id=responder.organisation_id if responder else None,
+    )
+
+
+@router.get("/me/responder")
+def my_responder(session: DbSession, principal: Responding) -> ResponderOut:
+    return responder_out(session, principal)
+
+
+@router.post("/me/responder", status_code=200)
+def join(session: DbSession, principal: Responding) -> ResponderOut:
+    service.join_network(session, principal)
+    return responder_out(session, principal)
+
+
+@router.put("/me/responder/duty")
+def duty(data: DutyIn, session: DbSession, principal: Responding) -> ResponderOut:
+    point = _point(data.location) if data.location else None
+    service.set_duty(session, principal, data.on_duty, point, data.consent_location)
+    return responder_out(session, principal)
+
+
+@router.delete("/me/responder", status_code=204)
+def leave(session: DbSession, principal: Responding) -> Response:
+    service.withdraw(session, principal)
+    return Response(status_code=204)
+
+
+@router.get("/me/alerts")
+def my_alerts(session: DbSession, principal: Responding) -> list[AlertOut]:
+    assert principal.person_id is not None
+    return [alert_out(session, a) for a, _ in service.my_alerts(session, principal.person_id)]
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: Id, session: DbSession, principal: Responding) -> AlertOut:
+    return alert_out(session, service.get_alert_for(session, principal, alert_id))
+
+
+@router.post("/alerts/{alert_id}/answer")
+def answer_alert(
+    alert_id: Id, data: AlertAnswer, session: DbSession, principal: Responding
+) -> AlertOut:
+    return alert_out(session, service.answer(session, principal, alert_id, data.accept))
+
+
+@router.post("/alerts/{alert_id}/progress")
+def alert_progress(
+    alert_id: Id, data: ProgressIn, session: DbSession, principal: Responding
+) -> AlertOut:
+    return alert_out(session, service.progress(session, principal, alert_id, data.step))
+
+
+@router.post("/alerts/{alert_id}/position", status_code=204)
+def alert_position(
+    alert_id: Id, data: PointIn, session: DbSession, principal: Responding
+) -> Response:
+    service.report_position(session, principal, alert_id, _point(data))
+    return Response(status_code=204)
+
+
+@router.post("/organisations/{organisation_id}/responders", status_code=200)
+def invite_responder(
+    organisation_id: Id,
+    session: DbSession,
+    principal: VenueStaff,
+    phone: Annotated[str, Query(min_length=5, max_length=20)],
+) -> ResponderOut:
+    venue = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+    responder = service.invite_staff(session, principal, venue, phone)
+    return ResponderOut(
+        status=responder.status,
+        on_duty=responder.on_duty,
+        located_at=None,
+        holds_first_aid=True,
+        organisation_id=responder.organisation_id,
+    )
+
+
+# --- AEDs -------------------------------------------------------------------------------------
+
+
+@router.get("/aeds")
+def nearby_aeds(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lng: Annotated[float, Query(ge=-180, le=180)],
+    radius_m: Annotated[int, Query(ge=10, le=5000)] = 1000,
+    crs: Literal["WGS84", "GCJ02"] = "WGS84",
+) -> list[AedPublic]:
+    """AEDs near a place, nearest first, for anyone (no login): where, how to get in, when."""
+    lat, lng = service.to_wgs84(lat, lng, crs)
+    found = service.aeds_near(session, lat, lng, radius_m)
+    names = service.pairs(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_({a.organisation_id for a in found})
+            )
+        )
+    )
+    return [aed_public(session, a, names) for a in found if a.status != "retired"]
+
+
+@router.get("/organisations/{organisation_id}/aeds")
+def organisation_aeds(
+    organisation_id: Id, session: DbSession, principal: VenueStaff
+) -> list[AedOut]:
+    venue = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+    return [aed_out(session, a) for a in service.aeds_of(session, venue)]
+
+
+@router.post("/organisations/{organisation_id}/aeds", status_code=201)
+def add_aed(organisation_id: Id, data: AedIn, session: DbSession, principal: VenueStaff) -> AedOut:
+    venue = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+    return aed_out(session, service.create_aed(session, principal, venue, data))
+
+
+@router.put("/aeds/{aed_id}")
+def change_aed(aed_id: Id, data: AedIn, session: DbSession, principal: VenueStaff) -> AedOut:
+    aed = service.get_aed_for(session, principal, aed_id)
+    return aed_out(session, service.update_aed(session, principal, aed, data))
+
+
+@router.post("/organisations/{organisation_id}/aeds/import", status_code=201)
+def import_aeds(
+    organisation_id: Id,
+    file: Annotated[UploadFile, File()],
+    session: DbSession,
+    principal: VenueStaff,
+) -> ImportOut:
+    """CSV or Excel (the export's columns) or GeoJSON with OpenStreetMap tags; all or none."""
+    venue = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+    data = files.read_upload(file.file)
+    created = service.import_aeds(session, principal, venue, data, file.filename or "aeds.csv")
+    return ImportOut(created=created)
+
+
+def export_response(session: Session, venue: Organisation, fmt: str) -> Response:
+    aeds = service.aeds_of(session, venue)
+    if fmt == "geojson":
+        body = json.dumps(service.aed_geojson(aeds), ensure_ascii=False, indent=1)
+        return Response(
+            body,
+            media_type="application/geo+json",
+            headers={"Content-Disposition": 'attachment; filename="aeds.geojson"'},
+        )
+    guardians = {a.guardian_person_id for a in aeds if a.guardian_person_id}
+    phones = service.pairs(
+        session.execute(select(Person.id, Person.phone).where(Person.id.in_(guardians)))
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(service.AED_COLUMNS)
+    writer.writerows(service.aed_csv_rows(aeds, phones))
+    # With a BOM so that Excel opens the Chinese text as UTF-8.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="aeds.csv"'},
+    )
+
+
+@router.get(
+    "/organisations/{organisation_id}/aeds/export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/geo+json": {}}}},
+)
+def export_aeds(
+    organisation_id: Id,
+    session: DbSession,
+    principal: VenueStaff,
+    format: Literal["csv", "geojson"] = "csv",
+) -> Response:
+    venue = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+    return export_response(session, venue, format)
+
+
+# --- centres, policy, coverage ----------------------------------------------------------------
+
+
+def centre_out(centre_row: object, secret: str | None = None) -> CentreOut:
+    return CentreOut.model_validate(centre_row, from_attributes=True).model_copy(
+        update={"secret": secret}
+    )
+
+
+@router.put("/organisations/{organisation_id}/centre")
+def save_centre(
+    organisation_id: Id, data: CentreIn, session: DbSession, principal: Dispatching
+) -> CentreOut:
+    """Register or change the organisation's 120 centre; the HMAC secret is shown once."""
+    organisation = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.DISPATCH
+    )
+    centre, secret = service.save_centre(session, principal, organisation, data)
+    return centre_out(centre, secret)
+
+
+@router.post("/organisations/{organisation_id}/centre/secret")
+def rotate_centre_secret(
+    organisation_id: Id, session: DbSession, principal: Dispatching
+) -> CentreOut:
+    organisation = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.DISPATCH
+    )
+    centre = service.centre_of(session, organisation)
+    if centre is None:
+        raise NotFound()
+    secret = service.rotate_secret(session, principal, centre)
+    return centre_out(centre, secret)
+
+
+def policy_out(session: Session, code: str) -> PolicyOut:
+    region = regions.get_region(session, code)
+    policy, source = service.policy_for(session, region.id)
+    return PolicyOut(
+        **policy.as_dict(),
+        region_code=region.code,
+        inherited_from=source.code if source is not None else None,
+    )
+
+
+@router.get("/regions/{code}/policy")
+def get_policy(code: RegionCode, session: DbSession, principal: LoggedIn) -> PolicyOut:
+    return policy_out(session, code)
+
+
+@router.put("/regions/{code}/policy")
+def put_policy(
+    code: RegionCode, data: PolicyIn, session: DbSession, principal: Overseeing
+) -> PolicyOut:
+    service.set_policy(session, principal, regions.get_region(session, code), data)
+    return policy_out(session, code)
+
+
+@router.get("/regions/{code}/coverage")
+def region_coverage(
+    code: RegionCode,
+    session: DbSession,
+    principal: Overseeing,
+    weekday: Annotated[int, Query(ge=0, le=6)] = 0,
+    k: Annotated[int, Query(ge=0, le=50)] = 5,
+) -> CoverageOut:
+    """Share of the region's population points within a 3-minute walk of an AED that can be
+    reached at each hour, and the next k AED sites that would add the most."""
+    found = coverage.report(session, principal, regions.get_region(session, code), weekday, k)
+    return CoverageOut(
+        region_code=found.region.code,
+        weekday=found.weekday,
+        reach_m=found.reach_m,
+        total_weight=found.total_weight,
+        points=found.points,
+        aeds=found.aeds,
+        hours=[CoverageHourOut(hour=h, covered_weight=w, share=s) for h, w, s in found.by_hour],
+        suggestions=[SuggestionOut(**vars(s)) for s in found.suggestions],
+        share_after_suggestions=found.share_after,
+    )
+
+
+@router.post("/regions/{code}/population", status_code=201)
+def import_population(
+    code: RegionCode,
+    file: Annotated[UploadFile, File()],
+    session: DbSession,
+    principal: Overseeing,
+) -> ImportOut:
+    """Replace the region's population points (CSV/Excel: label, lat, lng, weight)."""
+    data = files.read_upload(file.file)
+    region = regions.get_region(session, code)
+    return ImportOut(
+        created=coverage.import_points(session, principal, region, data, file.filename or "")
+    )

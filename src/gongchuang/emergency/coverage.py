@@ -1,0 +1,181 @@
+"""Coverage analysis: what share of a region's people (weighted points: residential blocks,
+venues, schools) is within a 3-minute walk of an AED that can be reached at that hour, and where
+the next K AEDs would add the most."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gongchuang.core import audit, regions
+from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Region
+from gongchuang.core.permissions import Principal
+from gongchuang.emergency import matching, opening_hours, service
+from gongchuang.emergency.models import Aed, PopulationPoint
+
+WALK_MINUTES = 3.0
+
+
+@dataclass
+class Suggestion:
+    label: str
+    lat: float
+    lng: float
+    added_weight: int
+
+
+@dataclass
+class CoverageReport:
+    region: Region
+    weekday: int
+    reach_m: float
+    total_weight: int
+    points: int
+    aeds: int
+    by_hour: list[tuple[int, int, float]]  # hour, covered weight, share
+    suggestions: list[Suggestion]
+    share_after: float
+    point_rows: list[tuple[float, float, int, bool]]  # lat, lng, weight, covered at all hours
+    aed_rows: list[tuple[float, float, str, bool]]  # lat, lng, opening hours, usable today
+
+
+def _points(session: Session, region: Region) -> list[PopulationPoint]:
+    ids = regions.subtree_ids(session, region)
+    return list(session.scalars(select(PopulationPoint).where(PopulationPoint.region_id.in_(ids))))
+
+
+def report(
+    session: Session, actor: Principal, region: Region, weekday: int, k: int
+) -> CoverageReport:
+    if not service.can_oversee_region(session, actor, region):
+        raise NotFound()
+    if not 0 <= weekday <= 6 or not 0 <= k <= 50:
+        raise InvalidInput(N_("Choose a weekday 0–6 and at most 50 suggestions"))
+    policy, _ = service.policy_for(session, region.id)
+    reach = matching.reach_m(policy, WALK_MINUTES)
+    points = _points(session, region)
+    lats = np.array([p.lat for p in points], dtype=np.float64)
+    lngs = np.array([p.lng for p in points], dtype=np.float64)
+    weights = np.array([p.weight for p in points], dtype=np.int64)
+    aeds: list[Aed] = []
+    if points:
+        pad = reach / matching.METRES_PER_DEGREE * 2
+        aeds = list(
+            session.scalars(
+                select(Aed).where(
+                    Aed.lat.between(float(lats.min()) - pad, float(lats.max()) + pad),
+                    Aed.lng.between(float(lngs.min()) - pad * 1.3, float(lngs.max()) + pad * 1.3),
+                )
+            )
+        )
+    # The next such weekday, for expiry dates; opening hours only depend on weekday and hour.
+    today = (datetime.now(UTC) + service.SHANGHAI_OFFSET).date()
+    day = today + timedelta(days=(weekday - today.weekday()) % 7)
+    schedules = []
+    for aed in aeds:
+        try:
+            schedule = opening_hours.parse(aed.opening_hours)
+        except opening_hours.OpeningHoursError:
+            schedule = None
+        schedules.append(None if service.aed_problems(aed, day) else schedule)
+    by_hour = []
+    always = np.ones(len(points), dtype=bool)
+    for hour in range(24):
+        open_now = [
+            a for a, s in zip(aeds, schedules, strict=True) if s and s.open_at_hour(weekday, hour)
+        ]
+        index = matching.GeoIndex(
+            [a.id for a in open_now], [a.lat for a in open_now], [a.lng for a in open_now]
+        )
+        result, covered = matching.coverage(lats, lngs, weights, index, reach)
+        always &= covered
+        by_hour.append((hour, result.covered_weight, round(result.share, 4)))
+    chosen = matching.greedy_placement(lats, lngs, weights, always, reach, k)
+    suggestions = [
+        Suggestion(points[i].label, points[i].lat, points[i].lng, gain) for i, gain in chosen
+    ]
+    total = int(weights.sum())
+    after = (
+        (int(weights[always].sum()) + sum(s.added_weight for s in suggestions)) / total
+        if total
+        else 0.0
+    )
+    return CoverageReport(
+        region=region,
+        weekday=weekday,
+        reach_m=round(reach, 1),
+        total_weight=total,
+        points=len(points),
+        aeds=len(aeds),
+        by_hour=by_hour,
+        suggestions=suggestions,
+        share_after=round(after, 4),
+        point_rows=[(p.lat, p.lng, p.weight, bool(c)) for p, c in zip(points, always, strict=True)],
+        aed_rows=[
+            (a.lat, a.lng, a.opening_hours, s is not None)
+            for a, s in zip(aeds, schedules, strict=True)
+        ],
+    )
+
+
+POINT_HEADERS = {
+    "label": ("label", "名称"),
+    "lat": ("lat", "latitude", "纬度"),
+    "lng": ("lng", "lon", "longitude", "经度"),
+    "weight": ("weight", "人口", "人数"),
+    "crs": ("crs", "坐标系"),
+}
+
+
+def import_points(
+    session: Session, actor: Principal, region: Region, data: bytes, filename: str
+) -> int:
+    """Replace the region's own population points with a sheet (label, lat, lng, weight)."""
+    from gongchuang.core import spreadsheets
+
+    if not service.can_oversee_region(session, actor, region):
+        raise NotFound()
+    rows = spreadsheets.read_rows(data, filename, POINT_HEADERS, {"lat", "lng"})
+    errors: list[dict[str, object]] = []
+    parsed = []
+    for row in rows:
+        try:
+            lat, lng = float(row.values["lat"]), float(row.values["lng"])
+            weight = int(row.values.get("weight") or 1)
+            if weight < 0:
+                raise ValueError
+            crs = (row.values.get("crs") or "WGS84").upper().replace("-", "")
+            lat, lng = service.to_wgs84(lat, lng, "GCJ02" if crs == "GCJ02" else "WGS84")
+        except (ValueError, InvalidInput):
+            errors.append(
+                {"row": row.line, "message": "lat/lng must be a place in China, weight ≥ 0"}
+            )
+            continue
+        parsed.append(
+            PopulationPoint(
+                region_id=region.id,
+                label=row.values.get("label", "")[:200],
+                lat=lat,
+                lng=lng,
+                weight=weight,
+            )
+        )
+    if errors:
+        raise InvalidInput(N_("Some rows are not valid; nothing was imported"), errors=errors[:200])
+    session.execute(delete(PopulationPoint).where(PopulationPoint.region_id == region.id))
+    session.add_all(parsed)
+    audit.record(
+        session,
+        actor,
+        "emergency.population.import",
+        "region",
+        region.id,
+        after={"points": len(parsed)},
+    )
+    return len(parsed)

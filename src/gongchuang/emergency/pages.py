@@ -1,0 +1,694 @@
+"""HTML pages of the first-aid network: responders, the alert screen, the dispatcher console,
+venues' AEDs, the public AED map and the coverage report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from gongchuang.config import get_settings
+from gongchuang.core import files, geo, organisations, regions
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.i18n import N_
+from gongchuang.core.models import Organisation
+from gongchuang.core.permissions import Principal, has_permission
+from gongchuang.core.web import (
+    AuditedReadSession,
+    CsrfChecked,
+    CurrentPrincipal,
+    DbSession,
+    Id,
+    LoggedIn,
+    redirect,
+    render,
+)
+from gongchuang.emergency import api, coverage, service
+from gongchuang.emergency.models import Incident, IncidentStatus
+from gongchuang.emergency.permissions import EmergencyPerm
+from gongchuang.emergency.schemas import AedIn, CentreIn, OutcomeIn, PolicyIn
+
+router = APIRouter(include_in_schema=False)
+# Where the public AED map opens when the visitor shares no location: the demo county seat.
+DEFAULT_CENTRE = (27.7370, 111.3050)
+ALERT_STATUS = {
+    "sent": N_("Waiting for an answer"),
+    "accepted": N_("On the way"),
+    "declined": N_("Declined"),
+    "withdrawn": N_("No longer needed"),
+    "released": N_("Finished"),
+}
+INCIDENT_STATUS = {
+    "logged": N_("Recorded, not alerting"),
+    "alerting": N_("Alerting responders"),
+    "closed": N_("Closed"),
+    "cancelled": N_("Cancelled"),
+}
+TIMELINE = {
+    "received": N_("Incident received"),
+    "wave": N_("Responders alerted"),
+    "no_candidates": N_("No responder available nearby"),
+    "accepted": N_("Responder accepted"),
+    "declined": N_("Responder declined"),
+    "at_aed": N_("AED picked up"),
+    "on_scene": N_("Responder on scene"),
+    "handed_over": N_("Handed over to the ambulance crew"),
+    "ambulance_eta": N_("Ambulance arrival time entered"),
+    "enough_accepted": N_("Enough responders accepted"),
+    "closed": N_("Closed with an outcome"),
+    "cancelled": N_("Cancelled"),
+}
+ROUTES = {"direct": N_("Straight to the patient"), "via_aed": N_("Fetch the AED first")}
+OUTCOME_FIELDS = {
+    "witnessed": N_("The collapse was witnessed"),
+    "bystander_cpr": N_("Bystander CPR before the ambulance"),
+    "aed_applied": N_("An AED was applied"),
+    "shock_delivered": N_("A shock was delivered"),
+    "rosc": N_("Pulse returned (ROSC) before hand-over"),
+}
+WEEKDAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
+            N_("Saturday"), N_("Sunday")]  # fmt: skip
+
+
+def _labels() -> dict[str, Any]:
+    return {
+        "kinds": service.KINDS,
+        "sources": service.SOURCES,
+        "alert_status": ALERT_STATUS,
+        "incident_status": INCIDENT_STATUS,
+        "timeline_labels": TIMELINE,
+        "routes": ROUTES,
+        "outcome_fields": OUTCOME_FIELDS,
+    }
+
+
+def _map_settings() -> dict[str, str]:
+    settings = get_settings()
+    return {
+        "tiles": settings.map_tile_url,
+        "attribution": settings.map_tile_attribution,
+        "crs": settings.map_tile_crs,
+    }
+
+
+def _for_map(lat: float, lng: float) -> list[float]:
+    """Screen coordinates: GCJ-02 when the tiles are Chinese-map tiles, else WGS-84."""
+    if get_settings().map_tile_crs.upper() == "GCJ02":
+        shifted = geo.wgs84_to_gcj02(lat, lng)
+        return [round(shifted.lat, 6), round(shifted.lng, 6)]
+    return [round(lat, 6), round(lng, 6)]
+
+
+def _map_json(markers: list[dict[str, Any]], circle: dict[str, Any] | None = None) -> str:
+    for marker in markers:
+        marker["at"] = _for_map(marker.pop("lat"), marker.pop("lng"))
+    if circle:
+        circle["at"] = _for_map(circle.pop("lat"), circle.pop("lng"))
+    return json.dumps(
+        {"settings": _map_settings(), "markers": markers, "circle": circle}, ensure_ascii=False
+    )
+
+
+def _my_organisations(session: Session, principal: Principal, perm: str) -> list[Organisation]:
+    if principal.person_id is None:
+        return []
+    return [
+        m.organisation
+        for m in organisations.memberships_of(session, principal.person_id)
+        if has_permission(session, principal, perm, m.organisation)
+    ]
+
+
+def _point_form(lat: str, lng: str, crs: str = "WGS84") -> tuple[float, float, str]:
+    try:
+        return float(lat), float(lng), "GCJ02" if crs == "GCJ02" else "WGS84"
+    except ValueError:
+        raise InvalidInput(
+            N_("The location is outside China or not a valid coordinate"),
+            errors=[{"field": "location", "message": "missing or malformed"}],
+        ) from None
+
+
+# --- responder home ---------------------------------------------------------------------------
+
+
+@router.get("/emergency", response_class=HTMLResponse)
+def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
+    assert principal.person_id is not None
+    responder = service.get_responder(session, principal.person_id)
+    return render(
+        request,
+        "emergency/home.html",
+        {
+            **_labels(),
+            "responder": responder,
+            "holds_first_aid": service.holds_first_aid(session, principal.person_id),
+            "dispatch_orgs": _my_organisations(session, principal, EmergencyPerm.DISPATCH),
+            "venues": _my_organisations(session, principal, EmergencyPerm.VENUE),
+            "oversee_orgs": _my_organisations(session, principal, EmergencyPerm.OVERSEE),
+            "my_incidents": [
+                i
+                for i in service.visible_incidents(session, principal, open_only=False, limit=5)
+                if i.reporter_person_id == principal.person_id
+            ],
+        },
+    )
+
+
+@router.get("/emergency/me/alerts", response_class=HTMLResponse)
+def my_alerts(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
+    assert principal.person_id is not None
+    rows = service.my_alerts(session, principal.person_id, limit=10)
+    return render(request, "emergency/_my_alerts.html", {**_labels(), "rows": rows})
+
+
+@router.post("/emergency/responder", dependencies=[CsrfChecked])
+def responder_action(
+    session: DbSession,
+    principal: LoggedIn,
+    action: Annotated[str, Form(max_length=20)],
+    lat: Annotated[str, Form(max_length=30)] = "",
+    lng: Annotated[str, Form(max_length=30)] = "",
+    consent: Annotated[bool, Form()] = False,
+) -> Response:
+    if action == "join":
+        service.join_network(session, principal)
+    elif action == "on":
+        service.set_duty(session, principal, True, _point_form(lat, lng), consent)
+    elif action == "off":
+        service.set_duty(session, principal, False)
+    elif action == "withdraw":
+        service.withdraw(session, principal)
+    else:
+        raise InvalidInput(N_("Unknown action"))
+    return redirect("/emergency")
+
+
+@router.post("/emergency/sos", dependencies=[CsrfChecked])
+def sos(
+    session: DbSession,
+    principal: LoggedIn,
+    lat: Annotated[str, Form(max_length=30)] = "",
+    lng: Annotated[str, Form(max_length=30)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    kind: Annotated[str, Form(max_length=32)] = "cardiac_arrest",
+) -> Response:
+    if kind not in service.KINDS:
+        raise InvalidInput(N_("Unknown kind of emergency"))
+    service.raise_sos(session, principal, kind, _point_form(lat, lng), address.strip(), "")
+    return redirect("/emergency?sos=1")
+
+
+# --- the alert screen -------------------------------------------------------------------------
+
+
+def _alert_context(session: Session, alert_id: int, principal: Principal) -> dict[str, Any]:
+    alert = service.get_alert_for(session, principal, alert_id)
+    out = api.alert_out(session, alert)
+    markers = [{"lat": out.lat, "lng": out.lng, "kind": "patient", "label": out.address}]
+    if out.aed:
+        markers.append(
+            {"lat": out.aed.lat, "lng": out.aed.lng, "kind": "aed", "label": out.aed.address}
+        )
+    incident = session.get(Incident, alert.incident_id)
+    assert incident is not None
+    return {
+        **_labels(),
+        "alert": out,
+        "raw": alert,
+        "eta_at": incident.ambulance_eta_at,
+        "map_json": _map_json(markers),
+    }
+
+
+@router.get("/emergency/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(
+    request: Request, alert_id: Id, session: DbSession, principal: LoggedIn
+) -> HTMLResponse:
+    context = _alert_context(session, alert_id, principal)
+    return render(request, "emergency/alert.html", context)
+
+
+@router.get("/emergency/alerts/{alert_id}/status", response_class=HTMLResponse)
+def alert_status(
+    request: Request, alert_id: Id, session: DbSession, principal: LoggedIn
+) -> HTMLResponse:
+    context = _alert_context(session, alert_id, principal)
+    return render(request, "emergency/_alert_status.html", context)
+
+
+@router.post("/emergency/alerts/{alert_id}", dependencies=[CsrfChecked])
+def alert_action(
+    alert_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    action: Annotated[str, Form(max_length=20)],
+) -> Response:
+    if action in ("accept", "decline"):
+        service.answer(session, principal, alert_id, action == "accept")
+    elif action in service.STEPS:
+        service.progress(session, principal, alert_id, action)
+    else:
+        raise InvalidInput(N_("Unknown action"))
+    return redirect(f"/emergency/alerts/{alert_id}")
+
+
+# --- dispatcher console -----------------------------------------------------------------------
+
+
+@router.get("/emergency/console", response_class=HTMLResponse)
+def console(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
+    open_incidents = service.visible_incidents(session, principal, open_only=True)
+    recent = [
+        i
+        for i in service.visible_incidents(session, principal, open_only=False, limit=30)
+        if i.status in (IncidentStatus.closed, IncidentStatus.cancelled)
+    ]
+    counts = service.alert_counts(session, [i.id for i in open_incidents + recent])
+    return render(
+        request,
+        "emergency/console.html",
+        {**_labels(), "open_incidents": open_incidents, "recent": recent, "counts": counts},
+    )
+
+
+def _incident_context(session: Session, principal: Principal, incident_id: int) -> dict[str, Any]:
+    incident = service.get_incident_for(session, principal, incident_id)
+    view = service.picture(session, incident)
+    markers: list[dict[str, Any]] = [
+        {"lat": incident.lat, "lng": incident.lng, "kind": "patient", "label": incident.address}
+    ]
+    used = {a.aed_id for a, _ in view.alerts if a.aed_id}
+    now = utcnow()
+    for aed in view.aeds.values():
+        usable = service.usable_at(aed, now)
+        markers.append(
+            {
+                "lat": aed.lat,
+                "lng": aed.lng,
+                "kind": "aed" if usable else "aed-off",
+                "label": aed.address + (" ✓" if aed.id in used else ""),
+            }
+        )
+    for alert, name in view.alerts:
+        if alert.lat is not None and alert.lng is not None:
+            markers.append({"lat": alert.lat, "lng": alert.lng, "kind": "responder", "label": name})
+    policy = service._incident_policy(incident) if incident.policy else None
+    circle = (
+        {"lat": incident.lat, "lng": incident.lng, "radius": policy.radius_m} if policy else None
+    )
+    return {
+        **_labels(),
+        "incident": incident,
+        "view": view,
+        "can_dispatch": service.can_dispatch(session, principal, incident),
+        "map_json": _map_json(markers, circle),
+        "now": now,
+    }
+
+
+@router.get("/emergency/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(
+    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+) -> HTMLResponse:
+    return render(
+        request, "emergency/incident.html", _incident_context(session, principal, incident_id)
+    )
+
+
+@router.get("/emergency/incidents/{incident_id}/live", response_class=HTMLResponse)
+def incident_live(
+    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+) -> HTMLResponse:
+    return render(
+        request, "emergency/_incident_live.html", _incident_context(session, principal, incident_id)
+    )
+
+
+@router.post("/emergency/incidents/{incident_id}", dependencies=[CsrfChecked])
+async def incident_action(
+    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn
+) -> Response:
+    form = await request.form()
+    action = str(form.get("action", ""))
+    incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
+    if action == "alert":
+        service.start_alerting(session, principal, incident)
+    elif action == "eta":
+        try:
+            minutes = int(str(form.get("minutes", "")))
+            if not 0 <= minutes <= 240:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput(N_("Enter the ambulance's arrival in minutes (0–240)")) from None
+        service.set_ambulance_eta(session, principal, incident, minutes)
+    elif action in ("close", "cancel"):
+        try:
+            outcome = OutcomeIn(
+                cancelled=action == "cancel",
+                note=str(form.get("note", "")),
+                **{name: form.get(name) == "on" for name in OUTCOME_FIELDS},
+            )
+        except ValidationError:
+            raise InvalidInput(N_("The note is too long")) from None
+        service.close(session, principal, incident, outcome)
+    else:
+        raise InvalidInput(N_("Unknown action"))
+    return redirect(f"/emergency/incidents/{incident_id}")
+
+
+@router.get("/emergency/incidents/{incident_id}/cap.xml")
+def incident_cap(
+    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+) -> Response:
+    incident = service.get_incident_for(session, principal, incident_id)
+    data = service.cap_xml(session, incident, request.url.hostname or "gongchuang")
+    return Response(
+        data,
+        media_type="application/cap+xml",
+        headers={"Content-Disposition": f'attachment; filename="{incident.reference}.cap.xml"'},
+    )
+
+
+# --- venues and their AEDs --------------------------------------------------------------------
+
+
+def _venue(session: Session, principal: Principal, organisation_id: int) -> Organisation:
+    return organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.VENUE
+    )
+
+
+@router.get("/emergency/venues/{organisation_id}", response_class=HTMLResponse)
+def venue_page(
+    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
+) -> HTMLResponse:
+    venue = _venue(session, principal, organisation_id)
+    aeds = service.aeds_of(session, venue)
+    today = utcnow().date()
+    return render(
+        request,
+        "emergency/venue.html",
+        {
+            **_labels(),
+            "venue": venue,
+            "aeds": [
+                (a, service.aed_problems(a, today), service.usable_at(a, utcnow())) for a in aeds
+            ],
+            "staff": service.staff_responders(session, venue),
+            "map_json": _map_json(
+                [{"lat": a.lat, "lng": a.lng, "kind": "aed", "label": a.address} for a in aeds]
+            ),
+        },
+    )
+
+
+def _aed_from_form(form: Any) -> AedIn:
+    values = {k: str(v).strip() for k, v in form.items() if k not in ("csrf_token",)}
+    for name in ("battery_expires_on", "pads_expire_on", "last_inspected_on"):
+        if not values.get(name):
+            values.pop(name, None)
+    try:
+        return AedIn.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput(
+            N_("Some details of the AED are not valid"),
+            errors=[
+                {"field": str(e["loc"][0]) if e["loc"] else "", "message": e["msg"]}
+                for e in exc.errors()
+            ],
+        ) from None
+
+
+@router.post("/emergency/venues/{organisation_id}/aeds", dependencies=[CsrfChecked])
+async def add_aed(
+    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
+) -> Response:
+    venue = _venue(session, principal, organisation_id)
+    form = await request.form()
+    service.create_aed(session, principal, venue, _aed_from_form(form))
+    return redirect(f"/emergency/venues/{venue.id}")
+
+
+@router.get("/emergency/aeds/{aed_id}/edit", response_class=HTMLResponse)
+def edit_aed_page(
+    request: Request, aed_id: Id, session: DbSession, principal: LoggedIn
+) -> HTMLResponse:
+    aed = service.get_aed_for(session, principal, aed_id)
+    return render(request, "emergency/aed_edit.html", {"aed": aed, "statuses": AED_STATUS})
+
+
+AED_STATUS = {
+    "active": N_("In service"),
+    "faulty": N_("Faulty"),
+    "missing": N_("Missing"),
+    "retired": N_("Retired"),
+}
+
+
+@router.post("/emergency/aeds/{aed_id}", dependencies=[CsrfChecked])
+async def edit_aed(
+    request: Request, aed_id: Id, session: DbSession, principal: LoggedIn
+) -> Response:
+    aed = service.get_aed_for(session, principal, aed_id)
+    form = await request.form()
+    service.update_aed(session, principal, aed, _aed_from_form(form))
+    return redirect(f"/emergency/venues/{aed.organisation_id}")
+
+
+@router.post("/emergency/venues/{organisation_id}/aeds/import", dependencies=[CsrfChecked])
+def import_aeds(
+    organisation_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    venue = _venue(session, principal, organisation_id)
+    data = files.read_upload(file.file)
+    service.import_aeds(session, principal, venue, data, file.filename or "aeds.csv")
+    return redirect(f"/emergency/venues/{venue.id}")
+
+
+@router.get("/emergency/venues/{organisation_id}/aeds.{fmt}")
+def export_aeds(organisation_id: Id, fmt: str, session: DbSession, principal: LoggedIn) -> Response:
+    if fmt not in ("csv", "geojson"):
+        raise NotFound()
+    return api.export_response(session, _venue(session, principal, organisation_id), fmt)
+
+
+@router.post("/emergency/venues/{organisation_id}/responders", dependencies=[CsrfChecked])
+def invite_staff(
+    organisation_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    phone: Annotated[str, Form(max_length=20)],
+) -> Response:
+    venue = _venue(session, principal, organisation_id)
+    service.invite_staff(session, principal, venue, phone)
+    return redirect(f"/emergency/venues/{venue.id}")
+
+
+@router.post("/emergency/venues/{organisation_id}/incidents", dependencies=[CsrfChecked])
+def venue_incident(
+    organisation_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    lat: Annotated[str, Form(max_length=30)],
+    lng: Annotated[str, Form(max_length=30)],
+    address: Annotated[str, Form(max_length=300)] = "",
+    notes: Annotated[str, Form(max_length=2000)] = "",
+    kind: Annotated[str, Form(max_length=32)] = "cardiac_arrest",
+) -> Response:
+    venue = _venue(session, principal, organisation_id)
+    if kind not in service.KINDS:
+        raise InvalidInput(N_("Unknown kind of emergency"))
+    incident = service.report_from_venue(
+        session, principal, venue, kind, _point_form(lat, lng), address.strip(), notes.strip()
+    )
+    return redirect(f"/emergency/incidents/{incident.id}")
+
+
+# --- 120 centre settings ----------------------------------------------------------------------
+
+
+@router.get("/emergency/centres/{organisation_id}", response_class=HTMLResponse)
+def centre_page(
+    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
+) -> HTMLResponse:
+    organisation = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.DISPATCH
+    )
+    return render(
+        request,
+        "emergency/centre.html",
+        {"organisation": organisation, "centre": service.centre_of(session, organisation)},
+    )
+
+
+@router.post("/emergency/centres/{organisation_id}", dependencies=[CsrfChecked])
+async def save_centre(
+    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
+) -> Response:
+    organisation = organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.DISPATCH
+    )
+    form = await request.form()
+    secret: str | None
+    if form.get("action") == "rotate":
+        centre = service.centre_of(session, organisation)
+        if centre is None:
+            raise NotFound()
+        secret = service.rotate_secret(session, principal, centre)
+    else:
+        try:
+            data = CentreIn(
+                code=str(form.get("code", "")).strip(),
+                name=str(form.get("name", "")),
+                lat=float(str(form.get("lat") or "nan")),
+                lng=float(str(form.get("lng") or "nan")),
+                auto_codes=str(form.get("auto_codes", "")).replace("，", ",").split(","),
+                service_radius_km=int(str(form.get("service_radius_km") or "50")),
+            )
+        except (ValidationError, ValueError):
+            raise InvalidInput(
+                N_("Check the code (lower-case letters, digits, dashes), the place and the radius")
+            ) from None
+        centre, secret = service.save_centre(session, principal, organisation, data)
+    return render(
+        request,
+        "emergency/centre.html",
+        {"organisation": organisation, "centre": centre, "secret": secret},
+    )
+
+
+# --- public AED map ---------------------------------------------------------------------------
+
+
+@router.get("/emergency/aeds", response_class=HTMLResponse)
+def aed_map(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
+) -> HTMLResponse:
+    """Anyone may find an AED: where it is, how to get to it, whether it is open now."""
+    centre = (lat, lng) if lat is not None and lng is not None else DEFAULT_CENTRE
+    if not geo.in_mainland_bounds(*centre):
+        centre = DEFAULT_CENTRE
+    found = [
+        a for a in service.aeds_near(session, centre[0], centre[1], 3000) if a.status != "retired"
+    ]
+    now = utcnow()
+    rows = [
+        (
+            a,
+            service.usable_at(a, now),
+            round(geo.haversine_m(geo.Point(*centre), geo.Point(a.lat, a.lng))),
+        )
+        for a in found
+    ]
+    names = {a.organisation_id for a in found}
+    org_names = {o: organisations.get_organisation(session, o).name for o in names}
+    return render(
+        request,
+        "emergency/aeds.html",
+        {
+            "rows": rows,
+            "org_names": org_names,
+            "map_json": _map_json(
+                [
+                    {
+                        "lat": a.lat,
+                        "lng": a.lng,
+                        "kind": "aed" if ok else "aed-off",
+                        "label": a.address,
+                    }
+                    for a, ok, _ in rows
+                ],
+                {"lat": centre[0], "lng": centre[1], "radius": 3000},
+            ),
+        },
+    )
+
+
+# --- coverage and policy ----------------------------------------------------------------------
+
+
+@router.get("/emergency/coverage", response_class=HTMLResponse)
+def coverage_page(
+    request: Request,
+    session: DbSession,
+    principal: LoggedIn,
+    region: Annotated[str | None, Query(max_length=12)] = None,
+    weekday: Annotated[int, Query(ge=0, le=6)] = 0,
+    k: Annotated[int, Query(ge=0, le=50)] = 5,
+) -> HTMLResponse:
+    oversee = _my_organisations(session, principal, EmergencyPerm.OVERSEE)
+    code = region or (oversee[0].region.code if oversee else None)
+    if code is None:
+        raise NotFound()
+    place = regions.get_region(session, code)
+    report = coverage.report(session, principal, place, weekday, k)
+    policy, source = service.policy_for(session, place.id)
+    markers = [
+        {"lat": lat, "lng": lng, "kind": "covered" if ok else "uncovered", "label": str(w)}
+        for lat, lng, w, ok in report.point_rows
+    ]
+    markers += [
+        {"lat": lat, "lng": lng, "kind": "aed" if ok else "aed-off", "label": hours}
+        for lat, lng, hours, ok in report.aed_rows
+    ]
+    markers += [
+        {"lat": s.lat, "lng": s.lng, "kind": "suggestion", "label": s.label}
+        for s in report.suggestions
+    ]
+    chart = {
+        "hours": [h for h, _, _ in report.by_hour],
+        "share": [round(s * 100, 1) for _, _, s in report.by_hour],
+    }
+    return render(
+        request,
+        "emergency/coverage.html",
+        {
+            "report": report,
+            "weekdays": WEEKDAYS,
+            "policy": policy,
+            "policy_source": source,
+            "chart_json": json.dumps(chart),
+            "map_json": _map_json(markers),
+            "k": k,
+        },
+    )
+
+
+@router.post("/emergency/coverage/{code}/population", dependencies=[CsrfChecked])
+def import_population(
+    code: str, session: DbSession, principal: LoggedIn, file: Annotated[UploadFile, File()]
+) -> Response:
+    place = regions.get_region(session, code)
+    coverage.import_points(
+        session, principal, place, files.read_upload(file.file), file.filename or ""
+    )
+    return redirect(f"/emergency/coverage?region={place.code}")
+
+
+@router.post("/emergency/coverage/{code}/policy", dependencies=[CsrfChecked])
+async def save_policy(
+    request: Request, code: str, session: DbSession, principal: LoggedIn
+) -> Response:
+    place = regions.get_region(session, code)
+    form = await request.form()
+    try:
+        values = PolicyIn(
+            **{k: int(str(form.get(k))) for k in PolicyIn.model_fields if form.get(k)}
+        )
+    except (ValidationError, ValueError):
+        raise InvalidInput(N_("Each setting must be a whole number within its range")) from None
+    service.set_policy(session, principal, place, values)
+    return redirect(f"/emergency/coverage?region={place.code}")

@@ -1,0 +1,221 @@
+"""A whole cardiac arrest in real browsers: a 120 centre posts the incident, three responders'
+phones are alerted live, two accept (one sent via the AED), they report their progress, the
+dispatcher watches it live and closes it with an outcome, and the centre's webhook receiver gets
+signed status updates."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
+
+from gongchuang.core.db import Database
+from gongchuang.core.models import Organisation
+from gongchuang.core.webhooks import sign, verify_signature
+from gongchuang.demo import DEMO_PASSWORD
+from gongchuang.emergency import matching
+from gongchuang.emergency.models import DispatchCentre
+from tests.browser.conftest import check_accessibility, login
+from tests.support.receiver import webhook_receiver
+
+# A square in the next town, away from the demo's own responders around the mall.
+X = (27.7800, 111.3500)
+
+
+def near(north_m: float, east_m: float) -> dict[str, float]:
+    return {
+        "latitude": X[0] + north_m / matching.METRES_PER_DEGREE,
+        "longitude": X[1] + east_m / (matching.METRES_PER_DEGREE * 0.8853),
+    }
+
+
+def token(base: str, phone: str, scopes: list[str]) -> str:
+    response = httpx.post(
+        f"{base}/api/v1/auth/tokens",
+        json={"phone": phone, "password": DEMO_PASSWORD, "name": "test", "scopes": scopes},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+@pytest.fixture
+def phones(browser: Browser, live: tuple[str, str]) -> Iterator[list[BrowserContext]]:
+    base = live[0]
+    contexts = []
+    problems: list[str] = []
+    for north, east in ((300, 0), (-400, 0), (0, 500)):
+        ctx = browser.new_context(
+            base_url=base,
+            viewport={"width": 390, "height": 844},
+            locale="zh-CN",
+            geolocation=near(north, east),
+            permissions=["geolocation"],
+        )
+        ctx.set_default_timeout(15_000)
+        ctx.on("page", lambda p: p.on("pageerror", lambda e: problems.append(str(e))))
+        contexts.append(ctx)
+    yield contexts
+    for ctx in contexts:
+        ctx.close()
+    assert not problems, problems
+
+
+def test_a_whole_incident_from_the_120_centre_to_the_outcome(
+    live: tuple[str, str], phones: list[BrowserContext], context: BrowserContext
+) -> None:
+    base, db_url = live
+    database = Database(db_url)
+    with database.transaction() as session:
+        centre = session.scalar(select(DispatchCentre).where(DispatchCentre.code == "loudi-120"))
+        assert centre is not None
+        dispatch_org_id = centre.organisation_id
+        mall_id = session.scalar(
+            select(Organisation.id).where(Organisation.name == "新化示范购物中心")
+        )
+    database.dispose()
+    dispatcher = token(base, "13800000005", ["emergency.dispatch", "org.manage_webhooks"])
+    auth = {"Authorization": f"Bearer {dispatcher}"}
+    secret = httpx.post(
+        f"{base}/api/v1/emergency/organisations/{dispatch_org_id}/centre/secret", headers=auth
+    ).json()["secret"]
+
+    with webhook_receiver() as receiver:
+        hook = httpx.post(
+            f"{base}/api/v1/organisations/{dispatch_org_id}/webhooks",
+            headers=auth,
+            json={"url": receiver.url, "topics": ["emergency.incident_status"]},
+        ).json()
+        # The shop of the square registers an AED 150 m north, on the first responder's way.
+        mall_admin = token(base, "13800000004", ["emergency.venue"])
+        aed_point = near(150, 0)
+        created = httpx.post(
+            f"{base}/api/v1/emergency/organisations/{mall_id}/aeds",
+            headers={"Authorization": f"Bearer {mall_admin}"},
+            json={
+                "lat": aed_point["latitude"],
+                "lng": aed_point["longitude"],
+                "address": "广场北门",
+                "indoor_directions": "北门保安亭内，红色箱子",
+                "opening_hours": "24/7",
+            },
+        )
+        assert created.status_code == 201, created.text
+
+        # Three first-aiders on duty report where they are now.
+        pages: list[Page] = []
+        for ctx, phone in zip(phones, ["13900000000", "13900000012", "13900000024"], strict=True):
+            page = ctx.new_page()
+            login(page, phone)
+            page.goto("/emergency")
+            page.locator("form[data-add-location] button[type=submit]").first.click()
+            page.wait_for_load_state()
+            expect(page.get_by_test_id("duty")).to_have_text("值班中")
+            pages.append(page)
+        check_accessibility(pages[0])
+
+        console = context.new_page()
+        login(console, "13800000005")
+
+        body = json.dumps(
+            {
+                "incidentComponent": {
+                    "incidentTrackingIdentifier": "LD120-20261124-0042",
+                    "incidentTypeCommonRegistryText": "cardiac_arrest",
+                    "dispatchCode": "09E01",
+                },
+                "locationComponent": {
+                    "latitude": X[0],
+                    "longitude": X[1],
+                    "civicAddressText": "示范广场中央",
+                },
+            },
+            ensure_ascii=False,
+        ).encode()
+        posted = httpx.post(
+            f"{base}/api/v1/emergency/centres/loudi-120/incidents",
+            content=body,
+            headers={
+                **auth,
+                "Content-Type": "application/json",
+                "X-Gongchuang-Signature": sign(secret, body),
+                "Idempotency-Key": "LD120-0042",
+            },
+        )
+        assert posted.status_code == 201, posted.text
+        incident = posted.json()
+        assert incident["alerted"] == 3
+
+        console.goto(f"/emergency/incidents/{incident['id']}")
+        expect(console.get_by_test_id("accepted-count")).to_have_text("0")
+        check_accessibility(console)
+
+        # Each phone shows the alert live, without reloading.
+        for page in pages:
+            expect(page.locator("[data-testid^=alert-] button[value=accept]")).to_be_visible()
+        north, south, east = pages
+        north.locator("button[value=accept]").first.click()
+        north.wait_for_load_state()
+        expect(north.get_by_test_id("aed-directions")).to_contain_text("北门保安亭")
+        check_accessibility(north)
+        east.locator("button[value=accept]").first.click()
+        east.wait_for_load_state()
+        expect(east.get_by_test_id("alert-status")).to_have_text("正在前往")
+        south.locator("button[value=decline]").first.click()
+
+        expect(console.get_by_test_id("accepted-count")).to_have_text("2")
+        north.locator("button[value=at_aed]").click()
+        north.locator("button[value=on_scene]").click()
+        east.locator("button[value=on_scene]").click()
+        rows = console.get_by_test_id("responders")
+        expect(rows).to_contain_text("广场北门")
+        expect(console.get_by_test_id("timeline")).to_contain_text("取到AED")
+
+        console.get_by_label("救护车预计到达（分钟）").fill("7")
+        console.locator("form:has(input[name=minutes]) button[type=submit]").click()
+        for name in ("witnessed", "bystander_cpr", "aed_applied", "shock_delivered", "rosc"):
+            console.locator(f"input[name={name}]").check()
+        console.locator("button[value=close]").click()
+        expect(console.get_by_test_id("incident-status")).to_have_text("已结束")
+        expect(north.get_by_test_id("alert-status")).to_have_text("已完成")
+
+        deadline = time.monotonic() + 20
+        changes: list[str] = []
+        while time.monotonic() < deadline:
+            # (The demo's own past incidents may arrive too: only this one counts.)
+            mine = [json.loads(r.body)["data"] for r in receiver.received]
+            mine = [d for d in mine if d["external_id"] == "LD120-20261124-0042"]
+            changes = [d["change"] for d in mine]
+            if "closed" in changes:
+                break
+            time.sleep(0.3)
+        assert {"alerting", "responder_accepted", "at_aed", "on_scene", "closed"} <= set(changes)
+        for received in receiver.received:
+            assert verify_signature(
+                hook["secret"], received.body, received.headers["x-gongchuang-signature"]
+            )
+        closed = next(d for d in mine if d["change"] == "closed")
+        assert closed["outcome"]["shock_delivered"] is True and closed["accepted"] == 2
+
+        # The same call resent by the centre is the same incident.
+        again = httpx.post(
+            f"{base}/api/v1/emergency/centres/loudi-120/incidents",
+            content=body,
+            headers={
+                **auth,
+                "Content-Type": "application/json",
+                "X-Gongchuang-Signature": sign(secret, body),
+                "Idempotency-Key": "LD120-0042",
+            },
+        )
+        assert again.status_code == 200 and again.json()["id"] == incident["id"]
+
+
+def test_anyone_finds_aeds_on_the_public_map(page: Page) -> None:
+    page.goto("/emergency/aeds")
+    expect(page.locator("table")).to_contain_text("新化示范购物中心一楼服务台")
+    check_accessibility(page)
