@@ -531,7 +531,14 @@ def export_response(session: Session, venue: Organisation, fmt: str) -> Response
 @router.get(
     "/organisations/{organisation_id}/aeds/export",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, "application/geo+json": {}}}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/geo+json": {"schema": {"type": "object"}},
+            }
+        }
+    },
 )
 def export_aeds(
     organisation_id: Id,
