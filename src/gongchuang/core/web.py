@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+F = TypeVar("F", bound=Callable[..., Any])
 LARGE_TEXT_COOKIE = "gc_large"
 PACKAGE_DIR = FilePath(__file__).resolve().parent.parent
 
@@ -111,27 +112,31 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction; committed before the response is sent.
+def audited_read(endpoint: F) -> F:
+    """Mark a GET route that writes down who looked (audited access to sensitive records):
+    its transaction takes the write lock up front, so on SQLite it never has to upgrade a read
+    snapshot (nor wait on a second transaction of its own)."""
+    endpoint.__dict__["audited_read"] = True
+    return endpoint
 
-    On SQLite a token-authenticated read may still write (the token's last-used time), so it
-    takes the write lock up front rather than fail to upgrade a read snapshot."""
-    write = request.method not in SAFE_METHODS or "authorization" in request.headers
-    with get_database(request).transaction(write=write) as session:
+
+def _writes(request: Request) -> bool:
+    # On SQLite a token-authenticated read may still write (the token's last-used time), so it
+    # takes the write lock up front rather than fail to upgrade a read snapshot.
+    return (
+        request.method not in SAFE_METHODS
+        or "authorization" in request.headers
+        or getattr(request.scope.get("endpoint"), "audited_read", False)
+    )
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction; committed before the response is sent."""
+    with get_database(request).transaction(write=_writes(request)) as session:
         yield session
 
 
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
-
-
-def audited_read_session(request: Request) -> Iterator[Session]:
-    """For a read that writes down who looked (audited access to sensitive records): always a
-    write transaction, so that on SQLite it never has to upgrade a read snapshot."""
-    with get_database(request).transaction(write=True) as session:
-        yield session
-
-
-AuditedReadSession = Annotated[Session, Depends(audited_read_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:

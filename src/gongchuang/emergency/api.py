@@ -24,12 +24,12 @@ from gongchuang.core.errors import AuthenticationRequired, NotFound
 from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
-    AuditedReadSession,
     CurrentPrincipal,
     DbSession,
     Id,
     LoggedIn,
     Require,
+    audited_read,
     get_database,
 )
 from gongchuang.emergency import coverage, service
@@ -286,7 +286,8 @@ def list_incidents(
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(incident_id: Id, session: AuditedReadSession, principal: LoggedIn) -> IncidentOut:
+@audited_read
+def get_incident(incident_id: Id, session: DbSession, principal: LoggedIn) -> IncidentOut:
     return incident_out(session, service.get_incident_for(session, principal, incident_id))
 
 
@@ -337,8 +338,9 @@ def close_incident(
     response_class=Response,
     responses={200: {"content": {"application/cap+xml": {}}}},
 )
+@audited_read
 def incident_cap(
-    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn
 ) -> Response:
     """The incident as a CAP 1.2 public-warning alert."""
     incident = service.get_incident_for(session, principal, incident_id)

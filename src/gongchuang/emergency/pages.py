@@ -19,12 +19,12 @@ from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.web import (
-    AuditedReadSession,
     CsrfChecked,
     CurrentPrincipal,
     DbSession,
     Id,
     LoggedIn,
+    audited_read,
     redirect,
     render,
 )
@@ -313,8 +313,9 @@ def _incident_context(session: Session, principal: Principal, incident_id: int) 
 
 
 @router.get("/emergency/incidents/{incident_id}", response_class=HTMLResponse)
+@audited_read
 def incident_page(
-    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
     return render(
         request, "emergency/incident.html", _incident_context(session, principal, incident_id)
@@ -322,8 +323,9 @@ def incident_page(
 
 
 @router.get("/emergency/incidents/{incident_id}/live", response_class=HTMLResponse)
+@audited_read
 def incident_live(
-    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
     return render(
         request, "emergency/_incident_live.html", _incident_context(session, principal, incident_id)
@@ -363,8 +365,9 @@ async def incident_action(
 
 
 @router.get("/emergency/incidents/{incident_id}/cap.xml")
+@audited_read
 def incident_cap(
-    request: Request, incident_id: Id, session: AuditedReadSession, principal: LoggedIn
+    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn
 ) -> Response:
     incident = service.get_incident_for(session, principal, incident_id)
     data = service.cap_xml(session, incident, request.url.hostname or "gongchuang")
