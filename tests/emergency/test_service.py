@@ -337,3 +337,46 @@ def test_coverage_by_hour_and_greedy_suggestions(session: Session, ew: Emergency
     assert [s.label for s in found.suggestions][:1] == ["远"] and found.share_after == 1.0
     with pytest.raises(NotFound):
         coverage.report(session, acting(ew.world.outsider), region, 0, 3)
+
+
+def test_with_nobody_near_the_waves_keep_looking_for_someone_coming_on_duty(
+    session: Session, ew: EmergencyWorld
+) -> None:
+    far = at(5000, 5000)
+    incident, _ = ew.receive(session, eido(point=far))
+    assert incident.status == "alerting" and not alerts_of(session, incident)
+    late = make_person(session, "13500000400", "刚上班的急救员")
+    ew.first_aid(session, late)
+    ew.on_duty(session, late, at(5100, 5000))
+    assert service.next_wave(session, incident.id, 2) == 1
+    assert set(alerts_of(session, incident)) == {late.id}
+
+
+def test_an_sos_alerts_others_nearby_and_reaches_the_covering_centre(
+    session: Session, ew: EmergencyWorld
+) -> None:
+    north = ew.responders[0]
+    incident = service.raise_sos(
+        session, acting(north), "cardiac_arrest", (*at(290, 0), "WGS84"), "三楼", ""
+    )
+    assert incident.centre_id == ew.centre.id and incident.source == "sos"
+    assert north.id not in alerts_of(session, incident)  # the caller is busy calling
+    assert len(alerts_of(session, incident)) == 2
+    assert service.can_view(session, acting(ew.dispatcher), incident)
+    for _ in range(2):
+        service.raise_sos(session, acting(north), "other", (*SITE, "WGS84"), "", "")
+    with pytest.raises(Conflict):
+        service.raise_sos(session, acting(north), "other", (*SITE, "WGS84"), "", "")
+
+
+def test_a_venue_reports_from_its_own_console_only(session: Session, ew: EmergencyWorld) -> None:
+    with pytest.raises(NotFound):
+        service.report_from_venue(
+            session, acting(ew.dispatcher), ew.mall, "choking", (*SITE, "WGS84"), "", ""
+        )
+    incident = service.report_from_venue(
+        session, acting(ew.mall_staff), ew.mall, "choking", (*SITE, "WGS84"), "美食广场", ""
+    )
+    assert incident.organisation_id == ew.mall.id and len(alerts_of(session, incident)) == 3
+    assert service.can_dispatch(session, acting(ew.mall_staff), incident)
+    assert service.can_dispatch(session, acting(ew.dispatcher), incident)

@@ -395,7 +395,7 @@ def my_alerts(session: DbSession, principal: Responding) -> list[AlertOut]:
 
 @router.get("/alerts/{alert_id}")
 def get_alert(alert_id: Id, session: DbSession, principal: Responding) -> AlertOut:
-    return alert_out(session, service.get_alert_for(session, principal, alert_id))
+    return alert_out(session, service.get_alert_for(session, principal, alert_id, record=True))
 
 
 @router.post("/alerts/{alert_id}/answer")

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core import audit, regions
+from gongchuang.core import audit, regions, spreadsheets
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Region
@@ -137,8 +137,6 @@ def import_points(
     session: Session, actor: Principal, region: Region, data: bytes, filename: str
 ) -> int:
     """Replace the region's own population points with a sheet (label, lat, lng, weight)."""
-    from gongchuang.core import spreadsheets
-
     if not service.can_oversee_region(session, actor, region):
         raise NotFound()
     rows = spreadsheets.read_rows(data, filename, POINT_HEADERS, {"lat", "lng"})

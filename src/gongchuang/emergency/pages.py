@@ -208,7 +208,7 @@ def sos(
 
 
 def _alert_context(session: Session, alert_id: int, principal: Principal) -> dict[str, Any]:
-    alert = service.get_alert_for(session, principal, alert_id)
+    alert = service.get_alert_for(session, principal, alert_id, record=True)
     out = api.alert_out(session, alert)
     markers = [{"lat": out.lat, "lng": out.lng, "kind": "patient", "label": out.address}]
     if out.aed:
@@ -227,6 +227,7 @@ def _alert_context(session: Session, alert_id: int, principal: Principal) -> dic
 
 
 @router.get("/emergency/alerts/{alert_id}", response_class=HTMLResponse)
+@audited_read
 def alert_page(
     request: Request, alert_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
@@ -235,6 +236,7 @@ def alert_page(
 
 
 @router.get("/emergency/alerts/{alert_id}/status", response_class=HTMLResponse)
+@audited_read
 def alert_status(
     request: Request, alert_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
@@ -298,7 +300,7 @@ def _incident_context(session: Session, principal: Principal, incident_id: int) 
     for alert, name in view.alerts:
         if alert.lat is not None and alert.lng is not None:
             markers.append({"lat": alert.lat, "lng": alert.lng, "kind": "responder", "label": name})
-    policy = service._incident_policy(incident) if incident.policy else None
+    policy = service.incident_policy(incident) if incident.policy else None
     circle = (
         {"lat": incident.lat, "lng": incident.lng, "radius": policy.radius_m} if policy else None
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import secrets
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ from gongchuang.core import (
     organisations,
     people,
     regions,
+    spreadsheets,
 )
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import (
@@ -66,6 +68,7 @@ from gongchuang.emergency.models import (
 from gongchuang.emergency.permissions import EmergencyPerm
 from gongchuang.emergency.schemas import AedIn, CentreIn, EidoDocument, OutcomeIn, PolicyIn
 
+log = logging.getLogger(__name__)
 SHANGHAI_OFFSET = timedelta(hours=8)  # China has one time zone and no daylight saving
 FIRST_AID = "first_aid"
 LOCATION_PURPOSE = "emergency.responder_location"
@@ -77,6 +80,8 @@ LOCATION_TTL = timedelta(hours=12)
 TRACK_RETENTION = timedelta(days=1)
 REMIND_BEFORE = timedelta(days=30)
 INSPECTION_EVERY = timedelta(days=31)
+# Waves keep coming (while too few accepted and the cap is not reached) for about 7 minutes.
+MAX_WAVES = 10
 
 KINDS = {
     "cardiac_arrest": N_("Cardiac arrest"),
@@ -438,8 +443,6 @@ def import_aeds(
     session: Session, actor: Principal, organisation: Organisation, data: bytes, filename: str
 ) -> int:
     """CSV/Excel (columns as exported) or GeoJSON with OSM tags: all rows or none."""
-    from gongchuang.core import spreadsheets
-
     if filename.lower().endswith((".geojson", ".json")):
         rows = _rows_from_geojson(data)
     else:
@@ -1031,11 +1034,7 @@ def begin_alerting(session: Session, incident: Incident) -> None:
         with session.begin_nested():
             send_wave(session, incident, 1)
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception(
-            "first wave of incident %s failed; the job retries", incident.id
-        )
+        log.exception("first wave of incident %s failed; the job retries", incident.id)
 
 
 def start_alerting(session: Session, actor: Principal, incident: Incident) -> None:
@@ -1049,7 +1048,7 @@ def start_alerting(session: Session, actor: Principal, incident: Incident) -> No
     begin_alerting(session, incident)
 
 
-def _incident_policy(incident: Incident) -> matching.Policy:
+def incident_policy(incident: Incident) -> matching.Policy:
     return matching.Policy(
         **{k: v for k, v in (incident.policy or {}).items() if k in matching.POLICY_FIELDS}
     )
@@ -1137,7 +1136,7 @@ def _count_stat(
 
 def send_wave(session: Session, incident: Incident, wave: int, count: int | None = None) -> int:
     """Alert the next responders. `count` defaults to a wave's size (within the total cap)."""
-    policy = _incident_policy(incident)
+    policy = incident_policy(incident)
     existing = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
     before = matching.AlreadyAlerted(
         person_ids={a.person_id for a in existing},
@@ -1164,6 +1163,15 @@ def send_wave(session: Session, incident: Incident, wave: int, count: int | None
     )
     if not plans:
         _timeline(session, incident, "no_candidates", wave=wave)
+        if count is None and wave < MAX_WAVES:
+            # Nobody yet: someone may come on duty nearby in the next minute, so keep looking.
+            incident.wave = max(incident.wave, wave)
+            jobs.enqueue(
+                session,
+                "emergency.alert_wave",
+                {"incident_id": incident.id, "wave": wave + 1},
+                run_at=utcnow() + timedelta(seconds=policy.wave_interval_s),
+            )
         return 0
     alerts = [
         Alert(
@@ -1210,7 +1218,7 @@ def send_wave(session: Session, incident: Incident, wave: int, count: int | None
         alerted=len(alerts),
         via_aed=sum(1 for a in alerts if a.route == Route.via_aed),
     )
-    if count is None and before.total + len(alerts) < policy.max_responders:
+    if count is None and before.total + len(alerts) < policy.max_responders and wave < MAX_WAVES:
         jobs.enqueue(
             session,
             "emergency.alert_wave",
@@ -1240,16 +1248,21 @@ def next_wave(session: Session, incident_id: int, wave: int) -> int:
         )
         or 0
     )
-    if accepted >= _incident_policy(incident).target_accepted:
+    if accepted >= incident_policy(incident).target_accepted:
         _timeline(session, incident, "enough_accepted", accepted=accepted)
         return 0
     return send_wave(session, incident, wave)
 
 
-def get_alert_for(session: Session, actor: Principal, alert_id: int) -> Alert:
+def get_alert_for(
+    session: Session, actor: Principal, alert_id: int, *, record: bool = False
+) -> Alert:
+    """The responder's own alert; `record` writes the look at the incident to the audit chain."""
     alert = session.get(Alert, alert_id)
     if alert is None or alert.person_id != actor.person_id:
         raise NotFound()
+    if record:
+        audit.record(session, actor, "emergency.alert.view", "emergency_alert", alert.id)
     return alert
 
 
@@ -1299,11 +1312,9 @@ def answer(session: Session, actor: Principal, alert_id: int, accept: bool) -> A
         route=alert.route,
     )
     if not accept:
-        alert.route, freed = Route.direct, alert.aed_id
-        alert.aed_id = None
-        # The place passes to the next candidate, who may take the freed AED.
+        # The place passes to the next candidate, who may take this alert's AED (a declined
+        # alert keeps its AED on record but no longer holds it).
         send_wave(session, incident, max(incident.wave, 1), count=1)
-        del freed
     _publish_status(session, incident, "responder_accepted" if accept else "responder_declined")
     return alert
 

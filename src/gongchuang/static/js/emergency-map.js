@@ -55,5 +55,6 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawAll);
   else drawAll();
-  document.addEventListener("htmx:afterSwap", drawAll);
+  // After settling: while settling, htmx lends the old element's attributes to the new one.
+  document.addEventListener("htmx:afterSettle", drawAll);
 })();
