@@ -164,7 +164,9 @@ def test_a_whole_incident_from_the_120_centre_to_the_outcome(
 
         # Each phone shows the alert live, without reloading.
         for page in pages:
-            expect(page.locator("[data-testid^=alert-] button[value=accept]")).to_be_visible()
+            expect(page.locator("[data-testid^=alert-] button[value=accept]")).to_be_visible(
+                timeout=15_000
+            )
         north, south, east = pages
         north.locator("button[value=accept]").first.click()
         north.wait_for_load_state()

@@ -494,9 +494,22 @@ def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -
     return Response(status_code=204)
 
 
-async def sse_stream(request: Request, channel: str) -> AsyncIterator[str]:
-    """Server-Sent Events for one channel, with a heartbeat so proxies keep it open."""
+def live_stream(request: Request, channel: str) -> StreamingResponse:
+    """A Server-Sent Events response for one channel. The subscription is made before the
+    headers go out: the browser's `open` means nothing announced from then on is missed."""
     queue = live.broker.subscribe(channel)
+    return StreamingResponse(
+        sse_stream(request, channel, queue),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def sse_stream(
+    request: Request, channel: str, queue: asyncio.Queue[str] | None = None
+) -> AsyncIterator[str]:
+    """Server-Sent Events for one channel, with a heartbeat so proxies keep it open."""
+    queue = queue or live.broker.subscribe(channel)
     try:
         yield "retry: 3000\n: connected\n\n"
         while not await request.is_disconnected():
@@ -525,11 +538,7 @@ async def notification_stream(request: Request) -> StreamingResponse:
         principal = current_principal(request, session)
     if not principal.is_authenticated:
         raise AuthenticationRequired()
-    return StreamingResponse(
-        sse_stream(request, f"person:{principal.person_id}"),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return live_stream(request, f"person:{principal.person_id}")
 
 
 # --- web push ---------------------------------------------------------------------------

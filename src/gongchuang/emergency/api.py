@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gongchuang.core import files, organisations, regions
-from gongchuang.core.api import PROBLEMS, sse_stream
+from gongchuang.core.api import PROBLEMS, live_stream
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import AuthenticationRequired, NotFound
 from gongchuang.core.models import Organisation, Person
@@ -301,11 +301,7 @@ async def incident_stream(request: Request, incident_id: Id) -> StreamingRespons
         if not principal.is_authenticated:
             raise AuthenticationRequired()
         service.get_incident_for(session, principal, incident_id)
-    return StreamingResponse(
-        sse_stream(request, f"incident:{incident_id}"),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return live_stream(request, f"incident:{incident_id}")
 
 
 @router.post("/incidents/{incident_id}/alerting", status_code=200)
