@@ -116,8 +116,9 @@ def test_a_whole_incident_from_the_120_centre_to_the_outcome(
             page = ctx.new_page()
             login(page, phone)
             page.goto("/emergency")
-            page.locator("form[data-add-location] button[type=submit]").first.click()
-            page.wait_for_load_state()
+            # The form waits for the phone's position before it is sent: wait for the reply.
+            with page.expect_navigation(url="**/emergency"):
+                page.locator("form[data-add-location] button[type=submit]").first.click()
             expect(page.get_by_test_id("duty")).to_have_text("值班中")
             page.wait_for_function("window.liveOpen === true")
             pages.append(page)
