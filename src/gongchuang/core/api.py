@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from gongchuang.core import (
     audit,
@@ -533,9 +534,12 @@ async def sse_stream(
     summary="Live notifications (Server-Sent Events) from whichever worker serves you",
 )
 async def notification_stream(request: Request) -> StreamingResponse:
-    database = get_database(request)
-    with database.transaction(write=False) as session:
-        principal = current_principal(request, session)
+    def who() -> Principal:
+        # Off the event loop: a database wait here must not stall every other request.
+        with get_database(request).transaction(write=False) as session:
+            return current_principal(request, session)
+
+    principal = await run_in_threadpool(who)
     if not principal.is_authenticated:
         raise AuthenticationRequired()
     return live_stream(request, f"person:{principal.person_id}")

@@ -30,6 +30,7 @@ from gongchuang.core.web import (
     LoggedIn,
     Require,
     audited_read,
+    current_principal,
     get_database,
 )
 from gongchuang.emergency import coverage, service
@@ -294,13 +295,17 @@ def get_incident(incident_id: Id, session: DbSession, principal: LoggedIn) -> In
 @router.get("/incidents/{incident_id}/stream", include_in_schema=False)
 async def incident_stream(request: Request, incident_id: Id) -> StreamingResponse:
     """Live changes of one incident (Server-Sent Events) for the console."""
-    with get_database(request).transaction() as session:
-        from gongchuang.core.web import current_principal
 
-        principal = current_principal(request, session)
-        if not principal.is_authenticated:
-            raise AuthenticationRequired()
-        service.get_incident_for(session, principal, incident_id)
+    def check() -> None:
+        # Off the event loop: the audit append waits for the chain's lock, whose holder may
+        # need the loop to commit.
+        with get_database(request).transaction() as session:
+            principal = current_principal(request, session)
+            if not principal.is_authenticated:
+                raise AuthenticationRequired()
+            service.get_incident_for(session, principal, incident_id)
+
+    await run_in_threadpool(check)
     return live_stream(request, f"incident:{incident_id}")
 
 

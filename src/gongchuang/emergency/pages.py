@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from gongchuang.config import get_settings
 from gongchuang.core import files, geo, organisations, regions
@@ -34,6 +35,15 @@ from gongchuang.emergency.permissions import EmergencyPerm
 from gongchuang.emergency.schemas import AedIn, CentreIn, OutcomeIn, PolicyIn
 
 router = APIRouter(include_in_schema=False)
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+# Read asynchronously up front, so that the handlers themselves run in the thread pool: a
+# database wait must never stall the event loop.
+FormFields = Annotated[FormData, Depends(_form)]
 # Where the public AED map opens when the visitor shares no location: the demo county seat.
 DEFAULT_CENTRE = (27.7370, 111.3050)
 ALERT_STATUS = {
@@ -335,10 +345,9 @@ def incident_live(
 
 
 @router.post("/emergency/incidents/{incident_id}", dependencies=[CsrfChecked])
-async def incident_action(
-    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn
+def incident_action(
+    request: Request, incident_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
-    form = await request.form()
     action = str(form.get("action", ""))
     incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
     if action == "alert":
@@ -431,11 +440,10 @@ def _aed_from_form(form: Any) -> AedIn:
 
 
 @router.post("/emergency/venues/{organisation_id}/aeds", dependencies=[CsrfChecked])
-async def add_aed(
-    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
+def add_aed(
+    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
     venue = _venue(session, principal, organisation_id)
-    form = await request.form()
     service.create_aed(session, principal, venue, _aed_from_form(form))
     return redirect(f"/emergency/venues/{venue.id}")
 
@@ -457,11 +465,10 @@ AED_STATUS = {
 
 
 @router.post("/emergency/aeds/{aed_id}", dependencies=[CsrfChecked])
-async def edit_aed(
-    request: Request, aed_id: Id, session: DbSession, principal: LoggedIn
+def edit_aed(
+    request: Request, aed_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
     aed = service.get_aed_for(session, principal, aed_id)
-    form = await request.form()
     service.update_aed(session, principal, aed, _aed_from_form(form))
     return redirect(f"/emergency/venues/{aed.organisation_id}")
 
@@ -536,13 +543,12 @@ def centre_page(
 
 
 @router.post("/emergency/centres/{organisation_id}", dependencies=[CsrfChecked])
-async def save_centre(
-    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
+def save_centre(
+    request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
     organisation = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.DISPATCH
     )
-    form = await request.form()
     secret: str | None
     if form.get("action") == "rotate":
         centre = service.centre_of(session, organisation)
@@ -684,11 +690,10 @@ def import_population(
 
 
 @router.post("/emergency/coverage/{code}/policy", dependencies=[CsrfChecked])
-async def save_policy(
-    request: Request, code: str, session: DbSession, principal: LoggedIn
+def save_policy(
+    request: Request, code: str, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
     place = regions.get_region(session, code)
-    form = await request.form()
     try:
         values = PolicyIn(
             **{k: int(str(form.get(k))) for k in PolicyIn.model_fields if form.get(k)}
