@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core.db import utcnow
 from gongchuang.core.models import Notification
+from gongchuang.core.web import SHANGHAI
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, Shift, Signup
 from tests.conftest import api_token, csrf_token, login
@@ -84,7 +85,8 @@ def test_publish_sign_up_check_in_confirm_certify(client, session: Session, vw) 
     assert approved.json()["count"] == 1
     me = client.get("/api/v1/volunteer/me", headers=alice).json()
     assert me["hours"] == 3.0 and me["completed_shifts"] == 1
-    today = utcnow().date().isoformat()
+    # The period is in Beijing dates: after 16:00 UTC it is already tomorrow there.
+    today = utcnow().astimezone(SHANGHAI).date().isoformat()
     certificate = client.post(
         "/api/v1/volunteer/me/certificates",
         json={"period_from": "2020-01-01", "period_to": today},

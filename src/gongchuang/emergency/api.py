@@ -104,7 +104,7 @@ def aed_out(session: Session, aed: Aed) -> AedOut:
         pads_expire_on=aed.pads_expire_on,
         last_inspected_on=aed.last_inspected_on,
         guardian_person_id=aed.guardian_person_id,
-        problems=service.aed_problems(aed, utcnow().date()),
+        problems=service.aed_problems(aed, service.local_today()),
     )
 
 

@@ -119,7 +119,7 @@ def load_demo(
     responder_phones: list[str],
 ) -> str:
     venues = {"mall": (mall, MALL), "college": (college, COLLEGE)}
-    today = utcnow().date()
+    today = service.local_today()
     for index, (venue_key, (north, east), address, directions, hours) in enumerate(AEDS):
         venue, origin = venues[venue_key]
         lat, lng = _at(origin, north, east)

@@ -404,7 +404,7 @@ def venue_page(
 ) -> HTMLResponse:
     venue = _venue(session, principal, organisation_id)
     aeds = service.aeds_of(session, venue)
-    today = utcnow().date()
+    today = service.local_today()
     return render(
         request,
         "emergency/venue.html",

@@ -109,6 +109,11 @@ def pairs(rows: Iterable[tuple[Any, Any]]) -> dict[Any, Any]:
     return {key: value for key, value in rows}  # noqa: C416 - see above
 
 
+def local_today() -> date:
+    """Today in China (expiry dates and checks are Beijing dates)."""
+    return _shanghai(utcnow()).date()
+
+
 def _shanghai(moment: datetime) -> datetime:
     return (moment.astimezone(UTC) + SHANGHAI_OFFSET).replace(tzinfo=None)
 
