@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -232,3 +233,46 @@ def test_anyone_finds_aeds_on_the_public_map(page: Page) -> None:
     page.goto("/emergency/aeds")
     expect(page.locator("table")).to_contain_text("新化示范购物中心一楼服务台")
     check_accessibility(page)
+
+
+def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
+    page: Page, live: tuple[str, str]
+) -> None:
+    login(page, "13800000004")  # the mall's admin
+    page.goto("/emergency")
+    page.get_by_role("link", name="新化示范购物中心的AED与急救员").click()
+    expect(page.locator("table").first).to_contain_text("新化示范购物中心地下停车场B1")
+    expect(page.locator("table").first).to_contain_text("pads_expired")
+    check_accessibility(page)
+    page.get_by_role("link", name="编辑AED：新化示范购物中心一楼服务台").click()
+    page.get_by_label("可取用时间（如 24/7、Mo-Su 10:00-22:00）").fill("every day")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("main")).to_contain_text("AED的部分信息无效")
+    page.goto("/emergency")
+    page.get_by_role("link", name="新化示范购物中心的AED与急救员").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出GeoJSON（OpenStreetMap标签）").click()
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert len(exported["features"]) == 3
+
+    page.context.clear_cookies()
+    login(page, "13800000005")  # the 120 dispatcher
+    page.goto("/emergency/console")
+    expect(page.locator("#recent-h")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("EM")
+    check_accessibility(page)
+    page.goto("/emergency")
+    page.get_by_role("link", name="120中心设置：娄底市120急救指挥中心（示范）").click()
+    expect(page.get_by_label("中心代码（用于接入地址）")).to_have_value("loudi-120")
+    check_accessibility(page)
+
+    page.context.clear_cookies()
+    login(page, "13800000003")  # the county's health bureau
+    page.goto("/emergency")
+    page.get_by_role("link", name="新化县AED覆盖分析").click()
+    expect(page.get_by_test_id("suggestions")).to_be_visible()
+    expect(page.locator("#coverage-chart svg")).to_have_count(1)
+    check_accessibility(page)
+    # The large-text mode keeps the report usable on a phone.
+    page.get_by_role("button", name="大字模式").click()
+    expect(page.get_by_test_id("coverage-after")).to_be_visible()

@@ -17,7 +17,7 @@ from gongchuang.core import files, geo, organisations, regions
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Organisation
+from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.web import (
     CsrfChecked,
@@ -134,6 +134,14 @@ def _my_organisations(session: Session, principal: Principal, perm: str) -> list
     ]
 
 
+def _oversee_regions(session: Session, principal: Principal) -> list[Region]:
+    """The regions whose coverage the principal may see, through the departments they staff."""
+    ids = dict.fromkeys(
+        o.region_id for o in _my_organisations(session, principal, EmergencyPerm.OVERSEE)
+    )
+    return [r for r in (session.get(Region, i) for i in ids) if r is not None]
+
+
 def _point_form(lat: str, lng: str, crs: str = "WGS84") -> tuple[float, float, str]:
     try:
         return float(lat), float(lng), "GCJ02" if crs == "GCJ02" else "WGS84"
@@ -160,7 +168,7 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
             "holds_first_aid": service.holds_first_aid(session, principal.person_id),
             "dispatch_orgs": _my_organisations(session, principal, EmergencyPerm.DISPATCH),
             "venues": _my_organisations(session, principal, EmergencyPerm.VENUE),
-            "oversee_orgs": _my_organisations(session, principal, EmergencyPerm.OVERSEE),
+            "oversee_regions": _oversee_regions(session, principal),
             "my_incidents": [
                 i
                 for i in service.visible_incidents(session, principal, open_only=False, limit=5)
@@ -640,8 +648,8 @@ def coverage_page(
     weekday: Annotated[int, Query(ge=0, le=6)] = 0,
     k: Annotated[int, Query(ge=0, le=50)] = 5,
 ) -> HTMLResponse:
-    oversee = _my_organisations(session, principal, EmergencyPerm.OVERSEE)
-    code = region or (oversee[0].region.code if oversee else None)
+    oversee = _oversee_regions(session, principal)
+    code = region or (oversee[0].code if oversee else None)
     if code is None:
         raise NotFound()
     place = regions.get_region(session, code)

@@ -30,9 +30,7 @@ register_permissions(EmergencyPerm)
 register_local_only(EmergencyPerm.DISPATCH, EmergencyPerm.VENUE)
 register_self_service(EmergencyPerm.RESPOND.value)
 register_role(
-    "admin",
-    N_("Administrator"),
-    {EmergencyPerm.DISPATCH.value, EmergencyPerm.VENUE.value, EmergencyPerm.OVERSEE.value},
+    "admin", N_("Administrator"), {EmergencyPerm.DISPATCH.value, EmergencyPerm.VENUE.value}
 )
 register_role("staff", N_("Staff"), {EmergencyPerm.DISPATCH.value, EmergencyPerm.VENUE.value})
 register_role("dispatcher", N_("120 dispatcher"), {EmergencyPerm.DISPATCH.value})
