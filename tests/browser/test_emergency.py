@@ -253,7 +253,9 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     with page.expect_download() as download:
         page.get_by_role("link", name="导出GeoJSON（OpenStreetMap标签）").click()
     exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    assert len(exported["features"]) == 3
+    addresses = {f["properties"].get("addr:full") for f in exported["features"]}
+    assert {"新化示范购物中心一楼服务台", "新化示范购物中心地下停车场B1"} <= addresses
+    assert all(f["properties"]["emergency"] == "defibrillator" for f in exported["features"])
 
     page.context.clear_cookies()
     login(page, "13800000005")  # the 120 dispatcher
