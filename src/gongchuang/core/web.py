@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from gongchuang.config import get_settings
 from gongchuang.core import auth, notifications
@@ -221,6 +222,16 @@ async def check_csrf(request: Request) -> None:
 
 
 CsrfChecked = Depends(check_csrf)
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+# The form read asynchronously up front, so that a handler taking it can be a plain `def` and
+# run in the thread pool: a database wait must never stall the event loop (whose next turn may
+# be what lets the lock holder commit).
+FormFields = Annotated[FormData, Depends(form_data)]
 
 
 def cookie_secure(request: Request) -> bool:

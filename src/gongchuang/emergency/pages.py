@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from gongchuang.config import get_settings
 from gongchuang.core import files, geo, organisations, regions
@@ -23,6 +22,7 @@ from gongchuang.core.web import (
     CsrfChecked,
     CurrentPrincipal,
     DbSession,
+    FormFields,
     Id,
     LoggedIn,
     audited_read,
@@ -36,14 +36,6 @@ from gongchuang.emergency.schemas import AedIn, CentreIn, OutcomeIn, PolicyIn
 
 router = APIRouter(include_in_schema=False)
 
-
-async def _form(request: Request) -> FormData:
-    return await request.form()
-
-
-# Read asynchronously up front, so that the handlers themselves run in the thread pool: a
-# database wait must never stall the event loop.
-FormFields = Annotated[FormData, Depends(_form)]
 # Where the public AED map opens when the visitor shares no location: the demo county seat.
 DEFAULT_CENTRE = (27.7370, 111.3050)
 ALERT_STATUS = {

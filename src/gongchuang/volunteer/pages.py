@@ -22,6 +22,7 @@ from gongchuang.core.web import (
     CsrfChecked,
     CurrentPrincipal,
     DbSession,
+    FormFields,
     Id,
     LoggedIn,
     redirect,
@@ -278,11 +279,10 @@ def new_activity(
 
 
 @router.post("/volunteer/orgs/{organisation_id}/activities/new", dependencies=[CsrfChecked])
-async def create_activity(
-    organisation_id: Id, request: Request, session: DbSession, principal: LoggedIn
+def create_activity(
+    organisation_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> RedirectResponse:
     organisation = _org_to_manage(session, principal, organisation_id)
-    form = await request.form()
 
     def text(name: str, limit: int = 5000) -> str:
         return str(form.get(name) or "")[:limit]
