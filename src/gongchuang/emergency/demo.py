@@ -137,9 +137,9 @@ def load_demo(
                 indoor_directions=directions,
                 opening_hours=hours,
                 battery_expires_on=today + timedelta(days=rng.randint(20, 900)),
-                # The car park AED's pads ran out: it shows up as not usable, with a reminder.
+                # The cinema AED's pads ran out: it shows up as not usable, with a reminder.
                 pads_expire_on=today - timedelta(days=3)
-                if index == 2
+                if index == 1
                 else today + timedelta(days=rng.randint(60, 700)),
                 last_inspected_on=today - timedelta(days=rng.randint(3, 40)),
             ),
