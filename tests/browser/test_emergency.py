@@ -21,7 +21,7 @@ from gongchuang.core.webhooks import sign, verify_signature
 from gongchuang.demo import DEMO_PASSWORD
 from gongchuang.emergency import matching
 from gongchuang.emergency.models import DispatchCentre
-from tests.browser.conftest import check_accessibility, login
+from tests.browser.conftest import check_accessibility, has_no_horizontal_scroll, login
 from tests.support.receiver import webhook_receiver
 
 # A square in the next town, away from the demo's own responders around the mall.
@@ -195,6 +195,11 @@ def test_a_whole_incident_from_the_120_centre_to_the_outcome(
             console.locator(f"input[name={name}]").check()
         console.locator("button[value=close]").click()
         expect(console.get_by_test_id("incident-status")).to_have_text("已结束")
+        console.get_by_role("button", name="大字模式").click()
+        expect(console.get_by_test_id("outcome")).to_be_visible()
+        assert has_no_horizontal_scroll(console)
+        north.get_by_role("button", name="大字模式").click()
+        assert has_no_horizontal_scroll(north)
         expect(north.get_by_test_id("alert-status")).to_have_text("已完成")
 
         deadline = time.monotonic() + 20
@@ -278,3 +283,6 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     # The large-text mode keeps the report usable on a phone.
     page.get_by_role("button", name="大字模式").click()
     expect(page.get_by_test_id("coverage-after")).to_be_visible()
+    for path in ("/emergency/coverage?region=431322", "/emergency", "/emergency/aeds"):
+        page.goto(path)
+        assert has_no_horizontal_scroll(page), path
