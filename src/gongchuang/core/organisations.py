@@ -208,6 +208,17 @@ def memberships_of(session: Session, person_id: int) -> list[Membership]:
     )
 
 
+def organisations_with(session: Session, principal: Principal, perm: str) -> list[Organisation]:
+    """The organisations the principal belongs to and holds `perm` in (for "my …" menus)."""
+    if principal.person_id is None:
+        return []
+    return [
+        m.organisation
+        for m in memberships_of(session, principal.person_id)
+        if has_permission(session, principal, perm, m.organisation)
+    ]
+
+
 def _record_membership(
     session: Session,
     actor: Principal,

@@ -266,13 +266,7 @@ def organisation_index(
 
 
 def _parent_choices(session: DbSession, principal: Principal) -> list[Organisation]:
-    if not principal.person_id:
-        return []
-    return [
-        m.organisation
-        for m in organisations.memberships_of(session, principal.person_id)
-        if has_permission(session, principal, CorePerm.ORG_MANAGE_MEMBERS, m.organisation)
-    ]
+    return organisations.organisations_with(session, principal, CorePerm.ORG_MANAGE_MEMBERS)
 
 
 @router.get("/orgs/new", response_class=HTMLResponse)

@@ -17,7 +17,7 @@ from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation, Region
-from gongchuang.core.permissions import Principal, has_permission
+from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
     CsrfChecked,
     CurrentPrincipal,
@@ -116,20 +116,11 @@ def _map_json(markers: list[dict[str, Any]], circle: dict[str, Any] | None = Non
     )
 
 
-def _my_organisations(session: Session, principal: Principal, perm: str) -> list[Organisation]:
-    if principal.person_id is None:
-        return []
-    return [
-        m.organisation
-        for m in organisations.memberships_of(session, principal.person_id)
-        if has_permission(session, principal, perm, m.organisation)
-    ]
-
-
 def _oversee_regions(session: Session, principal: Principal) -> list[Region]:
     """The regions whose coverage the principal may see, through the departments they staff."""
     ids = dict.fromkeys(
-        o.region_id for o in _my_organisations(session, principal, EmergencyPerm.OVERSEE)
+        o.region_id
+        for o in organisations.organisations_with(session, principal, EmergencyPerm.OVERSEE)
     )
     return [r for r in (session.get(Region, i) for i in ids) if r is not None]
 
@@ -158,8 +149,10 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
             **_labels(),
             "responder": responder,
             "holds_first_aid": service.holds_first_aid(session, principal.person_id),
-            "dispatch_orgs": _my_organisations(session, principal, EmergencyPerm.DISPATCH),
-            "venues": _my_organisations(session, principal, EmergencyPerm.VENUE),
+            "dispatch_orgs": organisations.organisations_with(
+                session, principal, EmergencyPerm.DISPATCH
+            ),
+            "venues": organisations.organisations_with(session, principal, EmergencyPerm.VENUE),
             "oversee_regions": _oversee_regions(session, principal),
             "my_incidents": [
                 i

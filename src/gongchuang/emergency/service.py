@@ -163,16 +163,11 @@ def policy_for(session: Session, region_id: int | None) -> tuple[matching.Policy
 def can_oversee_region(session: Session, actor: Principal, region: Region) -> bool:
     if actor.is_platform_admin and actor.scope_allows(EmergencyPerm.OVERSEE):
         return True
-    if actor.person_id is None:
-        return False
     chain = {r.id for r in regions.ancestors(session, region)} | {region.id}
-    for membership in organisations.memberships_of(session, actor.person_id):
-        organisation = membership.organisation
-        if organisation.region_id in chain and has_permission(
-            session, actor, EmergencyPerm.OVERSEE, organisation
-        ):
-            return True
-    return False
+    return any(
+        o.region_id in chain
+        for o in organisations.organisations_with(session, actor, EmergencyPerm.OVERSEE)
+    )
 
 
 def set_policy(session: Session, actor: Principal, region: Region, values: PolicyIn) -> None:

@@ -16,7 +16,7 @@ from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
-from gongchuang.core.permissions import Principal, has_permission
+from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
     SHANGHAI,
     CsrfChecked,
@@ -66,17 +66,6 @@ def _labels() -> dict[str, Any]:
     }
 
 
-def _my_organisations(session: Session, principal: Principal, perm: str) -> list[Organisation]:
-    """The organisations the principal belongs to and holds `perm` in."""
-    if principal.person_id is None:
-        return []
-    return [
-        m.organisation
-        for m in organisations.memberships_of(session, principal.person_id)
-        if has_permission(session, principal, perm, m.organisation)
-    ]
-
-
 def _org_to_manage(session: Session, principal: Principal, organisation_id: int) -> Organisation:
     return organisations.get_organisation_for(
         session, principal, organisation_id, VolunteerPerm.MANAGE
@@ -112,8 +101,10 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
             past=[s for s in signups if s.shift.ends_at <= now][-10:],
             feedback_given=service.feedback_given(session, [s.id for s in signups]),
         )
-    context["managed"] = _my_organisations(session, principal, VolunteerPerm.MANAGE)
-    context["partnered"] = _my_organisations(session, principal, VolunteerPerm.BENEFIT)
+    context["managed"] = organisations.organisations_with(session, principal, VolunteerPerm.MANAGE)
+    context["partnered"] = organisations.organisations_with(
+        session, principal, VolunteerPerm.BENEFIT
+    )
     return render(request, "volunteer/home.html", context)
 
 
