@@ -92,9 +92,9 @@ def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) 
     )
 
 
-def aed_out(session: Session, aed: Aed) -> AedOut:
+def aed_out(session: Session, aed: Aed, names: dict[int, str] | None = None) -> AedOut:
     return AedOut(
-        **aed_public(session, aed).model_dump(),
+        **aed_public(session, aed, names).model_dump(),
         organisation_id=aed.organisation_id,
         brand=aed.brand,
         model=aed.model,
@@ -456,13 +456,7 @@ def nearby_aeds(
     """AEDs near a place, nearest first, for anyone (no login): where, how to get in, when."""
     lat, lng = service.to_wgs84(lat, lng, crs)
     found = service.aeds_near(session, lat, lng, radius_m)
-    names = service.pairs(
-        session.execute(
-            select(Organisation.id, Organisation.name).where(
-                Organisation.id.in_({a.organisation_id for a in found})
-            )
-        )
-    )
+    names = service.owner_names(session, found)
     return [aed_public(session, a, names) for a in found if a.status != "retired"]
 
 
@@ -473,7 +467,8 @@ def organisation_aeds(
     venue = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.VENUE
     )
-    return [aed_out(session, a) for a in service.aeds_of(session, venue)]
+    names = {venue.id: venue.name}
+    return [aed_out(session, a, names) for a in service.aeds_of(session, venue)]
 
 
 @router.post("/organisations/{organisation_id}/aeds", status_code=201)
@@ -516,8 +511,8 @@ def export_response(session: Session, venue: Organisation, fmt: str) -> Response
             headers={"Content-Disposition": 'attachment; filename="aeds.geojson"'},
         )
     guardians = {a.guardian_person_id for a in aeds if a.guardian_person_id}
-    phones = service.pairs(
-        session.execute(select(Person.id, Person.phone).where(Person.id.in_(guardians)))
+    phones = dict(
+        session.execute(select(Person.id, Person.phone).where(Person.id.in_(guardians))).all()
     )
     out = io.StringIO()
     writer = csv.writer(out)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _TIME = r"(?:[01]\d|2[0-4]):[0-5]\d"
@@ -63,6 +64,8 @@ def _days(spec: str) -> list[int]:
     return chosen
 
 
+# A register holds a handful of distinct strings, and every alert wave asks each nearby AED.
+@lru_cache(maxsize=1024)
 def parse(text: str) -> Schedule:
     cleaned = " ".join((text or "").split())
     if cleaned in ("", "24/7"):

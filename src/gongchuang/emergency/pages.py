@@ -223,7 +223,6 @@ def _alert_context(session: Session, alert_id: int, principal: Principal) -> dic
     return {
         **_labels(),
         "alert": out,
-        "raw": alert,
         "eta_at": incident.ambulance_eta_at,
         "map_json": _map_json(markers),
     }
@@ -597,8 +596,7 @@ def aed_map(
         )
         for a in found
     ]
-    names = {a.organisation_id for a in found}
-    org_names = {o: organisations.get_organisation(session, o).name for o in names}
+    org_names = service.owner_names(session, found)
     return render(
         request,
         "emergency/aeds.html",

@@ -104,11 +104,6 @@ people.register_consent_purpose(
 events.register_topic(STATUS_TOPIC, N_("An emergency incident changed (for the 120 centre)"))
 
 
-def pairs(rows: Iterable[tuple[Any, Any]]) -> dict[Any, Any]:
-    """Two-column rows as a dict (`dict(result)` would treat a Result as a mapping)."""
-    return {key: value for key, value in rows}  # noqa: C416 - see above
-
-
 def local_today() -> date:
     """Today in China (expiry dates and checks are Beijing dates)."""
     return _shanghai(utcnow()).date()
@@ -152,8 +147,14 @@ def policy_for(session: Session, region_id: int | None) -> tuple[matching.Policy
     if region_id is not None:
         region = session.get(Region, region_id)
         chain = [region, *reversed(regions.ancestors(session, region))] if region else []
+        rows = {
+            row.region_id: row
+            for row in session.scalars(
+                select(MatchingPolicy).where(MatchingPolicy.region_id.in_([r.id for r in chain]))
+            )
+        }
         for item in chain:
-            row = session.scalar(select(MatchingPolicy).where(MatchingPolicy.region_id == item.id))
+            row = rows.get(item.id)
             if row is not None:
                 values = {name: getattr(row, name) for name in matching.POLICY_FIELDS}
                 return matching.Policy(**values), item
@@ -352,6 +353,16 @@ def aeds_near(session: Session, lat: float, lng: float, radius_m: float) -> list
         lat, lng, np.array([a.lat for a in rows]), np.array([a.lng for a in rows])
     )
     return [rows[i] for i in np.argsort(distances) if distances[i] <= radius_m]
+
+
+def owner_names(session: Session, aeds: Iterable[Aed]) -> dict[int, str]:
+    """The owners' names of a list of AEDs, in one query."""
+    ids = {a.organisation_id for a in aeds}
+    return dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+        ).all()
+    )
 
 
 def usable_aeds_near(
@@ -943,21 +954,35 @@ def report_from_venue(
     return incident
 
 
-def can_view(session: Session, actor: Principal, incident: Incident) -> bool:
+def _sees_organisation(session: Session, actor: Principal, organisation_id: int) -> bool:
+    organisation = organisations.get_organisation(session, organisation_id)
+    return any(
+        has_permission(session, actor, perm, organisation)
+        for perm in (EmergencyPerm.DISPATCH, EmergencyPerm.VENUE, EmergencyPerm.OVERSEE)
+    )
+
+
+def can_view(
+    session: Session,
+    actor: Principal,
+    incident: Incident,
+    decided: dict[int, bool] | None = None,
+) -> bool:
+    """The reporter, and staff of the venue or 120 centre it belongs to (or departments above
+    them). `decided` remembers each organisation's answer across a list of incidents."""
     if actor.person_id is not None and actor.person_id == incident.reporter_person_id:
         return True
-    owners = [incident.organisation_id]
-    if incident.centre_id is not None:
-        centre = session.get(DispatchCentre, incident.centre_id)
-        owners.append(centre.organisation_id if centre else None)
-    for organisation_id in {o for o in owners if o is not None}:
-        organisation = organisations.get_organisation(session, organisation_id)
-        if any(
-            has_permission(session, actor, perm, organisation)
-            for perm in (EmergencyPerm.DISPATCH, EmergencyPerm.VENUE, EmergencyPerm.OVERSEE)
-        ):
+    if actor.is_platform_admin and actor.scope_allows(EmergencyPerm.OVERSEE):
+        return True
+    decided = {} if decided is None else decided
+    owners = {incident.organisation_id, _centre_organisation_id(session, incident)}
+    for organisation_id in owners - {None}:
+        assert organisation_id is not None
+        if organisation_id not in decided:
+            decided[organisation_id] = _sees_organisation(session, actor, organisation_id)
+        if decided[organisation_id]:
             return True
-    return actor.is_platform_admin and actor.scope_allows(EmergencyPerm.OVERSEE)
+    return False
 
 
 def can_dispatch(session: Session, actor: Principal, incident: Incident) -> bool:
@@ -1009,9 +1034,10 @@ def visible_incidents(
     query = select(Incident).order_by(Incident.id.desc())
     if open_only:
         query = query.where(Incident.status.in_([IncidentStatus.logged, IncidentStatus.alerting]))
-    found = []
+    found: list[Incident] = []
+    decided: dict[int, bool] = {}
     for incident in session.scalars(query.limit(limit * 5)):
-        if can_view(session, actor, incident):
+        if can_view(session, actor, incident, decided):
             found.append(incident)
             if len(found) >= limit:
                 break
@@ -1433,12 +1459,12 @@ def _publish_status(session: Session, incident: Incident, change: str) -> None:
     organisation_id = _centre_organisation_id(session, incident)
     if organisation_id is None:
         return
-    counts = pairs(
+    counts = dict(
         session.execute(
             select(Alert.status, func.count(Alert.id))
             .where(Alert.incident_id == incident.id)
             .group_by(Alert.status)
-        )
+        ).all()
     )
     engaged = session.execute(
         select(
