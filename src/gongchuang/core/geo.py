@@ -65,6 +65,14 @@ def gcj02_to_wgs84(lat: float, lng: float, tolerance_deg: float = 1e-9) -> Point
     return guess
 
 
+def point_in_china(lat: float, lng: float, gcj02: bool = False) -> Point | None:
+    """A coordinate as it arrives (a phone's GPS, or GCJ-02 from a Chinese map app) as WGS-84,
+    or None when it is not a place in mainland China (NaN and infinities fail the box too)."""
+    if not in_mainland_bounds(lat, lng):
+        return None
+    return gcj02_to_wgs84(lat, lng) if gcj02 else Point(lat, lng)
+
+
 def haversine_m(a: Point, b: Point) -> float:
     lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
     d_lat = lat2 - lat1

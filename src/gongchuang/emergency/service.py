@@ -128,15 +128,13 @@ def _timeline(
 
 def to_wgs84(lat: float, lng: float, crs: str, field: str = "location") -> tuple[float, float]:
     """Validate a point on the way in: finite, inside China, GCJ-02 converted to WGS-84."""
-    if not (math.isfinite(lat) and math.isfinite(lng)) or not geo.in_mainland_bounds(lat, lng):
+    point = geo.point_in_china(lat, lng, gcj02=crs == "GCJ02")
+    if point is None:
         raise InvalidInput(
             N_("The location is outside China or not a valid coordinate"),
             errors=[{"field": field, "message": "outside China or malformed"}],
         )
-    if crs == "GCJ02":
-        point = geo.gcj02_to_wgs84(lat, lng)
-        return round(point.lat, 7), round(point.lng, 7)
-    return round(lat, 7), round(lng, 7)
+    return round(point.lat, 7), round(point.lng, 7)
 
 
 # --- matching policy --------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def _validate_profile(session: Session, data: ProfileInput) -> dict[str, Any]:
             errors.append({"field": "home_region_code", "message": gettext("no such region")})
     lat = lng = None
     if data.share_location and data.home_lat is not None and data.home_lng is not None:
-        point = _wgs84(data.home_lat, data.home_lng, data.location_is_gcj02)
+        point = geo.point_in_china(data.home_lat, data.home_lng, data.location_is_gcj02)
         if point is None:
             errors.append({"field": "home_lat", "message": gettext("not a place in China")})
         else:
@@ -191,12 +191,6 @@ def _validate_profile(session: Session, data: ProfileInput) -> dict[str, Any]:
         "home_lat": lat,
         "home_lng": lng,
     }
-
-
-def _wgs84(lat: float, lng: float, is_gcj02: bool) -> geo.Point | None:
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or not geo.in_mainland_bounds(lat, lng):
-        return None
-    return geo.gcj02_to_wgs84(lat, lng) if is_gcj02 else geo.Point(lat, lng)
 
 
 PROFILE_FIELDS = ("skills", "interests", "languages", "availability", "home_region_id")
@@ -404,7 +398,7 @@ def _validate_activity(data: ActivityInput) -> dict[str, Any]:
     }
     if data.category not in CATEGORIES:
         errors.append({"field": "category", "message": gettext("unknown category")})
-    point = _wgs84(data.lat, data.lng, data.location_is_gcj02)
+    point = geo.point_in_china(data.lat, data.lng, data.location_is_gcj02)
     if point is None:
         errors.append({"field": "lat", "message": gettext("not a place in China")})
     if not 30 <= data.geofence_m <= 5000:
@@ -987,7 +981,7 @@ def check(
         geofence_m,
     ) = place
     if lat is not None and lng is not None:
-        point = _wgs84(lat, lng, location_is_gcj02)
+        point = geo.point_in_china(lat, lng, location_is_gcj02)
         if point is None:
             raise InvalidInput(N_("The location is not valid"))
         distance = geo.haversine_m(point, geo.Point(a_lat, a_lng))
@@ -1595,7 +1589,7 @@ def create_call(
         errors.append({"field": "first_day", "message": gettext("from tomorrow on")})
     if category not in CATEGORIES:
         errors.append({"field": "category", "message": gettext("unknown category")})
-    points = [(s, _wgs84(s.lat, s.lng, False)) for s in sites]
+    points = [(s, geo.point_in_china(s.lat, s.lng)) for s in sites]
     errors += [
         {"line": i, "message": gettext("not a place in China")}
         for i, (_, p) in enumerate(points, start=1)
