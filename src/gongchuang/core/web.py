@@ -75,6 +75,11 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt)
 
 
+def local_today() -> date:
+    """Today as people in China count it (after 16:00 UTC it is already tomorrow)."""
+    return datetime.now(UTC).astimezone(SHANGHAI).date()
+
+
 def local_midnight(day: date) -> datetime:
     """The start of a calendar day as people in China count it, in UTC for storage."""
     return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)

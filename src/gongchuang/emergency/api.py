@@ -32,6 +32,7 @@ from gongchuang.core.web import (
     audited_read,
     current_principal,
     get_database,
+    local_today,
 )
 from gongchuang.emergency import coverage, service
 from gongchuang.emergency.models import Aed, Alert, Incident
@@ -104,7 +105,7 @@ def aed_out(session: Session, aed: Aed, names: dict[int, str] | None = None) -> 
         pads_expire_on=aed.pads_expire_on,
         last_inspected_on=aed.last_inspected_on,
         guardian_person_id=aed.guardian_person_id,
-        problems=service.aed_problems(aed, service.local_today()),
+        problems=service.aed_problems(aed, local_today()),
     )
 
 

@@ -5,7 +5,7 @@ the next K AEDs would add the most."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -16,6 +16,7 @@ from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Region
 from gongchuang.core.permissions import Principal
+from gongchuang.core.web import local_today
 from gongchuang.emergency import matching, opening_hours, service
 from gongchuang.emergency.models import Aed, PopulationPoint
 
@@ -75,7 +76,7 @@ def report(
             )
         )
     # The next such weekday, for expiry dates; opening hours only depend on weekday and hour.
-    today = (datetime.now(UTC) + service.SHANGHAI_OFFSET).date()
+    today = local_today()
     day = today + timedelta(days=(weekday - today.weekday()) % 7)
     schedules = []
     for aed in aeds:

@@ -18,6 +18,7 @@ from gongchuang.core import credentials, organisations, people
 from gongchuang.core.db import Database, utcnow
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal
+from gongchuang.core.web import local_today
 from gongchuang.core.webhooks import sign
 from gongchuang.emergency import matching, service
 from gongchuang.emergency.models import Alert, AlertStatus, DispatchCentre, Incident, Responder
@@ -119,7 +120,7 @@ def load_demo(
     responder_phones: list[str],
 ) -> str:
     venues = {"mall": (mall, MALL), "college": (college, COLLEGE)}
-    today = service.local_today()
+    today = local_today()
     for index, (venue_key, (north, east), address, directions, hours) in enumerate(AEDS):
         venue, origin = venues[venue_key]
         lat, lng = _at(origin, north, east)

@@ -26,6 +26,7 @@ from gongchuang.core.web import (
     Id,
     LoggedIn,
     audited_read,
+    local_today,
     redirect,
     render,
 )
@@ -396,7 +397,7 @@ def venue_page(
 ) -> HTMLResponse:
     venue = _venue(session, principal, organisation_id)
     aeds = service.aeds_of(session, venue)
-    today = service.local_today()
+    today = local_today()
     return render(
         request,
         "emergency/venue.html",

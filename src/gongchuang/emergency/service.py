@@ -48,6 +48,7 @@ from gongchuang.core.errors import (
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Membership, Organisation, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal, has_permission
+from gongchuang.core.web import SHANGHAI, local_today
 from gongchuang.core.webhooks import verify_signature
 from gongchuang.emergency import matching, opening_hours
 from gongchuang.emergency.models import (
@@ -69,7 +70,6 @@ from gongchuang.emergency.permissions import EmergencyPerm
 from gongchuang.emergency.schemas import AedIn, CentreIn, EidoDocument, OutcomeIn, PolicyIn
 
 log = logging.getLogger(__name__)
-SHANGHAI_OFFSET = timedelta(hours=8)  # China has one time zone and no daylight saving
 FIRST_AID = "first_aid"
 LOCATION_PURPOSE = "emergency.responder_location"
 # An on-duty location older than this is not trusted for matching; the phone refreshes it.
@@ -104,13 +104,9 @@ people.register_consent_purpose(
 events.register_topic(STATUS_TOPIC, N_("An emergency incident changed (for the 120 centre)"))
 
 
-def local_today() -> date:
-    """Today in China (expiry dates and checks are Beijing dates)."""
-    return _shanghai(utcnow()).date()
-
-
 def _shanghai(moment: datetime) -> datetime:
-    return (moment.astimezone(UTC) + SHANGHAI_OFFSET).replace(tzinfo=None)
+    """Beijing wall-clock time (opening hours and accept statistics are local)."""
+    return moment.astimezone(SHANGHAI).replace(tzinfo=None)
 
 
 def _timeline(
@@ -1642,7 +1638,7 @@ def prune_locations(session: Session) -> tuple[int, int]:
 def send_maintenance_reminders(session: Session, today: date | None = None) -> int:
     """A month before the battery or pads expire, on expiry, and when the monthly check is
     overdue: the guardian and the owner's staff hear about it, once per thing and date."""
-    today = today or _shanghai(utcnow()).date()
+    today = today or local_today()
     sent = 0
     for aed in session.scalars(select(Aed).where(Aed.status != AedStatus.retired)):
         due: list[tuple[str, str, str]] = []

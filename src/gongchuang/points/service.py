@@ -30,6 +30,7 @@ from gongchuang.core.models import (
 from gongchuang.core.permissions import READ_SCOPE, SYSTEM, Principal, has_permission
 from gongchuang.core.text import clean_text
 from gongchuang.core.web import SHANGHAI, local_midnight
+from gongchuang.core.web import local_today as today_local  # the module's long-standing name
 from gongchuang.points.catalogue_templates import TEMPLATES, CatalogueTemplate
 from gongchuang.points.models import (
     AccountUnit,
@@ -824,10 +825,6 @@ def period_key(period: str, day: date) -> str:
     if period == ResetPeriod.month:
         return f"{day:%Y-%m}"
     return ""
-
-
-def today_local() -> date:
-    return utcnow().astimezone(SHANGHAI).date()
 
 
 def _counted_against_cap(
