@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit, events, notifications
@@ -167,17 +167,21 @@ def issued_by(session: Session, organisation_id: int, limit: int = 50) -> list[C
     )
 
 
-def valid_credentials(
-    session: Session, kind: str, *, at: datetime | None = None, person_id: int | None = None
-) -> list[Credential]:
-    """Credentials of a kind valid at a moment: what the emergency module asks of responders."""
-    moment = at or utcnow()
-    query = select(Credential).where(
+def _valid(kind: str, moment: datetime | None) -> list[ColumnElement[bool]]:
+    moment = moment or utcnow()
+    return [
         Credential.kind == kind,
         Credential.revoked_at.is_(None),
         Credential.valid_from <= moment,
         or_(Credential.valid_until.is_(None), Credential.valid_until > moment),
-    )
+    ]
+
+
+def valid_credentials(
+    session: Session, kind: str, *, at: datetime | None = None, person_id: int | None = None
+) -> list[Credential]:
+    """Credentials of a kind valid at a moment (e.g. a volunteer activity's requirement)."""
+    query = select(Credential).where(*_valid(kind, at))
     if person_id is not None:
         query = query.where(Credential.person_id == person_id)
     return list(session.scalars(query))
@@ -189,15 +193,10 @@ def holders(
     """Which of these people hold a valid credential of the kind (one query for many)."""
     if not person_ids:
         return set()
-    moment = at or utcnow()
     return set(
         session.scalars(
             select(Credential.person_id).where(
-                Credential.person_id.in_(person_ids),
-                Credential.kind == kind,
-                Credential.revoked_at.is_(None),
-                Credential.valid_from <= moment,
-                or_(Credential.valid_until.is_(None), Credential.valid_until > moment),
+                Credential.person_id.in_(person_ids), *_valid(kind, at)
             )
         )
     )
