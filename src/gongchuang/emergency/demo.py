@@ -165,12 +165,10 @@ def load_demo(
         responders.append(person)
     staff = []
     for venue_key, (venue, _origin) in venues.items():
-        trained = [m.person for m in organisations.list_members(session, venue)]
-        for person in [
-            p
-            for p, m in zip(trained, organisations.list_members(session, venue), strict=True)
-            if m.roles == ["staff"]
-        ][:3]:
+        plain_staff = [
+            m.person for m in organisations.list_members(session, venue) if m.roles == ["staff"]
+        ]
+        for person in plain_staff[:3]:
             _first_aid(session, hospital, person, f"XH-FA-{venue_key}-{person.id}")
             service.invite(session, SYSTEM, venue, person.id)
             staff.append((person, venue_key))
