@@ -500,17 +500,16 @@ def live_stream(request: Request, channel: str) -> StreamingResponse:
     headers go out: the browser's `open` means nothing announced from then on is missed."""
     queue = live.broker.subscribe(channel)
     return StreamingResponse(
-        sse_stream(request, channel, queue),
+        _sse_events(request, channel, queue),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def sse_stream(
-    request: Request, channel: str, queue: asyncio.Queue[str] | None = None
+async def _sse_events(
+    request: Request, channel: str, queue: asyncio.Queue[str]
 ) -> AsyncIterator[str]:
-    """Server-Sent Events for one channel, with a heartbeat so proxies keep it open."""
-    queue = queue or live.broker.subscribe(channel)
+    """The events of a subscribed channel, with a heartbeat so proxies keep it open."""
     try:
         yield "retry: 3000\n: connected\n\n"
         while not await request.is_disconnected():
