@@ -141,3 +141,15 @@ def get_database() -> Database:
 def set_database(database: Database | None) -> None:
     global _database
     _database = database
+
+
+def upsert(session: Session, table: Any) -> Any:
+    """An INSERT that can say ON CONFLICT DO UPDATE / DO NOTHING, in the session's dialect
+    (PostgreSQL and SQLite spell it the same way; SQLAlchemy has one construct per dialect)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

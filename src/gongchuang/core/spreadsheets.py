@@ -88,17 +88,24 @@ def _read_table(data: bytes, filename: str) -> list[list[object]]:
 
 
 def workbook_bytes(header: list[str], rows: list[list[object]], title: str) -> bytes:
+    return workbook_sheets([(title, header, rows)])
+
+
+def workbook_sheets(sheets: list[tuple[str, list[str], list[list[object]]]]) -> bytes:
+    """An .xlsx of one or more sheets (title, header, rows), header row frozen."""
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    for index in range(len(header)):
-        sheet.column_dimensions[chr(ord("A") + index)].width = 18
-    sheet.freeze_panes = "A2"
+    book.remove(book.active)
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title[:31])
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        for index in range(len(header)):
+            sheet.column_dimensions[get_column_letter(index + 1)].width = 18
+        sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -19,8 +19,6 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +35,7 @@ from gongchuang.core import (
     regions,
     spreadsheets,
 )
-from gongchuang.core.db import utcnow
+from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import (
     AuthenticationRequired,
     Conflict,
@@ -1136,8 +1134,7 @@ def _count_stat(
     if not person_ids:
         return
     hour = _shanghai(utcnow()).hour
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(AcceptStat).values(
+    statement = upsert(session, AcceptStat).values(
         [
             {"person_id": p, "hour": hour, "alerted": alerted, "accepted": accepted}
             for p in sorted(set(person_ids))

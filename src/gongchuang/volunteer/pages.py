@@ -16,6 +16,7 @@ from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
+from gongchuang.core.pdf import qr_svg
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
     SHANGHAI,
@@ -161,7 +162,7 @@ def my_card(request: Request, session: DbSession, principal: LoggedIn) -> Respon
             "real_name": service.is_real_name(person),
             "hours": round(total.minutes / 60, 1),
             "star": service.star_level(session, total.minutes),
-            "qr": reports.qr_svg(url),
+            "qr": qr_svg(url),
             "url": url,
         },
     )
@@ -502,7 +503,7 @@ def _qr_context(request: Request, session: Session, principal: Principal, shift:
     counts: dict[str, int] = {}
     for signup in service.roster(session, shift):
         counts[signup.status] = counts.get(signup.status, 0) + 1
-    return {"shift": shift, "qr": reports.qr_svg(url, 260), "url": url, "counts": counts}
+    return {"shift": shift, "qr": qr_svg(url, 260), "url": url, "counts": counts}
 
 
 @router.get("/volunteer/shifts/{shift_id}/qr", response_class=HTMLResponse)

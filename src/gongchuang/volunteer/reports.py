@@ -16,7 +16,7 @@ from gongchuang.core.db import utcnow
 from gongchuang.core.i18n import gettext
 from gongchuang.core.identity import mask_phone
 from gongchuang.core.models import Organisation, Person
-from gongchuang.core.pdf import register_cjk_font
+from gongchuang.core.pdf import draw_qr, register_cjk_font
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import (
     Activity,
@@ -187,39 +187,7 @@ def hours_workbook(
     return spreadsheets.workbook_bytes(header, body, gettext("Volunteer hours"))
 
 
-def qr_svg(text: str, size: int = 180) -> str:
-    """An inline SVG QR code as one path of horizontal runs: a few KB for a cheap phone, no
-    script and no image request (the CSP stays strict)."""
-    import itertools
-
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-
-    widget = QrCodeWidget(text)
-    widget.qr.make()
-    modules = widget.qr.modules
-    count = len(modules)
-    border = 4
-    runs = []
-    for row_index, row in enumerate(modules):
-        column = 0
-        for dark, group in itertools.groupby(bool(cell) for cell in row):
-            length = len(list(group))
-            if dark:
-                runs.append(f"M{column + border} {row_index + border}h{length}v1h-{length}z")
-            column += length
-    extent = count + 2 * border
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {extent} {extent}" '
-        f'width="{size}" height="{size}" shape-rendering="crispEdges" aria-hidden="true">'
-        f'<rect width="{extent}" height="{extent}" fill="#fff"/>'
-        f'<path d="{"".join(runs)}" fill="#000"/></svg>'
-    )
-
-
 def certificate_pdf(certificate: Certificate, verify_url: str) -> bytes:
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
@@ -251,12 +219,7 @@ def certificate_pdf(certificate: Certificate, verify_url: str) -> bytes:
     issued = service.local_day(certificate.issued_at)
     pdf.drawString(35 * mm, 22 * mm, f"出具日期 {issued:%Y年%m月%d日}")
     pdf.drawString(width - 110 * mm, 22 * mm, "扫描二维码核验")
-    widget = QrCodeWidget(verify_url)
-    x0, y0, x1, y1 = widget.getBounds()
-    size = 40 * mm
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    renderPDF.draw(drawing, pdf, width - 65 * mm, 18 * mm)
+    draw_qr(pdf, verify_url, width - 65 * mm, 18 * mm, 40 * mm)
     pdf.showPage()
     pdf.save()
     return out.getvalue()

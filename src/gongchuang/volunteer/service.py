@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.config import get_settings
 from gongchuang.core import audit, credentials, events, geo, notifications, people
-from gongchuang.core.db import utcnow
+from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation, Person, Region
@@ -1056,13 +1056,8 @@ def _checkout_values(
 
 def _use_code(session: Session, nonce: str, person_id: int, now: datetime) -> bool:
     """Record the code as used by this person; False if it already was (one statement)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
     statement = (
-        upsert(UsedCheckinCode)
+        upsert(session, UsedCheckinCode)
         .values(nonce=nonce, person_id=person_id, used_at=now)
         .on_conflict_do_nothing(index_elements=["nonce", "person_id"])
         .returning(UsedCheckinCode.id)
