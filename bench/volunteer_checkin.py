@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from fresh_postgres import FreshPostgres  # noqa: E402
 from http_core import start_server  # noqa: E402
+from phones import Phone  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.world import build_world  # noqa: E402
 
@@ -136,36 +137,6 @@ class Codes:
 Job = tuple[str, str, bytes, str]
 
 
-class Phone:
-    """One keep-alive HTTP/1.1 connection written by hand: a Python client that costs little,
-    so that the server, not the load generator, is what gets measured (httpx tops out at a few
-    hundred requests a second on this machine)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: bytes = b"", token: str = "") -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-        if token:
-            head += f"Authorization: Bearer {token}\r\n"
-        if body:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        headers = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(headers.split(b" ", 2)[1])
-        length = 0
-        for line in headers.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        await self.reader.readexactly(length)
-        return status
-
-
 async def run_phones(
     port: int, jobs: list[tuple[str, str, bytes, str]]
 ) -> tuple[float, int, list[float]]:
@@ -181,7 +152,7 @@ async def run_phones(
         while not queue.empty():
             method, path, body, token = queue.get_nowait()
             started = time.perf_counter()
-            status = await connection.request(method, path, body, token)
+            status, _body = await connection.request(method, path, body, token)
             latencies.append(time.perf_counter() - started)
             if status != 200:
                 errors += 1

@@ -17,6 +17,7 @@ from gongchuang.core.passwords import hash_password
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.emergency import demo as emergency_demo
 from gongchuang.points import demo as points_demo
+from gongchuang.training import demo as training_demo
 from gongchuang.volunteer import demo as volunteer_demo
 
 DEMO_PASSWORD = "gongchuang2026"  # noqa: S105 - documented demo login, README
@@ -46,6 +47,8 @@ DEMO_LOGINS = [
     ("13800000006", "周医生", False),
     ("13800000007", "吴社工", False),
     ("13800000008", "孙组长", False),
+    ("13800000009", "钱处长", False),
+    ("13800000010", "郑校长", False),
 ]
 
 SURNAMES = (
@@ -246,9 +249,19 @@ def load_demo_world(
         responder_phones=["13800000007"]
         + [f"139{index:08d}" for index in range(people_count) if index % 12 == 0],
     )
+    training_summary = training_demo.load_demo(
+        session,
+        rng,
+        hospital=hospital,
+        department_person=accounts["13800000009"],
+        institution_person=accounts["13800000010"],
+        learner_phones=["13800000002"]
+        + [f"139{index:08d}" for index in range(people_count) if index % 4 == 1],
+        resident_id=lambda code: demo_resident_id(rng, code),
+    )
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (
         f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
         f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total}); "
-        f"{points_summary}; {volunteer_summary}; {emergency_summary}"
+        f"{points_summary}; {volunteer_summary}; {emergency_summary}; {training_summary}"
     )

@@ -9,6 +9,7 @@ MODEL_MODULES = [
     "gongchuang.points.models",
     "gongchuang.volunteer.models",
     "gongchuang.emergency.models",
+    "gongchuang.training.models",
 ]
 
 

@@ -12,6 +12,7 @@ DOMAIN_MODULES: list[str] = [
     "gongchuang.points",
     "gongchuang.volunteer",
     "gongchuang.emergency",
+    "gongchuang.training",
 ]
 
 

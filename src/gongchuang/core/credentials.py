@@ -5,20 +5,25 @@ Training issues credentials here; emergency and volunteer modules read them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from gongchuang.core import audit, events, notifications
+from gongchuang.core import audit, events, jobs, notifications
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Credential, Organisation, Person, StoredFile
+from gongchuang.core.models import Credential, Job, Organisation, Person, StoredFile
 from gongchuang.core.permissions import CorePerm, Principal, has_permission
 
 events.register_topic("credential.issued", N_("A credential was issued"))
 events.register_topic("credential.revoked", N_("A credential was revoked"))
+
+events.register_topic("credential.expiring", N_("A credential expires soon"))
+jobs.register_periodic("credential.remind_renewal", 6 * 3600)
+# Days before expiry at which the holder is reminded to renew (a refresher course takes time).
+RENEWAL_REMINDER_DAYS = (60, 7)
 
 CREDENTIAL_KINDS = {
     "first_aid": N_("First-aid certificate"),
@@ -200,3 +205,71 @@ def holders(
             )
         )
     )
+
+
+def remind_renewals(session: Session, now: datetime | None = None) -> int:
+    """Remind holders whose credential expires within 60 and again within 7 days, once each;
+    a holder who already holds a newer valid credential of the kind has renewed and is left be.
+    Published as `credential.expiring` too, so a training module can point to a course."""
+    now = now or utcnow()
+    sent = 0
+    horizon = now + timedelta(days=max(RENEWAL_REMINDER_DAYS))
+    expiring = session.scalars(
+        select(Credential).where(
+            Credential.revoked_at.is_(None),
+            Credential.valid_until.is_not(None),
+            Credential.valid_until > now,
+            Credential.valid_until <= horizon,
+        )
+    ).all()
+    for credential in expiring:
+        assert credential.valid_until is not None
+        renewed = session.scalar(
+            select(Credential.id).where(
+                Credential.person_id == credential.person_id,
+                Credential.id != credential.id,
+                *_valid(credential.kind, now),
+                or_(
+                    Credential.valid_until.is_(None),
+                    Credential.valid_until > credential.valid_until,
+                ),
+            )
+        )
+        if renewed is not None:
+            continue
+        days_left = (credential.valid_until - now).days
+        due = [
+            d
+            for d in RENEWAL_REMINDER_DAYS
+            if days_left < d and str(d) not in (credential.reminders_sent or [])
+        ]
+        if not due:
+            continue
+        credential.reminders_sent = [*(credential.reminders_sent or []), *(str(d) for d in due)]
+        notifications.notify(
+            session,
+            credential.person_id,
+            kind="credential.expiring",
+            title=N_("Your %(title)s expires in %(days)s days: renew it in time"),
+            params={"title": credential.title, "days": days_left},
+            link="/me",
+            channels=("sms",),
+        )
+        events.publish(
+            session,
+            "credential.expiring",
+            {
+                "credential_id": credential.id,
+                "person_id": credential.person_id,
+                "kind": credential.kind,
+                "valid_until": credential.valid_until.isoformat(),
+                "organisation_id": credential.issuer_organisation_id,
+            },
+        )
+        sent += 1
+    return sent
+
+
+@jobs.job_handler("credential.remind_renewal", lease_seconds=600)
+def _remind_renewal(session: Session, job: Job) -> None:
+    remind_renewals(session)

@@ -141,6 +141,8 @@ class Credential(Base):
     evidence_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(500))
+    # Renewal reminders already sent, by days-before-expiry ("60", "7"): once each.
+    reminders_sent: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     issuer: Mapped[Organisation] = relationship(lazy="raise")
