@@ -180,6 +180,10 @@ async def healthz(port: int, count: int) -> float:
 
 def check_leaderboards(db: Database) -> tuple[bool, bool, int]:
     with db.transaction(write=False) as session:
+        campaign_id = session.scalar(select(QuizCampaign.id).where(QuizCampaign.slug == SLUG))
+        attempts_submitted = session.scalar(
+            select(func.count(QuizAttempt.id)).where(QuizAttempt.status == "submitted")
+        )
         summed = {
             key: int(total)
             for key, total in session.execute(
@@ -207,7 +211,9 @@ def check_leaderboards(db: Database) -> tuple[bool, bool, int]:
                 )
             ).all()
         }
-        return standings == summed, tallies == by_region, len(summed)
+        participants, submissions = quiz.campaign_totals(session, campaign_id)
+        buckets_ok = (participants, submissions) == (len(summed), attempts_submitted)
+        return standings == summed, tallies == by_region and buckets_ok, len(summed)
 
 
 def bench_load(participants: int, rounds: int, questions: int) -> None:
@@ -243,7 +249,8 @@ def bench_load(participants: int, rounds: int, questions: int) -> None:
         f"  ratio (start + submit requests)/s ÷ healthz: {2 * submissions / elapsed / baseline:.2f}"
     )
     print(
-        f"  leaderboards equal the attempts: participants {people_ok}, regions {regions_ok} "
+        f"  leaderboards equal the attempts: participants {people_ok}, regions and score "
+        f"buckets {regions_ok} "
         f"({counted:,} participants)"
     )
 
@@ -271,7 +278,11 @@ BOARD_SQL = [
        SELECT campaign_id, ranking_region_id, (id % 16)::int, sum(score), count(*), 0
        FROM training_quiz_attempt WHERE campaign_id = :campaign
        GROUP BY campaign_id, ranking_region_id, (id % 16)::int""",
-    "ANALYZE",
+    """INSERT INTO training_quiz_score_bucket (campaign_id, total_score, shard, participants,
+              submissions)
+       SELECT campaign_id, total_score, (id % 16)::int, count(*), sum(attempts)
+       FROM training_quiz_standing WHERE campaign_id = :campaign
+       GROUP BY campaign_id, total_score, (id % 16)::int""",
 ]
 
 
@@ -311,6 +322,10 @@ def bench_board(attempts: int) -> None:
                     if ":" in sql
                     else {},
                 )
+        # What autovacuum does in a running system: the visibility map lets counts read the
+        # ranking index alone.
+        with pg.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
         print(f"  built in {time.perf_counter() - started:.0f} s")
         with pg.database.transaction(write=False) as session:
             keys = list(
@@ -322,6 +337,7 @@ def bench_board(attempts: int) -> None:
             top = timings(lambda: quiz.leaderboard(session, campaign_id), 300)
             by_region = timings(lambda: quiz.region_leaderboard(session, campaign_id), 300)
             mine = timings(lambda: quiz.standing_of(session, campaign_id, rng.choice(keys)), 100)
+            totals = timings(lambda: quiz.campaign_totals(session, campaign_id), 50)
             naive_sql = text(
                 "SELECT participant_key, sum(score) AS total FROM training_quiz_attempt "
                 "WHERE campaign_id = :c AND status = 'submitted' GROUP BY participant_key "
@@ -336,6 +352,9 @@ def bench_board(attempts: int) -> None:
         f"p99 {by_region[1]:6.2f} ms"
     )
     print(f"  one participant's rank:                p50 {mine[0]:6.2f} ms  p99 {mine[1]:6.2f} ms")
+    print(
+        f"  participants and attempts (page head): p50 {totals[0]:6.2f} ms  p99 {totals[1]:6.2f} ms"
+    )
     print(f"  baseline, top 20 from the attempts:    p50 {naive[0]:6.2f} ms")
     print(f"  ratio baseline / ours (top 20): {naive[0] / top[0]:.0f}x  (target < 20 ms)")
     print(f"  same top-20 totals as the baseline: {ours == theirs}")

@@ -288,6 +288,22 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "training_quiz_score_bucket",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("total_score", sa.Integer(), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False),
+        sa.Column("participants", sa.Integer(), nullable=False),
+        sa.Column("submissions", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["training_quiz_campaign.id"],
+            name=op.f("fk_training_quiz_score_bucket_campaign_id_training_quiz_campaign"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "campaign_id", "total_score", "shard", name=op.f("pk_training_quiz_score_bucket")
+        ),
+    )
+    op.create_table(
         "training_quiz_region_tally",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("region_id", sa.Integer(), nullable=False),
@@ -682,6 +698,7 @@ def downgrade() -> None:
 
     op.drop_table("training_quiz_standing")
     op.drop_table("training_quiz_region_tally")
+    op.drop_table("training_quiz_score_bucket")
     with op.batch_alter_table("training_quiz_attempt", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_training_attempt_active",

@@ -136,3 +136,6 @@ def test_leaderboards_stay_exact_under_concurrent_submissions(db: Database) -> N
             )
         ).one()
         assert (total, attempts, participants) == (sum(per_person.values()), 48, 16)
+        assert quiz.campaign_totals(session, campaign_id) == (16, 48)
+        ranks = sorted(quiz.standing_of(session, campaign_id, k).rank for k in keys)
+        assert ranks == list(range(1, 17))

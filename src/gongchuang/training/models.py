@@ -435,3 +435,19 @@ class QuizRegionTally(Base):
     total_score: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     participants: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QuizScoreBucket(Base):
+    """How many participants stand at each total, sharded like the region tallies: a rank is a
+    sum over a few hundred buckets, not a count over a million standings. `submissions` counts
+    the submissions that landed in the bucket, so the campaign's head counts are sums too."""
+
+    __tablename__ = "training_quiz_score_bucket"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("training_quiz_campaign.id"), primary_key=True
+    )
+    total_score: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)

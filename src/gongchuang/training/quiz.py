@@ -17,13 +17,14 @@ import hashlib
 import random
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gongchuang.core import audit, jobs, spreadsheets
 from gongchuang.core.db import upsert, utcnow
@@ -45,6 +46,7 @@ from gongchuang.training.models import (
     QuizAudience,
     QuizCampaign,
     QuizRegionTally,
+    QuizScoreBucket,
     QuizStanding,
 )
 from gongchuang.training.permissions import TrainingPerm
@@ -186,10 +188,16 @@ QUESTION_COLUMNS = {
     },
 }
 KIND_NAMES = {
-    "single": "single", "单选": "single", "单选题": "single",
-    "multiple": "multiple", "多选": "multiple", "多选题": "multiple",
-    "true_false": "true_false", "判断": "true_false", "判断题": "true_false",
-}  # fmt: skip
+    "single": "single",
+    "单选": "single",
+    "单选题": "single",
+    "multiple": "multiple",
+    "多选": "multiple",
+    "多选题": "multiple",
+    "true_false": "true_false",
+    "判断": "true_false",
+    "判断题": "true_false",
+}
 TRUE_WORDS = {"对", "正确", "是", "√", "true", "t", "yes", "a"}
 FALSE_WORDS = {"错", "错误", "否", "×", "false", "f", "no", "b"}
 
@@ -253,9 +261,13 @@ def import_questions(
     session.add_all([_question(bank, item) for item in parsed])
     session.flush()
     audit.record(
-        session, actor, "training.question.import", "training_question_bank", bank.id,
+        session,
+        actor,
+        "training.question.import",
+        "training_question_bank",
+        bank.id,
         after={"questions": len(parsed), "file": filename[:100]},
-    )  # fmt: skip
+    )
     return len(parsed)
 
 
@@ -496,6 +508,7 @@ class Participant:
     person_id: int | None
     nickname: str
     region_id: int | None
+    region: Region | None = None  # when already read with the person
 
 
 def masked_name(name: str) -> str:
@@ -507,12 +520,16 @@ def participant_for_person(
 ) -> Participant:
     if principal.person_id is None:
         raise NotFound()
-    person = session.get(Person, principal.person_id)
-    assert person is not None
-    shown = clean_text(nickname, "nickname", max_length=20, required=False) or masked_name(
-        person.name
+    # The home region comes along (into the identity map) for the ranking region's lookup.
+    row = session.execute(
+        select(Person.name, Person.home_region_id, Region)
+        .outerjoin(Region, Region.id == Person.home_region_id)
+        .where(Person.id == principal.person_id)
+    ).one()
+    shown = clean_text(nickname, "nickname", max_length=20, required=False) or masked_name(row.name)
+    return Participant(
+        f"p:{principal.person_id}", principal.person_id, shown, row.home_region_id, row.Region
     )
-    return Participant(f"p:{person.id}", person.id, shown, person.home_region_id)
 
 
 def guest_key(guest_token: str) -> str | None:
@@ -541,12 +558,13 @@ def new_guest_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _ranking_region(session: Session, region_id: int | None, level: str) -> int | None:
-    region = session.get(Region, region_id) if region_id else None
-    if region is None:
-        return None
-    if region.level == level:
-        return region.id
+def _ranking_region(session: Session, participant: Participant, level: str) -> int | None:
+    """The region itself or its ancestor at the campaign's ranking level."""
+    region = participant.region or (
+        session.get(Region, participant.region_id) if participant.region_id else None
+    )
+    if region is None or region.level == level:
+        return region.id if region else None
     ids = [int(part) for part in region.path.strip("/").split("/") if part]
     return session.scalar(select(Region.id).where(Region.id.in_(ids), Region.level == level))
 
@@ -558,21 +576,53 @@ def _pool_filter(bank_id: int, tag: str) -> list[Any]:
     return conditions
 
 
+POOL_SECONDS = 30
+_pools: dict[tuple[object, ...], tuple[float, list[tuple[int, str, int]]]] = {}
+
+
+def _pool(
+    session: Session, campaign: QuizCampaign, pool: dict[str, Any]
+) -> list[tuple[int, str, int]]:
+    """(id, kind, number of options) of a pool's active questions, read at most every 30 s per
+    process: a campaign's thousands of papers a second draw from the same few hundred. A
+    question retired in the bank stops being drawn within that time."""
+    key = (
+        str(session.get_bind().engine.url),
+        campaign.id,
+        campaign.created_at,
+        pool["bank_id"],
+        pool["tag"],
+    )
+    now = time.monotonic()
+    hit = _pools.get(key)
+    if hit is not None and now - hit[0] < POOL_SECONDS:
+        return hit[1]
+    rows = [
+        (question_id, kind, len(options))
+        for question_id, kind, options in session.execute(
+            select(Question.id, Question.kind, Question.options).where(
+                *_pool_filter(pool["bank_id"], pool["tag"])
+            )
+        ).all()
+    ]
+    if len(_pools) > 1000:
+        _pools.clear()
+    _pools[key] = (now, rows)
+    return rows
+
+
 def _draw_paper(session: Session, campaign: QuizCampaign) -> list[dict[str, Any]]:
+    """Draw each pool's share at random; options are shown in a shuffled order per attempt."""
     rng = random.SystemRandom()
     paper: list[dict[str, Any]] = []
     for pool in campaign.pools:
-        rows = session.execute(
-            select(Question.id, Question.options).where(
-                *_pool_filter(pool["bank_id"], pool["tag"]),
-                Question.id.not_in([p["q"] for p in paper]),
-            )
-        ).all()
-        if len(rows) < pool["count"]:
+        drawn = {p["q"] for p in paper}
+        candidates = [row for row in _pool(session, campaign, pool) if row[0] not in drawn]
+        if len(candidates) < pool["count"]:
             raise Conflict(N_("This quiz has too few questions right now; try again later"))
-        for question_id, options in rng.sample(rows, pool["count"]):
-            order = list(range(len(options)))
-            if len(options) > 2 or options != TRUE_FALSE_OPTIONS:
+        for question_id, kind, option_count in rng.sample(candidates, pool["count"]):
+            order = list(range(option_count))
+            if kind != QuestionKind.true_false:
                 rng.shuffle(order)
             paper.append({"q": question_id, "order": order})
     rng.shuffle(paper)
@@ -599,62 +649,91 @@ def start_attempt(
             or service.enrolment_of(session, participant.person_id, course.id) is None
         ):
             raise NotFound()
-    active = session.scalar(
+    today = local_today()
+    # The running attempt and today's count in one indexed read.
+    mine = session.execute(
+        select(
+            QuizAttempt.id, QuizAttempt.status, QuizAttempt.local_day, QuizAttempt.deadline_at
+        ).where(
+            QuizAttempt.campaign_id == campaign.id,
+            QuizAttempt.participant_key == participant.key,
+            (QuizAttempt.status == AttemptStatus.active) | (QuizAttempt.local_day == today),
+        )
+    ).all()
+    active = next((a for a in mine if a.status == AttemptStatus.active), None)
+    if active is not None:
+        if now <= active.deadline_at + GRACE:
+            running = session.get(QuizAttempt, active.id)
+            assert running is not None
+            return running
+        session.execute(
+            update(QuizAttempt)
+            .where(QuizAttempt.id == active.id, QuizAttempt.status == AttemptStatus.active)
+            .values(status=AttemptStatus.expired)
+            .execution_options(synchronize_session=False)
+        )
+    if sum(1 for a in mine if a.local_day == today) >= campaign.daily_attempt_limit:
+        raise Conflict(
+            N_("You have used today's %(count)s attempts; come back tomorrow"),
+            count=campaign.daily_attempt_limit,
+        )
+    paper = _draw_paper(session, campaign)
+    values = {
+        "campaign_id": campaign.id,
+        "participant_key": participant.key,
+        "person_id": participant.person_id,
+        "nickname": participant.nickname,
+        "ranking_region_id": _ranking_region(session, participant, campaign.ranking_level),
+        "local_day": today,
+        "started_at": now,
+        "deadline_at": now + timedelta(seconds=campaign.time_limit_seconds),
+        "status": AttemptStatus.active.value,
+        "paper": paper,
+        "question_count": len(paper),
+        "correct_count": 0,
+        "score": 0,
+        "share_code": secrets.token_urlsafe(9),
+    }
+    # The partial unique index holds one active attempt per participant; a second "start"
+    # racing this one inserts nothing and gets the winner's attempt.
+    attempt = session.scalar(_attempt_insert(session), values)
+    if attempt is not None:
+        return attempt
+    winner = session.scalar(
         select(QuizAttempt).where(
             QuizAttempt.campaign_id == campaign.id,
             QuizAttempt.participant_key == participant.key,
             QuizAttempt.status == AttemptStatus.active,
         )
     )
-    if active is not None:
-        if now <= active.deadline_at + GRACE:
-            return active
-        active.status = AttemptStatus.expired
-        session.flush()
-    today = local_today()
-    used = session.scalar(
-        select(func.count(QuizAttempt.id)).where(
-            QuizAttempt.campaign_id == campaign.id,
-            QuizAttempt.participant_key == participant.key,
-            QuizAttempt.local_day == today,
-        )
-    )
-    if (used or 0) >= campaign.daily_attempt_limit:
-        raise Conflict(
-            N_("You have used today's %(count)s attempts; come back tomorrow"),
-            count=campaign.daily_attempt_limit,
-        )
-    paper = _draw_paper(session, campaign)
-    attempt = QuizAttempt(
-        campaign_id=campaign.id,
-        participant_key=participant.key,
-        person_id=participant.person_id,
-        nickname=participant.nickname,
-        ranking_region_id=_ranking_region(session, participant.region_id, campaign.ranking_level),
-        local_day=today,
-        started_at=now,
-        deadline_at=now + timedelta(seconds=campaign.time_limit_seconds),
-        status=AttemptStatus.active,
-        paper=paper,
-        question_count=len(paper),
-        share_code=secrets.token_urlsafe(9),
-    )
-    try:
-        with session.begin_nested():
-            session.add(attempt)
-    except IntegrityError:
-        # The same participant pressed "start" twice at once: the other request's attempt won.
-        winner = session.scalar(
-            select(QuizAttempt).where(
-                QuizAttempt.campaign_id == campaign.id,
-                QuizAttempt.participant_key == participant.key,
-                QuizAttempt.status == AttemptStatus.active,
+    if winner is None:
+        raise Conflict(N_("This attempt was already submitted"))
+    return winner
+
+
+def _attempt_insert(session: Session) -> Any:
+    """Built once per dialect (see `_leaderboard_statements`)."""
+    dialect = session.get_bind().dialect.name
+    built = _ATTEMPT_INSERT.get(dialect)
+    if built is None:
+        columns = [
+            c.key
+            for c in QuizAttempt.__table__.columns
+            if c.key not in ("id", "answers", "submission_key", "submitted_at")
+        ]
+        built = _ATTEMPT_INSERT[dialect] = (
+            upsert(session, QuizAttempt)
+            .values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(
+                index_elements=["campaign_id", "participant_key"],
+                index_where=text("status = 'active'"),
             )
+            .returning(QuizAttempt)
         )
-        if winner is None:
-            raise
-        return winner
-    return attempt
+    return built
+
+
+_ATTEMPT_INSERT: dict[str, Any] = {}
 
 
 def get_attempt_for(session: Session, attempt_id: int, participant_key: str) -> QuizAttempt:
@@ -664,9 +743,28 @@ def get_attempt_for(session: Session, attempt_id: int, participant_key: str) -> 
     return attempt
 
 
-def _questions(session: Session, attempt: QuizAttempt) -> dict[int, Question]:
-    ids = [item["q"] for item in attempt.paper]
-    return {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
+# Plain rows, not ORM objects: a paper's questions are read on every start and submission.
+PAPER_COLUMNS = (
+    Question.id,
+    Question.kind,
+    Question.stem,
+    Question.options,
+    Question.correct,
+    Question.explanation,
+    Question.source,
+)
+
+
+def _questions(session: Session, attempt: QuizAttempt) -> dict[int, Any]:
+    """The paper's questions, read once per request (scoring and the reply both need them)."""
+    loaded: dict[int, Any] = session.info.setdefault("training_questions", {})
+    missing = [item["q"] for item in attempt.paper if item["q"] not in loaded]
+    if missing:
+        loaded.update(
+            (row.id, row)
+            for row in session.execute(select(*PAPER_COLUMNS).where(Question.id.in_(missing)))
+        )
+    return {item["q"]: loaded[item["q"]] for item in attempt.paper}
 
 
 @dataclass(frozen=True)
@@ -729,7 +827,15 @@ def submit_attempt(
 ) -> QuizAttempt:
     """Score a paper. `answers` holds, per question in the order shown, the shown positions
     chosen. A resend with the same key returns the first result."""
-    attempt = get_attempt_for(session, attempt_id, participant_key)
+    # The attempt with its campaign in one read: this is the hot path of a campaign.
+    row = session.execute(
+        select(QuizAttempt, QuizCampaign)
+        .join(QuizCampaign, QuizCampaign.id == QuizAttempt.campaign_id)
+        .where(QuizAttempt.id == attempt_id)
+    ).first()
+    if row is None or not secrets.compare_digest(row[0].participant_key, participant_key):
+        raise NotFound()
+    attempt, campaign = row
     if not SUBMISSION_KEY.fullmatch(submission_key or ""):
         raise InvalidInput(
             N_("A submission needs a key of 8 to 64 letters, digits, - or _"),
@@ -771,8 +877,6 @@ def submit_attempt(
         options = sorted(order[s] for s in shown)
         chosen_options.append(options)
         correct += int(options == sorted(question.correct))
-    campaign = session.get(QuizCampaign, attempt.campaign_id)
-    assert campaign is not None
     score = score_of(campaign, correct, len(attempt.paper))
     result = session.execute(
         update(QuizAttempt)
@@ -785,11 +889,22 @@ def submit_attempt(
             correct_count=correct,
             score=score,
         )
+        .returning(QuizAttempt.id)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(attempt)
-    if not getattr(result, "rowcount", 0):
+    if result.first() is not None:
+        for name, value in (
+            ("status", AttemptStatus.submitted.value),
+            ("answers", chosen_options),
+            ("submission_key", submission_key),
+            ("submitted_at", now),
+            ("correct_count", correct),
+            ("score", score),
+        ):
+            set_committed_value(attempt, name, value)
+    else:
         # A concurrent submission got there first: same key is a resend, another is refused.
+        session.refresh(attempt)
         if attempt.status == AttemptStatus.submitted and attempt.submission_key == submission_key:
             return attempt
         raise Conflict(N_("This attempt was already submitted"))
@@ -800,50 +915,70 @@ def submit_attempt(
     return attempt
 
 
-def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) -> None:
-    statement = upsert(session, QuizStanding).values(
-        campaign_id=attempt.campaign_id,
-        participant_key=attempt.participant_key,
-        nickname=attempt.nickname,
-        ranking_region_id=attempt.ranking_region_id,
-        total_score=attempt.score,
-        best_score=attempt.score,
-        attempts=1,
-        reached_at=now,
-    )
-    attempts = session.execute(
-        statement.on_conflict_do_update(
+def _leaderboard_statements(session: Session) -> tuple[Any, Any, Any]:
+    """The running-total upserts, built once per dialect: building `excluded` and its
+    column proxies costs more than executing the statement, on every submission."""
+    dialect = session.get_bind().dialect.name
+    built = _LEADERBOARD_STATEMENTS.get(dialect)
+    if built is None:
+        standing = upsert(session, QuizStanding).values(
+            {
+                name: bindparam(name)
+                for name in (
+                    "campaign_id",
+                    "participant_key",
+                    "nickname",
+                    "ranking_region_id",
+                    "total_score",
+                    "best_score",
+                    "attempts",
+                    "reached_at",
+                )
+            }
+        )
+        new = standing.excluded
+        standing = standing.on_conflict_do_update(
             index_elements=["campaign_id", "participant_key"],
             set_={
-                "total_score": QuizStanding.total_score + statement.excluded.total_score,
+                "total_score": QuizStanding.total_score + new.total_score,
                 "best_score": case(
-                    (
-                        statement.excluded.best_score > QuizStanding.best_score,
-                        statement.excluded.best_score,
-                    ),
+                    (new.best_score > QuizStanding.best_score, new.best_score),
                     else_=QuizStanding.best_score,
                 ),
                 "attempts": QuizStanding.attempts + 1,
-                "nickname": statement.excluded.nickname,
+                "nickname": new.nickname,
                 "reached_at": case(
-                    (statement.excluded.total_score > 0, statement.excluded.reached_at),
-                    else_=QuizStanding.reached_at,
+                    (new.total_score > 0, new.reached_at), else_=QuizStanding.reached_at
                 ),
             },
-        ).returning(QuizStanding.attempts)
-    ).scalar_one()
-    if attempt.ranking_region_id is None:
-        return
-    tally = upsert(session, QuizRegionTally).values(
-        campaign_id=attempt.campaign_id,
-        region_id=attempt.ranking_region_id,
-        shard=attempt.id % REGION_TALLY_SHARDS,
-        total_score=attempt.score,
-        attempts=1,
-        participants=int(attempts == 1),
-    )
-    session.execute(
-        tally.on_conflict_do_update(
+        ).returning(QuizStanding.attempts, QuizStanding.total_score)
+        bucket = upsert(session, QuizScoreBucket).values(
+            {
+                name: bindparam(name)
+                for name in ("campaign_id", "total_score", "shard", "participants", "submissions")
+            }
+        )
+        bucket = bucket.on_conflict_do_update(
+            index_elements=["campaign_id", "total_score", "shard"],
+            set_={
+                "participants": QuizScoreBucket.participants + bucket.excluded.participants,
+                "submissions": QuizScoreBucket.submissions + bucket.excluded.submissions,
+            },
+        )
+        tally = upsert(session, QuizRegionTally).values(
+            {
+                name: bindparam(name)
+                for name in (
+                    "campaign_id",
+                    "region_id",
+                    "shard",
+                    "total_score",
+                    "attempts",
+                    "participants",
+                )
+            }
+        )
+        tally = tally.on_conflict_do_update(
             index_elements=["campaign_id", "region_id", "shard"],
             set_={
                 "total_score": QuizRegionTally.total_score + tally.excluded.total_score,
@@ -851,6 +986,57 @@ def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) 
                 "participants": QuizRegionTally.participants + tally.excluded.participants,
             },
         )
+        built = _LEADERBOARD_STATEMENTS[dialect] = (standing, bucket, tally)
+    return built
+
+
+_LEADERBOARD_STATEMENTS: dict[str, tuple[Any, Any, Any]] = {}
+
+
+def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) -> None:
+    standing, bucket, tally = _leaderboard_statements(session)
+    attempts, total = session.execute(
+        standing,
+        {
+            "campaign_id": attempt.campaign_id,
+            "participant_key": attempt.participant_key,
+            "nickname": attempt.nickname,
+            "ranking_region_id": attempt.ranking_region_id,
+            "total_score": attempt.score,
+            "best_score": attempt.score,
+            "attempts": 1,
+            "reached_at": now,
+        },
+    ).one()
+    # The participant moves from the bucket of their old total to the new one (totals only
+    # grow, so every transaction takes bucket locks in ascending order: no deadlock).
+    shard = attempt.id % REGION_TALLY_SHARDS
+    moves = [
+        {
+            "total_score": total,
+            "participants": int(attempts == 1 or attempt.score > 0),
+            "submissions": 1,
+        }
+    ]
+    if attempts > 1 and attempt.score > 0:
+        moves.insert(
+            0, {"total_score": total - attempt.score, "participants": -1, "submissions": 0}
+        )
+    session.execute(
+        bucket, [{"campaign_id": attempt.campaign_id, "shard": shard, **move} for move in moves]
+    )
+    if attempt.ranking_region_id is None:
+        return
+    session.execute(
+        tally,
+        {
+            "campaign_id": attempt.campaign_id,
+            "region_id": attempt.ranking_region_id,
+            "shard": shard,
+            "total_score": attempt.score,
+            "attempts": 1,
+            "participants": int(attempts == 1),
+        },
     )
 
 
@@ -943,32 +1129,31 @@ def standing_of(session: Session, campaign_id: int, participant_key: str) -> MyS
     )
     if mine is None:
         return None
-    ahead = session.scalar(
-        select(func.count(QuizStanding.id)).where(
-            QuizStanding.campaign_id == campaign_id,
-            (QuizStanding.total_score > mine.total_score)
-            | (
-                (QuizStanding.total_score == mine.total_score)
-                & (
-                    (QuizStanding.reached_at < mine.reached_at)
-                    | ((QuizStanding.reached_at == mine.reached_at) & (QuizStanding.id < mine.id))
-                )
-            ),
+    higher = session.scalar(
+        select(func.coalesce(func.sum(QuizScoreBucket.participants), 0)).where(
+            QuizScoreBucket.campaign_id == campaign_id,
+            QuizScoreBucket.total_score > mine.total_score,
         )
     )
-    everyone = session.scalar(
-        select(func.count(QuizStanding.id)).where(QuizStanding.campaign_id == campaign_id)
+    # Of equal totals, who reached it first: a range on the ranking index.
+    tied_first = session.scalar(
+        select(func.count()).where(
+            QuizStanding.campaign_id == campaign_id,
+            QuizStanding.total_score == mine.total_score,
+            tuple_(QuizStanding.reached_at, QuizStanding.id) < tuple_(mine.reached_at, mine.id),
+        )
     )
-    return MyStanding(
-        int(ahead or 0) + 1, mine.total_score, mine.best_score, mine.attempts, int(everyone or 0)
-    )
+    ahead = int(higher or 0) + int(tied_first or 0)
+    everyone, _submissions = campaign_totals(session, campaign_id)
+    return MyStanding(ahead + 1, mine.total_score, mine.best_score, mine.attempts, everyone)
 
 
 def campaign_totals(session: Session, campaign_id: int) -> tuple[int, int]:
-    """(participants, attempts) from the running totals."""
-    participants, attempts = session.execute(
+    """(participants, attempts) from the score buckets."""
+    participants, submissions = session.execute(
         select(
-            func.count(QuizStanding.id), func.coalesce(func.sum(QuizStanding.attempts), 0)
-        ).where(QuizStanding.campaign_id == campaign_id)
+            func.coalesce(func.sum(QuizScoreBucket.participants), 0),
+            func.coalesce(func.sum(QuizScoreBucket.submissions), 0),
+        ).where(QuizScoreBucket.campaign_id == campaign_id)
     ).one()
-    return int(participants), int(attempts)
+    return int(participants), int(submissions)
