@@ -35,6 +35,18 @@ class InvalidInput(GongchuangError):
     title = N_("Some of the input is not valid")
 
 
+def refuse_if_any(errors: list[dict[str, Any]]) -> None:
+    """Refuse input with every field's problem listed, the first one named in the message (a
+    form shows one line; the API lists them all)."""
+    if errors:
+        raise InvalidInput(
+            N_("%(field)s: %(problem)s"),
+            field=errors[0]["field"],
+            problem=errors[0]["message"],
+            errors=errors,
+        )
+
+
 class NotFound(GongchuangError):
     status_code = 404
     type_slug = "not-found"

@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from gongchuang.core import audit, jobs, spreadsheets
 from gongchuang.core.db import upsert, utcnow
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Job, Organisation, Person, Region
 from gongchuang.core.permissions import Principal, has_permission
@@ -343,7 +343,7 @@ def _campaign_fields(
         errors.append({"field": "ranking_level", "message": f"one of {RANKING_LEVELS}"})
     if data.audience not in QuizAudience.__members__:
         errors.append({"field": "audience", "message": "public or course"})
-    service._errors_or_raise(errors)
+    refuse_if_any(errors)
     return {
         **fields,
         "slug": data.slug,

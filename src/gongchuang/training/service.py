@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, credentials, events, notifications, people, spreadsheets
 from gongchuang.core.db import utcnow
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (
     is_valid_phone,
@@ -74,16 +74,6 @@ LESSON_FILE_TYPES = {
     LessonKind.document: frozenset({"application/pdf"}),
     LessonKind.image: frozenset({"image/jpeg", "image/png", "image/webp"}),
 }
-
-
-def _errors_or_raise(errors: list[dict[str, object]]) -> None:
-    if errors:
-        raise InvalidInput(
-            N_("%(field)s: %(problem)s"),
-            field=errors[0]["field"],
-            problem=errors[0]["message"],
-            errors=errors,
-        )
 
 
 def _check_credential(
@@ -162,7 +152,7 @@ def _course_fields(data: CourseInput) -> dict[str, object]:
     _check_credential(
         data.credential_kind, data.credential_title, data.credential_valid_days, errors
     )
-    _errors_or_raise(errors)
+    refuse_if_any(errors)
     return {
         **fields,
         "category": data.category,
@@ -258,7 +248,7 @@ def add_lesson(
         errors.append({"field": "duration_seconds", "message": "between 0 and 86400"})
     if len(data.body) > 100_000 or len(data.transcript) > 100_000:
         errors.append({"field": "body", "message": "at most 100,000 characters"})
-    _errors_or_raise(errors)
+    refuse_if_any(errors)
     position = session.scalar(
         select(func.coalesce(func.max(Lesson.position), 0)).where(Lesson.course_id == course.id)
     )
@@ -705,7 +695,7 @@ def create_class(
     _check_credential(
         data.credential_kind, data.credential_title, data.credential_valid_days, errors
     )
-    _errors_or_raise(errors)
+    refuse_if_any(errors)
     klass = TrainingClass(
         institution_organisation_id=institution.id,
         programme_id=data.programme_id,
@@ -972,7 +962,7 @@ def record_assessment(
             errors.append({"field": f"score_{trainee_id}", "message": "not on the roster"})
         elif not 0 <= score <= 100:
             errors.append({"field": f"score_{trainee_id}", "message": "0 to 100"})
-    _errors_or_raise(errors)
+    refuse_if_any(errors)
     for trainee_id, score in scores.items():
         trainees[trainee_id].assessment_score = score
     audit.record(
@@ -1214,7 +1204,7 @@ def spot_check(
         errors.append({"field": "present_count", "message": "0 to 10000"})
     if finding != "satisfactory" and not note.strip():
         errors.append({"field": "note", "message": "describe what was found"})
-    _errors_or_raise(errors)
+    refuse_if_any(errors)
     check = SpotCheck(
         class_id=klass.id,
         department_organisation_id=department.id,

@@ -12,7 +12,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, spreadsheets
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal, has_permission
@@ -115,13 +115,7 @@ def set_targets(
             errors.append(
                 {"field": "rows", "message": f"the cumulative plan shrinks ({mode}, {region_id})"}
             )
-    if errors:
-        raise InvalidInput(
-            N_("%(field)s: %(problem)s"),
-            field=errors[0]["field"],
-            problem=errors[0]["message"],
-            errors=errors,
-        )
+    refuse_if_any(errors)
     region_ids = {region_id for region_id, _ in resolved}
     for target in session.scalars(
         select(ProgrammeTarget).where(
