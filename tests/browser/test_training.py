@@ -291,4 +291,6 @@ def test_province_dashboard_shows_progress_against_the_plan(page: Page) -> None:
     names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert "湖南省" in names and "贵州省" in names
     page.get_by_role("button", name="大字模式").click()
+    expect(page.locator("html")).to_have_class(re.compile("large-text"))
+    expect(page.locator("#chart-trend canvas")).to_have_count(1)
     assert has_no_horizontal_scroll(page)
