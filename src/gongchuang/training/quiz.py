@@ -14,6 +14,7 @@ administrative act, and a serialised hash chain would cap throughput at its lock
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import secrets
@@ -577,34 +578,35 @@ def _pool_filter(bank_id: int, tag: str) -> list[Any]:
 
 
 POOL_SECONDS = 30
-_pools: dict[tuple[object, ...], tuple[float, list[tuple[int, str, int]]]] = {}
+_pools: dict[tuple[object, ...], tuple[float, list[Any]]] = {}
 
 
-def _pool(
-    session: Session, campaign: QuizCampaign, pool: dict[str, Any]
-) -> list[tuple[int, str, int]]:
-    """(id, kind, number of options) of a pool's active questions, read at most every 30 s per
-    process: a campaign's thousands of papers a second draw from the same few hundred. A
-    question retired in the bank stops being drawn within that time."""
-    key = (
+def _pool_key(session: Session, campaign: QuizCampaign, pool: dict[str, Any]) -> tuple[object, ...]:
+    # The campaign's creation time is in the key: a test database reusing ids is another pool.
+    return (
         str(session.get_bind().engine.url),
         campaign.id,
         campaign.created_at,
         pool["bank_id"],
         pool["tag"],
     )
+
+
+def _pool(session: Session, campaign: QuizCampaign, pool: dict[str, Any]) -> list[Any]:
+    """A pool's active questions, read at most every 30 s per process: a campaign's thousands
+    of papers a second draw from (and are scored against) the same few hundred questions. A
+    question retired in the bank stops being drawn within that time; questions are never
+    edited in place, so a kept copy is never wrong."""
+    key = _pool_key(session, campaign, pool)
     now = time.monotonic()
     hit = _pools.get(key)
     if hit is not None and now - hit[0] < POOL_SECONDS:
         return hit[1]
-    rows = [
-        (question_id, kind, len(options))
-        for question_id, kind, options in session.execute(
-            select(Question.id, Question.kind, Question.options).where(
-                *_pool_filter(pool["bank_id"], pool["tag"])
-            )
+    rows = list(
+        session.execute(
+            select(*PAPER_COLUMNS).where(*_pool_filter(pool["bank_id"], pool["tag"]))
         ).all()
-    ]
+    )
     if len(_pools) > 1000:
         _pools.clear()
     _pools[key] = (now, rows)
@@ -614,17 +616,19 @@ def _pool(
 def _draw_paper(session: Session, campaign: QuizCampaign) -> list[dict[str, Any]]:
     """Draw each pool's share at random; options are shown in a shuffled order per attempt."""
     rng = random.SystemRandom()
+    loaded: dict[int, Any] = session.info.setdefault("training_questions", {})
     paper: list[dict[str, Any]] = []
     for pool in campaign.pools:
         drawn = {p["q"] for p in paper}
-        candidates = [row for row in _pool(session, campaign, pool) if row[0] not in drawn]
+        candidates = [row for row in _pool(session, campaign, pool) if row.id not in drawn]
         if len(candidates) < pool["count"]:
             raise Conflict(N_("This quiz has too few questions right now; try again later"))
-        for question_id, kind, option_count in rng.sample(candidates, pool["count"]):
-            order = list(range(option_count))
-            if kind != QuestionKind.true_false:
+        for question in rng.sample(candidates, pool["count"]):
+            loaded[question.id] = question
+            order = list(range(len(question.options)))
+            if question.kind != QuestionKind.true_false:
                 rng.shuffle(order)
-            paper.append({"q": question_id, "order": order})
+            paper.append({"q": question.id, "order": order})
     rng.shuffle(paper)
     return paper
 
@@ -755,9 +759,18 @@ PAPER_COLUMNS = (
 )
 
 
-def _questions(session: Session, attempt: QuizAttempt) -> dict[int, Any]:
-    """The paper's questions, read once per request (scoring and the reply both need them)."""
+def _questions(
+    session: Session, attempt: QuizAttempt, campaign: QuizCampaign | None = None
+) -> dict[int, Any]:
+    """The paper's questions: from this request's reads, else the campaign's kept pools, else
+    one query (scoring and the reply both need them)."""
     loaded: dict[int, Any] = session.info.setdefault("training_questions", {})
+    if campaign is not None:
+        now = time.monotonic()
+        for pool in campaign.pools:
+            hit = _pools.get(_pool_key(session, campaign, pool))
+            if hit is not None and now - hit[0] < POOL_SECONDS:
+                loaded.update((row.id, row) for row in hit[1])
     missing = [item["q"] for item in attempt.paper if item["q"] not in loaded]
     if missing:
         loaded.update(
@@ -852,7 +865,7 @@ def submit_attempt(
         raise Conflict(
             N_("The time limit of this attempt has passed: the answers were not counted")
         )
-    questions = _questions(session, attempt)
+    questions = _questions(session, attempt, campaign)
     if len(answers) != len(attempt.paper):
         raise InvalidInput(
             N_("Answer every question (%(count)s), even if only with an empty choice"),
@@ -878,21 +891,15 @@ def submit_attempt(
         chosen_options.append(options)
         correct += int(options == sorted(question.correct))
     score = score_of(campaign, correct, len(attempt.paper))
-    result = session.execute(
-        update(QuizAttempt)
-        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == AttemptStatus.active)
-        .values(
-            status=AttemptStatus.submitted,
-            answers=chosen_options,
-            submission_key=submission_key,
-            submitted_at=now,
-            correct_count=correct,
-            score=score,
+    if session.get_bind().dialect.name == "postgresql":
+        recorded = _record_submission_postgres(
+            session, attempt, chosen_options, submission_key, now, correct, score
         )
-        .returning(QuizAttempt.id)
-        .execution_options(synchronize_session=False)
-    )
-    if result.first() is not None:
+    else:
+        recorded = _record_submission(
+            session, attempt, chosen_options, submission_key, now, correct, score
+        )
+    if recorded:
         for name, value in (
             ("status", AttemptStatus.submitted.value),
             ("answers", chosen_options),
@@ -908,11 +915,122 @@ def submit_attempt(
         if attempt.status == AttemptStatus.submitted and attempt.submission_key == submission_key:
             return attempt
         raise Conflict(N_("This attempt was already submitted"))
-    _add_to_leaderboards(session, attempt, now)
     passed = correct * 100 >= campaign.pass_percent * len(attempt.paper)
     if campaign.audience == QuizAudience.course and attempt.person_id is not None and passed:
         service.after_quiz_passed(session, campaign.id, attempt.person_id)
     return attempt
+
+
+def _record_submission(
+    session: Session,
+    attempt: QuizAttempt,
+    answers: list[list[int]],
+    submission_key: str,
+    now: datetime,
+    correct: int,
+    score: int,
+) -> bool:
+    """Close the attempt if it is still active, then add it to the running totals."""
+    closed = session.execute(
+        update(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == AttemptStatus.active)
+        .values(
+            status=AttemptStatus.submitted,
+            answers=answers,
+            submission_key=submission_key,
+            submitted_at=now,
+            correct_count=correct,
+            score=score,
+        )
+        .returning(QuizAttempt.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if closed is None:
+        return False
+    _add_to_leaderboards(session, attempt, score, now)
+    return True
+
+
+# The same as `_record_submission`, in one round trip on PostgreSQL (data-modifying CTEs):
+# close the attempt, add to the participant's total, move them between score buckets (old total
+# first: totals only grow, so bucket locks are always taken in ascending order), add to the
+# region's tally. Nothing is added when the attempt was no longer active.
+SUBMISSION_SQL = text("""
+WITH closed AS (
+    UPDATE training_quiz_attempt
+    SET status = 'submitted', answers = CAST(:answers AS json), submission_key = :submission_key,
+        submitted_at = :now, correct_count = :correct, score = :score
+    WHERE id = :attempt_id AND status = 'active'
+    RETURNING id
+), standing AS (
+    INSERT INTO training_quiz_standing AS s (campaign_id, participant_key, nickname,
+        ranking_region_id, total_score, best_score, attempts, reached_at)
+    SELECT :campaign_id, :participant_key, :nickname, :region_id, :score, :score, 1, :now
+    FROM closed
+    ON CONFLICT (campaign_id, participant_key) DO UPDATE SET
+        total_score = s.total_score + excluded.total_score,
+        best_score = GREATEST(s.best_score, excluded.best_score),
+        attempts = s.attempts + 1,
+        nickname = excluded.nickname,
+        reached_at = CASE WHEN excluded.total_score > 0 THEN excluded.reached_at
+                          ELSE s.reached_at END
+    RETURNING s.attempts, s.total_score
+), buckets AS (
+    INSERT INTO training_quiz_score_bucket AS b (campaign_id, total_score, shard, participants,
+        submissions)
+    SELECT :campaign_id, moves.total_score, :shard, moves.participants, moves.submissions
+    FROM standing, LATERAL (VALUES
+        (1, standing.total_score - :score, -1, 0,
+            standing.attempts > 1 AND :score > 0),
+        (2, standing.total_score,
+            CASE WHEN standing.attempts = 1 OR :score > 0 THEN 1 ELSE 0 END, 1, true)
+    ) AS moves(step, total_score, participants, submissions, wanted)
+    WHERE moves.wanted
+    ORDER BY moves.step
+    ON CONFLICT (campaign_id, total_score, shard) DO UPDATE SET
+        participants = b.participants + excluded.participants,
+        submissions = b.submissions + excluded.submissions
+), tally AS (
+    INSERT INTO training_quiz_region_tally AS t (campaign_id, region_id, shard, total_score,
+        attempts, participants)
+    SELECT :campaign_id, :region_id, :shard, :score, 1,
+        CASE WHEN standing.attempts = 1 THEN 1 ELSE 0 END
+    FROM standing WHERE CAST(:region_id AS integer) IS NOT NULL
+    ON CONFLICT (campaign_id, region_id, shard) DO UPDATE SET
+        total_score = t.total_score + excluded.total_score,
+        attempts = t.attempts + 1,
+        participants = t.participants + excluded.participants
+)
+SELECT count(*) FROM closed
+""")
+
+
+def _record_submission_postgres(
+    session: Session,
+    attempt: QuizAttempt,
+    answers: list[list[int]],
+    submission_key: str,
+    now: datetime,
+    correct: int,
+    score: int,
+) -> bool:
+    closed = session.execute(
+        SUBMISSION_SQL,
+        {
+            "answers": json.dumps(answers),
+            "submission_key": submission_key,
+            "now": now,
+            "correct": correct,
+            "score": score,
+            "attempt_id": attempt.id,
+            "campaign_id": attempt.campaign_id,
+            "participant_key": attempt.participant_key,
+            "nickname": attempt.nickname,
+            "region_id": attempt.ranking_region_id,
+            "shard": attempt.id % REGION_TALLY_SHARDS,
+        },
+    ).scalar_one()
+    return bool(closed)
 
 
 def _leaderboard_statements(session: Session) -> tuple[Any, Any, Any]:
@@ -993,7 +1111,7 @@ def _leaderboard_statements(session: Session) -> tuple[Any, Any, Any]:
 _LEADERBOARD_STATEMENTS: dict[str, tuple[Any, Any, Any]] = {}
 
 
-def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) -> None:
+def _add_to_leaderboards(session: Session, attempt: QuizAttempt, score: int, now: datetime) -> None:
     standing, bucket, tally = _leaderboard_statements(session)
     attempts, total = session.execute(
         standing,
@@ -1002,8 +1120,8 @@ def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) 
             "participant_key": attempt.participant_key,
             "nickname": attempt.nickname,
             "ranking_region_id": attempt.ranking_region_id,
-            "total_score": attempt.score,
-            "best_score": attempt.score,
+            "total_score": score,
+            "best_score": score,
             "attempts": 1,
             "reached_at": now,
         },
@@ -1014,14 +1132,12 @@ def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) 
     moves = [
         {
             "total_score": total,
-            "participants": int(attempts == 1 or attempt.score > 0),
+            "participants": int(attempts == 1 or score > 0),
             "submissions": 1,
         }
     ]
-    if attempts > 1 and attempt.score > 0:
-        moves.insert(
-            0, {"total_score": total - attempt.score, "participants": -1, "submissions": 0}
-        )
+    if attempts > 1 and score > 0:
+        moves.insert(0, {"total_score": total - score, "participants": -1, "submissions": 0})
     session.execute(
         bucket, [{"campaign_id": attempt.campaign_id, "shard": shard, **move} for move in moves]
     )
@@ -1033,7 +1149,7 @@ def _add_to_leaderboards(session: Session, attempt: QuizAttempt, now: datetime) 
             "campaign_id": attempt.campaign_id,
             "region_id": attempt.ranking_region_id,
             "shard": shard,
-            "total_score": attempt.score,
+            "total_score": score,
             "attempts": 1,
             "participants": int(attempts == 1),
         },
