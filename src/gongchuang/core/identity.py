@@ -21,6 +21,11 @@ def is_valid_phone(phone: str) -> bool:
     return bool(PHONE_RE.match(phone))
 
 
+def mask_name(name: str) -> str:
+    """王小明 → 王**: enough for someone holding a card or certificate to match, no more."""
+    return name[:1] + "*" * max(1, len(name) - 1) if name else "—"
+
+
 def mask_phone(phone: str | None) -> str:
     """138****0000: enough for a neighbour to recognise, not enough to call."""
     if not phone:

@@ -44,8 +44,13 @@ def children(session: Session, region: Region | None) -> list[Region]:
     return list(session.scalars(select(Region).where(parent_filter).order_by(Region.code)))
 
 
+def path_ids(path: str) -> list[int]:
+    """The ids along a region's materialised path, from the province down to the region."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 def ancestors(session: Session, region: Region) -> list[Region]:
-    ids = [int(part) for part in region.path.strip("/").split("/") if part][:-1]
+    ids = path_ids(region.path)[:-1]
     if not ids:
         return []
     by_id = {r.id: r for r in session.scalars(select(Region).where(Region.id.in_(ids)))}

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import files, organisations
 from gongchuang.core.api import PROBLEMS
 from gongchuang.core.errors import NotFound
-from gongchuang.core.identity import mask_phone
-from gongchuang.core.models import Organisation
+from gongchuang.core.identity import mask_name, mask_phone
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import CurrentPrincipal, DbSession, Id, Require
 from gongchuang.training import quiz, service, targets
@@ -278,12 +277,6 @@ def question_out(question: Question) -> QuestionOut:
     )
 
 
-def _organisation(
-    session: Session, principal: Principal, organisation_id: int, perm: str
-) -> Organisation:
-    return organisations.get_organisation_for(session, principal, organisation_id, perm)
-
-
 # --- courses ----------------------------------------------------------------------------------
 
 
@@ -299,7 +292,9 @@ def list_courses(
 
 @router.post("/courses", status_code=201)
 def create_course(data: CourseIn, session: DbSession, principal: Publishing) -> CourseOut:
-    organisation = _organisation(session, principal, data.organisation_id, TrainingPerm.PUBLISH)
+    organisation = organisations.get_organisation_for(
+        session, principal, data.organisation_id, TrainingPerm.PUBLISH
+    )
     course = service.create_course(
         session,
         principal,
@@ -387,7 +382,7 @@ def verify_certificate(
     assert enrolment.completed_at is not None and enrolment.certificate_code is not None
     return CertificateOut(
         code=enrolment.certificate_code,
-        holder=quiz.masked_name(person.name),
+        holder=mask_name(person.name),
         course=course.title,
         issuer=issuer.name,
         completed_at=enrolment.completed_at,
@@ -401,7 +396,9 @@ def verify_certificate(
 def accredit(
     organisation_id: Id, data: AccreditationIn, session: DbSession, principal: DepartmentStaff
 ) -> AccreditationOut:
-    department = _organisation(session, principal, organisation_id, TrainingPerm.DEPARTMENT)
+    department = organisations.get_organisation_for(
+        session, principal, organisation_id, TrainingPerm.DEPARTMENT
+    )
     institution = organisations.get_organisation(session, data.institution_organisation_id)
     accreditation = service.accredit(
         session,
@@ -419,7 +416,9 @@ def accredit(
 def create_class(
     organisation_id: Id, data: ClassIn, session: DbSession, principal: InstitutionStaff
 ) -> ClassOut:
-    institution = _organisation(session, principal, organisation_id, TrainingPerm.INSTITUTION)
+    institution = organisations.get_organisation_for(
+        session, principal, organisation_id, TrainingPerm.INSTITUTION
+    )
     klass = service.create_class(
         session, principal, institution, service.ClassInput(**data.model_dump())
     )
@@ -430,7 +429,9 @@ def create_class(
 def list_classes(
     organisation_id: Id, session: DbSession, principal: InstitutionStaff
 ) -> list[ClassOut]:
-    institution = _organisation(session, principal, organisation_id, TrainingPerm.INSTITUTION)
+    institution = organisations.get_organisation_for(
+        session, principal, organisation_id, TrainingPerm.INSTITUTION
+    )
     return [class_out(session, k) for k in service.classes_of(session, institution.id)]
 
 
@@ -497,7 +498,7 @@ def record_expense(
 def spot_check(
     class_id: Id, data: SpotCheckIn, session: DbSession, principal: DepartmentStaff
 ) -> SpotCheckOut:
-    department = _organisation(
+    department = organisations.get_organisation_for(
         session, principal, data.department_organisation_id, TrainingPerm.DEPARTMENT
     )
     check = service.spot_check(
@@ -517,7 +518,9 @@ def spot_check(
 def create_programme(
     organisation_id: Id, data: ProgrammeIn, session: DbSession, principal: DepartmentStaff
 ) -> ProgrammeOut:
-    department = _organisation(session, principal, organisation_id, TrainingPerm.DEPARTMENT)
+    department = organisations.get_organisation_for(
+        session, principal, organisation_id, TrainingPerm.DEPARTMENT
+    )
     programme = targets.create_programme(session, principal, department, **data.model_dump())
     return ProgrammeOut.model_validate(programme, from_attributes=True)
 
@@ -578,7 +581,9 @@ def bank_out(session: Session, bank: QuestionBank) -> BankOut:
 
 @router.post("/banks", status_code=201)
 def create_bank(data: BankIn, session: DbSession, principal: Publishing) -> BankOut:
-    organisation = _organisation(session, principal, data.organisation_id, TrainingPerm.PUBLISH)
+    organisation = organisations.get_organisation_for(
+        session, principal, data.organisation_id, TrainingPerm.PUBLISH
+    )
     return bank_out(
         session, quiz.create_bank(session, principal, organisation, data.name, data.description)
     )
@@ -614,7 +619,9 @@ def import_questions(
 
 @router.post("/campaigns", status_code=201)
 def create_campaign(data: CampaignIn, session: DbSession, principal: Publishing) -> CampaignOut:
-    organisation = _organisation(session, principal, data.organisation_id, TrainingPerm.PUBLISH)
+    organisation = organisations.get_organisation_for(
+        session, principal, data.organisation_id, TrainingPerm.PUBLISH
+    )
     campaign = quiz.create_campaign(
         session,
         principal,
@@ -641,7 +648,7 @@ def get_leaderboard(
 ) -> LeaderboardOut:
     """Public: the top participants and regions; `me` when logged in."""
     campaign = quiz.campaign_by_slug(session, slug)
-    key = f"p:{principal.person_id}" if principal.person_id else None
+    key = quiz.person_key(principal.person_id) if principal.person_id else None
     return leaderboard_out(session, campaign, key)
 
 
@@ -661,7 +668,8 @@ def submit_attempt(
 ) -> ResultOut:
     """Scored on the server. A resend with the same `submission_key` returns the first result;
     another key is 409; after the time limit, 409 and nothing counted."""
+    assert principal.person_id is not None
     attempt = quiz.submit_attempt(
-        session, attempt_id, f"p:{principal.person_id}", data.submission_key, data.answers
+        session, attempt_id, quiz.person_key(principal.person_id), data.submission_key, data.answers
     )
     return result_out(session, attempt)

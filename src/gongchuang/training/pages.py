@@ -19,6 +19,7 @@ from gongchuang.core import credentials, files, organisations, people
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
+from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Organisation, StoredFile
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.pdf import qr_svg
@@ -317,7 +318,7 @@ def verify_certificate(request: Request, code: str, session: DbSession) -> HTMLR
         "training/certificate_check.html",
         {
             "found": True,
-            "holder": quiz.masked_name(person.name),
+            "holder": mask_name(person.name),
             "course": course,
             "issuer": issuer,
             "enrolment": enrolment,
@@ -886,7 +887,7 @@ def set_targets(
 
 def _participant_key(request: Request, principal: Principal) -> str | None:
     if principal.person_id:
-        return f"p:{principal.person_id}"
+        return quiz.person_key(principal.person_id)
     return quiz.guest_key(request.cookies.get(GUEST_COOKIE, ""))
 
 

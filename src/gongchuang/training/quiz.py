@@ -27,10 +27,11 @@ from sqlalchemy import bindparam, case, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gongchuang.core import audit, jobs, spreadsheets
+from gongchuang.core import audit, jobs, regions, spreadsheets
 from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
 from gongchuang.core.i18n import N_
+from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Job, Organisation, Person, Region
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
@@ -487,7 +488,7 @@ def ranking_regions(session: Session, campaign: QuizCampaign) -> list[Region]:
     region = session.get(Region, organisation.region_id) if organisation else None
     if region is None:
         return []
-    province_id = int(region.path.strip("/").split("/")[0])
+    province_id = regions.path_ids(region.path)[0]
     province = session.get(Region, province_id)
     assert province is not None
     return list(
@@ -512,8 +513,8 @@ class Participant:
     region: Region | None = None  # when already read with the person
 
 
-def masked_name(name: str) -> str:
-    return name[:1] + "*" * max(1, len(name) - 1) if name else "*"
+def person_key(person_id: int) -> str:
+    return f"p:{person_id}"
 
 
 def participant_for_person(
@@ -527,9 +528,9 @@ def participant_for_person(
         .outerjoin(Region, Region.id == Person.home_region_id)
         .where(Person.id == principal.person_id)
     ).one()
-    shown = clean_text(nickname, "nickname", max_length=20, required=False) or masked_name(row.name)
+    shown = clean_text(nickname, "nickname", max_length=20, required=False) or mask_name(row.name)
     return Participant(
-        f"p:{principal.person_id}", principal.person_id, shown, row.home_region_id, row.Region
+        person_key(principal.person_id), principal.person_id, shown, row.home_region_id, row.Region
     )
 
 
@@ -566,7 +567,7 @@ def _ranking_region(session: Session, participant: Participant, level: str) -> i
     )
     if region is None or region.level == level:
         return region.id if region else None
-    ids = [int(part) for part in region.path.strip("/").split("/") if part]
+    ids = regions.path_ids(region.path)
     return session.scalar(select(Region.id).where(Region.id.in_(ids), Region.level == level))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core import audit, spreadsheets
+from gongchuang.core import audit, regions, spreadsheets
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation, Region
@@ -213,7 +213,7 @@ class Progress:
 
 def _province_of(paths: dict[int, str], region_id: int | None) -> int | None:
     path = paths.get(region_id) if region_id is not None else None
-    return int(path.strip("/").split("/")[0]) if path else None
+    return regions.path_ids(path)[0] if path else None
 
 
 def progress(session: Session, programme: Programme, year: int | None = None) -> Progress:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import organisations, people
 from gongchuang.core.api import PROBLEMS
 from gongchuang.core.errors import NotFound
+from gongchuang.core.identity import mask_name
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import DbSession, Id, LoggedIn, Require
 from gongchuang.volunteer import recommend, reports, service
@@ -402,7 +403,7 @@ def verify_certificate(
 ) -> CertificateCheck:
     certificate = service.certificate_by_code(session, code)
     return CertificateCheck(
-        holder=service.mask_name(certificate.holder_name),
+        holder=mask_name(certificate.holder_name),
         organisation_name=certificate.organisation_name,
         hours=round(certificate.minutes / 60, 1),
         period_from=certificate.period_from,

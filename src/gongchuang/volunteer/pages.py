@@ -14,6 +14,7 @@ from gongchuang.core import credentials, organisations, people
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
+from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.pdf import qr_svg
@@ -637,7 +638,7 @@ def verify_certificate(
         "volunteer/certificate_check.html",
         {
             "certificate": certificate,
-            "holder": service.mask_name(certificate.holder_name),
+            "holder": mask_name(certificate.holder_name),
             "hours": round(certificate.minutes / 60, 1),
         },
     )

@@ -22,6 +22,7 @@ from gongchuang.core import audit, credentials, events, geo, notifications, peop
 from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Organisation, Person, Region
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
@@ -248,11 +249,6 @@ class CardView:
     hours: float
     since: date
     valid: bool
-
-
-def mask_name(name: str) -> str:
-    """王小明 → 王**: enough for someone holding the card to match, no more."""
-    return name[:1] + "*" * max(1, len(name) - 1) if name else "—"
 
 
 def verify_card(session: Session, token: str) -> CardView:
