@@ -119,20 +119,20 @@ def course_out(session: Session, course: Course) -> CourseOut:
     )
 
 
-def enrolment_out(session: Session, enrolment: Enrolment) -> EnrolmentOut:
-    course = session.get(Course, enrolment.course_id)
-    assert course is not None
-    progress = service.progress_of(session, enrolment)
-    lessons = service.lessons_of(session, course.id)
+def enrolment_out(
+    session: Session, enrolment: Enrolment, state: service.CourseState | None = None
+) -> EnrolmentOut:
+    state = state or service.course_state(session, enrolment)
+    progress = state.progress
     return EnrolmentOut(
-        course_id=course.id,
+        course_id=enrolment.course_id,
         enrolled_at=enrolment.enrolled_at,
         completed_at=enrolment.completed_at,
-        lessons_done=sum(1 for p in progress.values() if p.completed_at is not None),
-        lesson_count=len(lessons),
-        quiz_passed=service.quiz_passed(session, course, enrolment.person_id),
-        still_to_do=[] if enrolment.completed_at else service.course_blockers(session, enrolment),
-        certificate_url=f"/training/courses/{course.id}/certificate.pdf"
+        lessons_done=state.lessons_done,
+        lesson_count=len(state.lessons),
+        quiz_passed=state.quiz_passed,
+        still_to_do=[] if enrolment.completed_at else state.blockers,
+        certificate_url=f"/training/courses/{enrolment.course_id}/certificate.pdf"
         if enrolment.completed_at
         else None,
         progress=[
@@ -172,8 +172,11 @@ def class_out(session: Session, klass: TrainingClass) -> ClassOut:
     )
 
 
-def trainees_out(session: Session, klass: TrainingClass) -> list[TraineeOut]:
-    _days, present = service.attendance_days(session, klass.id)
+def trainees_out(
+    session: Session, klass: TrainingClass, present: dict[int, set[date]] | None = None
+) -> list[TraineeOut]:
+    if present is None:
+        _days, present = service.attendance_days(session, klass.id)
     return [
         TraineeOut(
             id=trainee.id,

@@ -172,13 +172,14 @@ def home(
 
 
 def _course_context(session: Session, principal: Principal, course: Course) -> dict[str, Any]:
-    lessons = service.lessons_of(session, course.id)
     enrolment = (
         service.enrolment_of(session, principal.person_id, course.id)
         if principal.person_id
         else None
     )
-    progress = service.progress_of(session, enrolment) if enrolment else {}
+    state = service.course_state(session, enrolment) if enrolment else None
+    lessons = state.lessons if state else service.lessons_of(session, course.id)
+    progress = state.progress if state else {}
     organisation = organisations.get_organisation(session, course.organisation_id)
     return {
         **_labels(),
@@ -186,7 +187,7 @@ def _course_context(session: Session, principal: Principal, course: Course) -> d
         "organisation": organisation,
         "lessons": lessons,
         "enrolment": enrolment,
-        "state": api.enrolment_out(session, enrolment) if enrolment else None,
+        "state": api.enrolment_out(session, enrolment, state) if enrolment else None,
         "progress": progress,
         "can_edit": service.can_edit(session, principal, course),
         # What the service worker keeps for reading offline: pages and their files.
@@ -651,8 +652,7 @@ def class_page(
             "klass": klass,
             "institution": institution,
             "can_run": can_run,
-            "summary": api.class_out(session, klass),
-            "trainees": api.trainees_out(session, klass),
+            "trainees": api.trainees_out(session, klass, present),
             "register_day": register_day,
             "present_today": {t for t, ds in present.items() if register_day in ds},
             "days": days,

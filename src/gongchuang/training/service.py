@@ -449,22 +449,42 @@ def quiz_passed(session: Session, course: Course, person_id: int) -> bool:
     return best is not None and best >= 0
 
 
-def course_blockers(session: Session, enrolment: Enrolment) -> list[str]:
-    """What still stands between the learner and completing: untranslated message ids."""
+@dataclass(frozen=True)
+class CourseState:
+    """A learner's standing in a course, read once for the page, the API and the rule."""
+
+    lessons: list[Lesson]
+    progress: dict[int, LessonProgress]
+    quiz_passed: bool
+
+    @property
+    def lessons_done(self) -> int:
+        return sum(1 for p in self.progress.values() if p.completed_at is not None)
+
+    @property
+    def blockers(self) -> list[str]:
+        """What still stands between the learner and completing: untranslated message ids."""
+        done = {i for i, p in self.progress.items() if p.completed_at is not None}
+        blockers = []
+        if {lesson.id for lesson in self.lessons} - done:
+            blockers.append(N_("Finish every lesson"))
+        if not self.quiz_passed:
+            blockers.append(N_("Pass the course quiz"))
+        return blockers
+
+
+def course_state(session: Session, enrolment: Enrolment) -> CourseState:
     course = session.get(Course, enrolment.course_id)
     assert course is not None
-    lesson_ids = {lesson.id for lesson in lessons_of(session, course.id)}
-    done = {
-        lesson_id
-        for lesson_id, progress in progress_of(session, enrolment).items()
-        if progress.completed_at is not None
-    }
-    blockers = []
-    if lesson_ids - done:
-        blockers.append(N_("Finish every lesson"))
-    if not quiz_passed(session, course, enrolment.person_id):
-        blockers.append(N_("Pass the course quiz"))
-    return blockers
+    return CourseState(
+        lessons_of(session, course.id),
+        progress_of(session, enrolment),
+        quiz_passed(session, course, enrolment.person_id),
+    )
+
+
+def course_blockers(session: Session, enrolment: Enrolment) -> list[str]:
+    return course_state(session, enrolment).blockers
 
 
 def complete_course(session: Session, actor: Principal, course_id: int) -> Enrolment:
