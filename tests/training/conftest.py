@@ -37,6 +37,16 @@ QUESTIONS = [
 ]
 
 
+def add_questions(session: Session, bank_id: int) -> None:
+    for kind, stem, options, correct, explanation, source, tag in QUESTIONS:
+        quiz.add_question(
+            session,
+            SYSTEM,
+            bank_id,
+            quiz.QuestionInput(kind, stem, options, correct, explanation, source, tag),
+        )
+
+
 def acting(person: Person) -> Principal:
     return Principal(person_id=person.id, name=person.name)
 
@@ -108,13 +118,7 @@ def tw(session: Session, world: World) -> TrainingWorld:
         valid_until=local_today() + timedelta(days=365),
     )
     bank = quiz.create_bank(session, SYSTEM, institution, "题库")
-    for kind, stem, options, correct, explanation, source, tag in QUESTIONS:
-        quiz.add_question(
-            session,
-            SYSTEM,
-            bank.id,
-            quiz.QuestionInput(kind, stem, options, correct, explanation, source, tag),
-        )
+    add_questions(session, bank.id)
     course = service.create_course(
         session,
         SYSTEM,

@@ -21,7 +21,7 @@ from gongchuang.training.models import QuizAttempt, QuizRegionTally, QuizStandin
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database
 from tests.support.world import build_world, make_person
-from tests.training.conftest import QUESTIONS, acting, answers_for
+from tests.training.conftest import acting, add_questions, answers_for
 
 
 @pytest.fixture
@@ -37,13 +37,7 @@ def setup_campaign(db: Database, players: int) -> tuple[int, list[str]]:
             session, SYSTEM, name="学校", kind=OrganisationKind.school, region=world.county
         )
         bank = quiz.create_bank(session, SYSTEM, school, "题库")
-        for kind, stem, options, correct, explanation, source, tag in QUESTIONS:
-            quiz.add_question(
-                session,
-                SYSTEM,
-                bank.id,
-                quiz.QuestionInput(kind, stem, options, correct, explanation, source, tag),
-            )
+        add_questions(session, bank.id)
         campaign = quiz.create_campaign(
             session,
             SYSTEM,

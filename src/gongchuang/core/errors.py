@@ -47,6 +47,18 @@ def refuse_if_any(errors: list[dict[str, Any]]) -> None:
         )
 
 
+def refuse_bad_rows(errors: list[dict[str, Any]]) -> None:
+    """Refuse a spreadsheet import: every bad row listed with its line, the first one in the
+    message, and nothing stored."""
+    if errors:
+        raise InvalidInput(
+            N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
+            line=errors[0]["line"],
+            problem=errors[0]["message"],
+            errors=errors,
+        )
+
+
 class NotFound(GongchuangError):
     status_code = 404
     type_slug = "not-found"

@@ -10,7 +10,13 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit, live, notifications, people, spreadsheets
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gongchuang.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    refuse_bad_rows,
+)
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import is_valid_phone, normalise_phone
 from gongchuang.core.models import Membership, Organisation, OrganisationKind, Person, Region
@@ -455,13 +461,7 @@ def import_members(
             errors.append({"line": row.line, "message": problem})
         seen.setdefault(phone, row.line)
         parsed.append((row, phone, sorted(set(roles)) or ["member"]))
-    if errors:
-        raise InvalidInput(
-            N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
-            line=errors[0]["line"],
-            problem=errors[0]["message"],
-            errors=errors,
-        )
+    refuse_bad_rows(errors)
     existing = set(
         session.scalars(
             select(Person.phone)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, spreadsheets
-from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.errors import NotFound, refuse_bad_rows
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Region, RegionLevel
 from gongchuang.core.permissions import Principal
@@ -108,14 +108,7 @@ def import_rows(session: Session, actor: Principal, rows: list[RegionRow]) -> tu
     """Store new regions and rename changed ones. Any bad row stores nothing (the caller's
     transaction is rolled back by the raised error). Returns (created, updated)."""
     errors = _validate_rows(session, rows)
-    if errors:
-        first = errors[0]
-        raise InvalidInput(
-            N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
-            line=first["line"],
-            problem=first["message"],
-            errors=errors,
-        )
+    refuse_bad_rows(errors)
     existing = (
         {
             r.code: r

@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from gongchuang.core import audit, jobs, regions, spreadsheets
 from gongchuang.core.db import upsert, utcnow
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Job, Organisation, Person, Region
@@ -84,11 +84,7 @@ def create_bank(
 
 
 def get_bank_for(session: Session, actor: Principal, bank_id: int) -> QuestionBank:
-    bank = session.get(QuestionBank, bank_id)
-    organisation = session.get(Organisation, bank.organisation_id) if bank else None
-    if bank is None or not has_permission(session, actor, TrainingPerm.PUBLISH, organisation):
-        raise NotFound()
-    return bank
+    return service.for_publisher(session, actor, session.get(QuestionBank, bank_id))
 
 
 def banks_of(session: Session, organisation_id: int) -> list[QuestionBank]:
@@ -253,13 +249,7 @@ def import_questions(
         seen.setdefault(stem, row.line)
         errors += [{"line": row.line, "message": p} for p in problems]
         parsed.append(item)
-    if errors:
-        raise InvalidInput(
-            N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
-            line=errors[0]["line"],
-            problem=errors[0]["message"],
-            errors=errors,
-        )
+    refuse_bad_rows(errors)
     session.add_all([_question(bank, item) for item in parsed])
     session.flush()
     audit.record(
@@ -375,11 +365,7 @@ def create_campaign(
 
 
 def get_campaign_to_edit(session: Session, actor: Principal, campaign_id: int) -> QuizCampaign:
-    campaign = session.get(QuizCampaign, campaign_id)
-    organisation = session.get(Organisation, campaign.organisation_id) if campaign else None
-    if campaign is None or not has_permission(session, actor, TrainingPerm.PUBLISH, organisation):
-        raise NotFound()
-    return campaign
+    return service.for_publisher(session, actor, session.get(QuizCampaign, campaign_id))
 
 
 def set_campaign_status(

@@ -7,13 +7,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, credentials, events, notifications, people, spreadsheets
 from gongchuang.core.db import utcnow
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (
     is_valid_phone,
@@ -38,6 +39,7 @@ from gongchuang.training.models import (
     Lesson,
     LessonKind,
     LessonProgress,
+    QuestionBank,
     QuizAttempt,
     QuizCampaign,
     SpotCheck,
@@ -183,12 +185,20 @@ def update_course(session: Session, actor: Principal, course_id: int, data: Cour
     return course
 
 
-def get_course_to_edit(session: Session, actor: Principal, course_id: int) -> Course:
-    course = session.get(Course, course_id)
-    organisation = session.get(Organisation, course.organisation_id) if course else None
-    if course is None or not has_permission(session, actor, TrainingPerm.PUBLISH, organisation):
+Published = TypeVar("Published", Course, QuestionBank, QuizCampaign)
+
+
+def for_publisher(session: Session, actor: Principal, item: Published | None) -> Published:
+    """A course, question bank or campaign for its organisation's publishers; for anyone else
+    it does not exist (a forbidden and a missing one look the same)."""
+    organisation = session.get(Organisation, item.organisation_id) if item else None
+    if item is None or not has_permission(session, actor, TrainingPerm.PUBLISH, organisation):
         raise NotFound()
-    return course
+    return item
+
+
+def get_course_to_edit(session: Session, actor: Principal, course_id: int) -> Course:
+    return for_publisher(session, actor, session.get(Course, course_id))
 
 
 def can_edit(session: Session, actor: Principal, course: Course) -> bool:
@@ -826,13 +836,7 @@ def import_roster(
         seen_phones.setdefault(phone, row.line)
         seen_ids.setdefault(resident_id, row.line)
         parsed.append((row, phone, resident_id))
-    if errors:
-        raise InvalidInput(
-            N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
-            line=errors[0]["line"],
-            problem=errors[0]["message"],
-            errors=errors,
-        )
+    refuse_bad_rows(errors)
     on_roster = set(
         session.scalars(
             select(Person.phone)
