@@ -57,3 +57,38 @@ def draw_qr(pdf: Any, text: str, x: float, y: float, size: float) -> None:
     drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
     drawing.add(widget)
     renderPDF.draw(drawing, pdf, x, y)
+
+
+def certificate_pdf(
+    title: str, lines: list[str], number: str, dated: str, verify_url: str
+) -> bytes:
+    """A landscape A4 certificate: framed title, body lines, its number and date, and a QR code
+    that opens its public check. `dated` is the whole date line (出具日期 …, 结业日期 …)."""
+    import io
+
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas
+
+    font = register_cjk_font()
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=landscape(A4))
+    pdf.setTitle(f"{title} {number}")
+    width, height = landscape(A4)
+    pdf.setLineWidth(2)
+    pdf.rect(12 * mm, 12 * mm, width - 24 * mm, height - 24 * mm)
+    pdf.setFont(font, 30)
+    pdf.drawCentredString(width / 2, height - 45 * mm, title)
+    pdf.setFont(font, 15)
+    y = height - 75 * mm
+    for line in lines:
+        pdf.drawString(35 * mm, y, line)
+        y -= 13 * mm
+    pdf.setFont(font, 12)
+    pdf.drawString(35 * mm, 30 * mm, f"证书编号 {number}")
+    pdf.drawString(35 * mm, 22 * mm, dated)
+    pdf.drawString(width - 110 * mm, 22 * mm, "扫描二维码核验")
+    draw_qr(pdf, verify_url, width - 65 * mm, 18 * mm, 40 * mm)
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

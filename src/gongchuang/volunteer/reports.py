@@ -3,7 +3,6 @@ certificate PDFs and QR codes."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -11,12 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core import spreadsheets
+from gongchuang.core import pdf, spreadsheets
 from gongchuang.core.db import utcnow
 from gongchuang.core.i18n import gettext
 from gongchuang.core.identity import mask_phone
 from gongchuang.core.models import Organisation, Person
-from gongchuang.core.pdf import draw_qr, register_cjk_font
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import (
     Activity,
@@ -188,41 +186,21 @@ def hours_workbook(
 
 
 def certificate_pdf(certificate: Certificate, verify_url: str) -> bytes:
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas
-
-    font = register_cjk_font()
-    out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=landscape(A4))
-    pdf.setTitle(f"志愿服务证明 {certificate.code}")
-    width, height = landscape(A4)
-    pdf.setLineWidth(2)
-    pdf.rect(12 * mm, 12 * mm, width - 24 * mm, height - 24 * mm)
-    pdf.setFont(font, 30)
-    pdf.drawCentredString(width / 2, height - 45 * mm, "志愿服务证明")
-    pdf.setFont(font, 15)
     hours = certificate.minutes / 60
-    lines = [
-        f"兹证明 {certificate.holder_name} 同志于 {certificate.period_from:%Y年%m月%d日} 至 "
-        f"{certificate.period_to:%Y年%m月%d日}",
-        f"在 {certificate.organisation_name} 参加志愿服务，",
-        f"经核实累计服务时长 {hours:.1f} 小时。",
-        "特此证明。",
-    ]
-    y = height - 75 * mm
-    for line in lines:
-        pdf.drawString(35 * mm, y, line)
-        y -= 13 * mm
-    pdf.setFont(font, 12)
-    pdf.drawString(35 * mm, 30 * mm, f"证书编号 {certificate.code}")
     issued = service.local_day(certificate.issued_at)
-    pdf.drawString(35 * mm, 22 * mm, f"出具日期 {issued:%Y年%m月%d日}")
-    pdf.drawString(width - 110 * mm, 22 * mm, "扫描二维码核验")
-    draw_qr(pdf, verify_url, width - 65 * mm, 18 * mm, 40 * mm)
-    pdf.showPage()
-    pdf.save()
-    return out.getvalue()
+    return pdf.certificate_pdf(
+        "志愿服务证明",
+        [
+            f"兹证明 {certificate.holder_name} 同志于 {certificate.period_from:%Y年%m月%d日} 至 "
+            f"{certificate.period_to:%Y年%m月%d日}",
+            f"在 {certificate.organisation_name} 参加志愿服务，",
+            f"经核实累计服务时长 {hours:.1f} 小时。",
+            "特此证明。",
+        ],
+        certificate.code,
+        f"出具日期 {issued:%Y年%m月%d日}",
+        verify_url,
+    )
 
 
 def period_default() -> tuple[date, date]:
