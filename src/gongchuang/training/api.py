@@ -103,8 +103,9 @@ def lesson_out(lesson: Lesson) -> LessonOut:
     )
 
 
-def course_out(session: Session, course: Course) -> CourseOut:
-    count = session.scalar(select(func.count(Lesson.id)).where(Lesson.course_id == course.id))
+def course_out(session: Session, course: Course, lesson_count: int | None = None) -> CourseOut:
+    if lesson_count is None:
+        lesson_count = service.lesson_counts(session, [course.id]).get(course.id, 0)
     return CourseOut(
         id=course.id,
         organisation_id=course.organisation_id,
@@ -113,7 +114,7 @@ def course_out(session: Session, course: Course) -> CourseOut:
         category=course.category,
         author_name=course.author_name,
         status=course.status,
-        lesson_count=int(count or 0),
+        lesson_count=lesson_count,
         has_quiz=course.quiz_campaign_id is not None,
         credential_kind=course.credential_kind,
     )
@@ -290,7 +291,9 @@ def list_courses(
     q: Annotated[str | None, Query(max_length=50)] = None,
 ) -> list[CourseOut]:
     """Published courses: public, no login needed."""
-    return [course_out(session, c) for c in service.catalog(session, category=category, search=q)]
+    courses = service.catalog(session, category=category, search=q)
+    counts = service.lesson_counts(session, [c.id for c in courses])
+    return [course_out(session, c, counts.get(c.id, 0)) for c in courses]
 
 
 @router.post("/courses", status_code=201)

@@ -21,7 +21,7 @@ from gongchuang.core.permissions import SYSTEM, Principal
 from gongchuang.core.web import local_today
 from gongchuang.training import quiz, service, targets
 from gongchuang.training.demo_content import COURSES, EMERGENCY_QUESTIONS, LOW_CARBON_QUESTIONS
-from gongchuang.training.models import ClassTrainee, LessonKind, TrainingClass
+from gongchuang.training.models import ClassTrainee, LessonKind, Question, TrainingClass
 
 DEMO_TRAINEE_NAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 
@@ -433,7 +433,7 @@ def load_demo(
                 attempt = quiz.start_attempt(session, campaign, participant)
                 answers = []
                 for item in attempt.paper:
-                    question = session.get(quiz.Question, item["q"])
+                    question = session.get(Question, item["q"])
                     assert question is not None
                     right = [item["order"].index(i) for i in question.correct]
                     wrong = [(right[0] + 1) % len(item["order"])]

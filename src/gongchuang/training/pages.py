@@ -565,13 +565,17 @@ def campaign_status(
 # --- institutions and classes -----------------------------------------------------------------
 
 
+def _institution(session: Session, principal: Principal, organisation_id: int) -> Organisation:
+    return organisations.get_organisation_for(
+        session, principal, organisation_id, TrainingPerm.INSTITUTION
+    )
+
+
 @router.get("/training/institutions/{organisation_id}", response_class=HTMLResponse)
 def institution_page(
     request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    institution = organisations.get_organisation_for(
-        session, principal, organisation_id, TrainingPerm.INSTITUTION
-    )
+    institution = _institution(session, principal, organisation_id)
     return render(
         request,
         "training/institution.html",
@@ -591,9 +595,7 @@ def institution_page(
 def create_class(
     organisation_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
-    institution = organisations.get_organisation_for(
-        session, principal, organisation_id, TrainingPerm.INSTITUTION
-    )
+    institution = _institution(session, principal, organisation_id)
     yuan = _field(form, "funding_yuan").strip() or "0"
     try:
         funding_fen = round(float(yuan) * 100)

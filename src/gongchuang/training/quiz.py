@@ -41,6 +41,7 @@ from gongchuang.training.models import (
     REGION_TALLY_SHARDS,
     AttemptStatus,
     CampaignStatus,
+    Course,
     Question,
     QuestionBank,
     QuestionKind,
@@ -631,9 +632,7 @@ def start_attempt(
     if participant.person_id is None and not campaign.allow_guests:
         raise Conflict(N_("Log in to take this quiz"))
     if campaign.audience == QuizAudience.course:
-        course = session.scalar(
-            select(service.Course).where(service.Course.quiz_campaign_id == campaign.id)
-        )
+        course = session.scalar(select(Course).where(Course.quiz_campaign_id == campaign.id))
         if (
             course is None
             or participant.person_id is None

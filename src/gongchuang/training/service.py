@@ -307,6 +307,20 @@ def get_lesson(session: Session, actor: Principal, lesson_id: int) -> tuple[Cour
     return get_course(session, actor, lesson.course_id), lesson
 
 
+def lesson_counts(session: Session, course_ids: list[int]) -> dict[int, int]:
+    """Lessons per course, for a list of courses in one query."""
+    if not course_ids:
+        return {}
+    return {
+        course_id: int(count)
+        for course_id, count in session.execute(
+            select(Lesson.course_id, func.count(Lesson.id))
+            .where(Lesson.course_id.in_(course_ids))
+            .group_by(Lesson.course_id)
+        ).all()
+    }
+
+
 def catalog(
     session: Session, *, category: str | None = None, search: str | None = None, limit: int = 50
 ) -> list[Course]:
@@ -385,10 +399,30 @@ def record_progress(session: Session, actor: Principal, items: list[ProgressItem
             select(Lesson).where(Lesson.id.in_({i.lesson_id for i in items}))
         )
     }
+    # The learner's enrolments and progress rows for these lessons, read once: a queue from a
+    # phone that was offline during a video holds many items for the same lesson.
+    enrolments = {
+        e.course_id: e
+        for e in session.scalars(
+            select(Enrolment).where(
+                Enrolment.person_id == actor.person_id,
+                Enrolment.course_id.in_({lesson.course_id for lesson in lessons.values()}),
+            )
+        )
+    }
+    rows = {
+        (p.enrolment_id, p.lesson_id): p
+        for p in session.scalars(
+            select(LessonProgress).where(
+                LessonProgress.enrolment_id.in_([e.id for e in enrolments.values()]),
+                LessonProgress.lesson_id.in_(list(lessons)),
+            )
+        )
+    }
     touched: set[int] = set()
     for item in sorted(items, key=lambda i: i.recorded_at):
         lesson = lessons.get(item.lesson_id)
-        enrolment = enrolment_of(session, actor.person_id, lesson.course_id) if lesson else None
+        enrolment = enrolments.get(lesson.course_id) if lesson else None
         if lesson is None or enrolment is None:
             raise InvalidInput(
                 N_("You are not enrolled in the course of lesson %(id)s"),
@@ -396,14 +430,9 @@ def record_progress(session: Session, actor: Principal, items: list[ProgressItem
                 errors=[{"field": "lesson_id", "message": "not enrolled"}],
             )
         moment = min(item.recorded_at, now)
-        progress = session.scalar(
-            select(LessonProgress).where(
-                LessonProgress.enrolment_id == enrolment.id,
-                LessonProgress.lesson_id == lesson.id,
-            )
-        )
+        progress = rows.get((enrolment.id, lesson.id))
         if progress is None:
-            progress = LessonProgress(
+            progress = rows[(enrolment.id, lesson.id)] = LessonProgress(
                 enrolment_id=enrolment.id,
                 lesson_id=lesson.id,
                 position_seconds=0,
@@ -423,10 +452,12 @@ def record_progress(session: Session, actor: Principal, items: list[ProgressItem
         touched.add(enrolment.id)
         applied += 1
     session.flush()
-    for enrolment_id in touched:
-        enrolment = session.get(Enrolment, enrolment_id)
-        assert enrolment is not None
-        if enrolment.completed_at is None and not course_blockers(session, enrolment):
+    for enrolment in enrolments.values():
+        if (
+            enrolment.id in touched
+            and enrolment.completed_at is None
+            and not course_blockers(session, enrolment)
+        ):
             _finish_course(session, enrolment)
     return applied
 
