@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gongchuang.core import credentials
 from gongchuang.core.db import Database
 from gongchuang.core.identity import id_check_digit
-from gongchuang.core.models import Person
+from gongchuang.core.models import Organisation, Person
 from gongchuang.core.web import local_today
 from gongchuang.training.demo_content import EMERGENCY_QUESTIONS
 from gongchuang.training.models import Course, Enrolment, LessonProgress
@@ -294,3 +294,99 @@ def test_province_dashboard_shows_progress_against_the_plan(page: Page) -> None:
     expect(page.locator("html")).to_have_class(re.compile("large-text"))
     expect(page.locator("#chart-trend canvas")).to_have_count(1)
     assert has_no_horizontal_scroll(page)
+
+
+def test_publisher_builds_a_course_and_a_campaign_and_a_department_accredits(
+    page: Page, live: tuple[str, str]
+) -> None:
+    login(page, "13800000006")
+    page.goto("/training")
+    page.locator('a[href^="/training/manage/"]').first.click()
+    manage_url = page.url
+    check_accessibility(page)
+    page.locator("details", has=page.locator("#c-title")).locator("summary").click()
+    page.locator("#c-title").fill("止血包扎（测试）")
+    page.locator("#c-cat").select_option("health")
+    page.locator('form[action$="/courses"] button[type="submit"]').click()
+    expect(page.locator("h1")).to_contain_text("止血包扎（测试）")
+    # A document lesson needs a PDF: a picture is refused with the reason, nothing added.
+    page.locator("#l-title").fill("止血卡片")
+    page.locator("#l-kind").select_option("document")
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    )
+    page.locator("#l-file").set_input_files(
+        files=[{"name": "card.png", "mimeType": "image/png", "buffer": png}]
+    )
+    with page.expect_response(lambda r: r.url.endswith("/lessons")) as refused:
+        page.locator('form[action$="/lessons"] button[type="submit"]').click()
+    assert refused.value.status in (415, 422)
+    page.go_back()
+    page.locator("#l-title").fill("压迫止血")
+    page.locator("#l-kind").select_option("text")
+    page.locator("#l-body").fill("用干净的纱布直接按压伤口，持续按压至少10分钟。")
+    page.locator('form[action$="/lessons"] button[type="submit"]').click()
+    expect(page.locator('section[aria-labelledby="lessons-h"] li')).to_have_count(1)
+    page.locator('form[action$="/status"] button[value="published"]').click()
+    expect(page.locator('form[action$="/status"] button[value="unpublished"]')).to_be_visible()
+    check_accessibility(page)
+
+    # A question bank from Excel, then a campaign drawing from it, open to guests.
+    page.goto(manage_url)
+    page.locator("details", has=page.locator("#b-name")).locator("summary").click()
+    page.locator("#b-name").fill("止血题库（测试）")
+    page.locator('form[action$="/banks"] button[type="submit"]').click()
+    book = Workbook()
+    book.active.append(["题型", "题目", "选项A", "选项B", "答案", "解析", "来源"])
+    for n in range(3):
+        book.active.append(
+            ["判断", f"止血第{n}题：按压止血要持续按压？", "", "", "对", "至少10分钟。", "红十字会"]
+        )
+    out = io.BytesIO()
+    book.save(out)
+    page.locator("#qb-file").set_input_files(
+        files=[{"name": "q.xlsx", "mimeType": "application/octet-stream", "buffer": out.getvalue()}]
+    )
+    page.locator('form[action$="/import"] button[type="submit"]').click()
+    expect(page.locator('p.ok[role="status"]')).to_contain_text("3")
+    check_accessibility(page)
+    page.goto(manage_url)
+    page.locator("details", has=page.locator("#q-title")).locator("summary").click()
+    page.locator("#q-title").fill("止血知识答题（测试）")
+    page.locator("#q-slug").fill("zhixue-test")
+    page.locator("#q-bank").select_option(label="止血题库（测试）")
+    page.locator("#q-count").fill("3")
+    page.locator('form[action$="/campaigns"] button[type="submit"]').click()
+    expect(page.locator("h1")).to_have_text("止血知识答题（测试）")
+    expect(page.locator("#nick")).to_have_count(1)  # logged in: optional name; guests: required
+
+    # The province department accredits the county hospital's training again, with a programme.
+    page.context.clear_cookies()
+    login(page, "13800000009")
+    page.goto("/training")
+    page.locator('a[href^="/training/departments/"]').first.click()
+    department_url = page.url
+    database = Database(live[1])
+    try:
+        with database.transaction(write=False) as session:
+            hospital = session.scalar(
+                select(Organisation.id).where(Organisation.name.like("新化县人民医院%"))
+            )
+    finally:
+        database.dispose()
+    page.locator("details", has=page.locator("#ac-org")).locator("summary").click()
+    page.locator("#ac-org").fill(str(hospital))
+    page.locator("#ac-no").fill("PX-TEST-1")
+    page.locator("#ac-until").fill(str(local_today() + timedelta(days=700)))
+    page.locator('form[action$="/accreditations"] button[type="submit"]').click()
+    expect(page.locator('section[aria-labelledby="acc-h"] tbody')).to_contain_text("PX-TEST-1")
+    page.goto(department_url)
+    page.locator("details", has=page.locator("#p-code")).locator("summary").click()
+    page.locator("#p-code").fill("TEST-PROG")
+    page.locator("#p-name").fill("急救普及（测试）")
+    page.locator('form[action$="/programmes"] button[type="submit"]').click()
+    page.locator("#t-rows").fill(f"430000,{local_today().year},offline,50")
+    page.locator('form[action$="/targets"] button[type="submit"]').click()
+    expect(page.locator('section[aria-labelledby="prov-h"] tbody')).to_contain_text("50")
+    check_accessibility(page)
