@@ -125,7 +125,7 @@ def test_a_whole_incident_from_the_120_centre_to_the_outcome(
             with page.expect_navigation(url="**/emergency"):
                 page.locator("form[data-add-location] button[type=submit]").first.click()
             expect(page.get_by_test_id("duty")).to_have_text("值班中")
-            page.wait_for_function("window.liveOpen === true")
+            page.wait_for_function("() => window.liveOpen === true")
             pages.append(page)
         check_accessibility(pages[0])
 
