@@ -8,9 +8,10 @@ LOCALE := src/gongchuang/locale
 export GONGCHUANG_LOG_JSON ?= false
 
 .PHONY: run test install assets locale lint typecheck check-migrations import-check \
-        test-sqlite test-postgres extract-messages bench clean
+        test-sqlite test-postgres extract-messages bench clean browser-packages
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	scripts/system-packages.sh $(PYTHON):$(PYTHON),$(PYTHON)-venv
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
@@ -21,6 +22,7 @@ install: $(STAMP) assets locale
 
 # Front-end libraries come from npm at the versions package-lock.json pins.
 $(VENDOR)/.stamp: package.json package-lock.json
+	scripts/system-packages.sh npm:nodejs,npm
 	npm ci --ignore-scripts --no-audit --no-fund
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
@@ -62,13 +64,17 @@ check-migrations: $(STAMP)
 	GONGCHUANG_DATABASE_URL=sqlite:///$(CURDIR)/var/alembic-check.db $(BIN)/alembic check
 	rm -f var/alembic-check.db*
 
-test-sqlite: install
+# The browser tests drive Debian's Chromium and need CJK fonts to render Chinese pages.
+browser-packages:
+	scripts/system-packages.sh chromium:chromium "font:Noto Sans CJK SC:fonts-noto-cjk"
+
+test-sqlite: install browser-packages
 	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n 2 --dist loadgroup -q
 
-test-postgres: install
+test-postgres: install browser-packages
 	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n 2 --dist loadgroup -q
 
-test: install lint typecheck import-check check-migrations test-sqlite test-postgres
+test: install browser-packages lint typecheck import-check check-migrations test-sqlite test-postgres
 
 bench: install
 	command -v wrk >/dev/null || (apt-get install -y -qq wrk || echo "no wrk: the Python load generator is slower")
