@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from gongchuang.core.db import Database
-from gongchuang.demo import load_demo_world
-from tests.support.databases import fresh_database_url
+from tests.support.databases import demo_database_url
 from tests.support.servers import ROOT, running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,13 +42,11 @@ pytestmark = pytest.mark.browser
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(base URL, database URL) of a server on a fresh database with the demo world."""
     tmp = tmp_path_factory.mktemp("live")
-    with fresh_database_url(tmp, "browser") as url:
-        database = Database(url)
-        with database.transaction() as session:
-            load_demo_world(session, people_count=40, points_weeks=8)
-        database.dispose()
-        with running_server(url, tmp / "server.log") as base:
-            yield base, url
+    with (
+        demo_database_url(tmp, "browser") as url,
+        running_server(url, tmp / "server.log") as base,
+    ):
+        yield base, url
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from gongchuang.core.db import Database
-from gongchuang.demo import DEMO_PASSWORD, load_demo_world
-from tests.support.databases import fresh_database_url
+from gongchuang.demo import DEMO_PASSWORD
+from tests.support.databases import demo_database_url
 from tests.support.servers import running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fuzz")]
@@ -28,48 +27,46 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fuzz")]
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    with fresh_database_url(tmp, "fuzz") as url:
-        database = Database(url)
-        with database.transaction() as session:
-            load_demo_world(session, people_count=20, points_weeks=4)
-        database.dispose()
-        with running_server(url, tmp / "server.log") as base:
-            token = httpx.post(
-                f"{base}/api/v1/auth/tokens",
-                json={
-                    "phone": "13800000000",
-                    "password": DEMO_PASSWORD,
-                    "name": "fuzz",
-                    "scopes": [
-                        "read",
-                        "org.view_members",
-                        "org.manage_members",
-                        "org.manage_webhooks",
-                        "credential.issue",
-                        "person.view_contact",
-                        "audit.view",
-                        "points.participate",
-                        "points.record",
-                        "points.approve",
-                        "points.manage",
-                        "points.shop",
-                        "points.view",
-                        "points.dashboard",
-                        "volunteer.manage",
-                        "volunteer.benefit",
-                        "volunteer.participate",
-                        "emergency.dispatch",
-                        "emergency.venue",
-                        "emergency.oversee",
-                        "emergency.respond",
-                        "training.publish",
-                        "training.institution",
-                        "training.department",
-                        "training.learn",
-                    ],
-                },
-            ).json()["token"]
-            yield base, token
+    with (
+        demo_database_url(tmp, "fuzz", people_count=20, points_weeks=4) as url,
+        running_server(url, tmp / "server.log") as base,
+    ):
+        token = httpx.post(
+            f"{base}/api/v1/auth/tokens",
+            json={
+                "phone": "13800000000",
+                "password": DEMO_PASSWORD,
+                "name": "fuzz",
+                "scopes": [
+                    "read",
+                    "org.view_members",
+                    "org.manage_members",
+                    "org.manage_webhooks",
+                    "credential.issue",
+                    "person.view_contact",
+                    "audit.view",
+                    "points.participate",
+                    "points.record",
+                    "points.approve",
+                    "points.manage",
+                    "points.shop",
+                    "points.view",
+                    "points.dashboard",
+                    "volunteer.manage",
+                    "volunteer.benefit",
+                    "volunteer.participate",
+                    "emergency.dispatch",
+                    "emergency.venue",
+                    "emergency.oversee",
+                    "emergency.respond",
+                    "training.publish",
+                    "training.institution",
+                    "training.department",
+                    "training.learn",
+                ],
+            },
+        ).json()["token"]
+        yield base, token
 
 
 @pytest.fixture(scope="module")
