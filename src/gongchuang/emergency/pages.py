@@ -3,7 +3,6 @@ venues' AEDs, the public AED map and the coverage report."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -107,14 +106,15 @@ def _for_map(lat: float, lng: float) -> list[float]:
     return [round(lat, 6), round(lng, 6)]
 
 
-def _map_json(markers: list[dict[str, Any]], circle: dict[str, Any] | None = None) -> str:
+def _map_data(
+    markers: list[dict[str, Any]], circle: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a map's JSON block carries; the template embeds it with |tojson."""
     for marker in markers:
         marker["at"] = _for_map(marker.pop("lat"), marker.pop("lng"))
     if circle:
         circle["at"] = _for_map(circle.pop("lat"), circle.pop("lng"))
-    return json.dumps(
-        {"settings": _map_settings(), "markers": markers, "circle": circle}, ensure_ascii=False
-    )
+    return {"settings": _map_settings(), "markers": markers, "circle": circle}
 
 
 def _oversee_regions(session: Session, principal: Principal) -> list[Region]:
@@ -225,7 +225,7 @@ def _alert_context(session: Session, alert_id: int, principal: Principal) -> dic
         **_labels(),
         "alert": out,
         "eta_at": incident.ambulance_eta_at,
-        "map_json": _map_json(markers),
+        "map_data": _map_data(markers),
     }
 
 
@@ -312,7 +312,7 @@ def _incident_context(session: Session, principal: Principal, incident_id: int) 
         "incident": incident,
         "view": view,
         "can_dispatch": service.can_dispatch(session, principal, incident),
-        "map_json": _map_json(markers, circle),
+        "map_data": _map_data(markers, circle),
         "now": now,
     }
 
@@ -408,7 +408,7 @@ def venue_page(
                 (a, service.aed_problems(a, today), service.usable_at(a, utcnow())) for a in aeds
             ],
             "staff": service.staff_responders(session, venue),
-            "map_json": _map_json(
+            "map_data": _map_data(
                 [{"lat": a.lat, "lng": a.lng, "kind": "aed", "label": a.address} for a in aeds]
             ),
         },
@@ -604,7 +604,7 @@ def aed_map(
         {
             "rows": rows,
             "org_names": org_names,
-            "map_json": _map_json(
+            "map_data": _map_data(
                 [
                     {
                         "lat": a.lat,
@@ -663,8 +663,8 @@ def coverage_page(
             "weekdays": WEEKDAYS,
             "policy": policy,
             "policy_source": source,
-            "chart_json": json.dumps(chart),
-            "map_json": _map_json(markers),
+            "chart_data": chart,
+            "map_data": _map_data(markers),
             "k": k,
         },
     )

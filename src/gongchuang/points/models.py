@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,7 +68,8 @@ class RuleCatalogue(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
+    # "<village's name>积分细则": as long as an organisation's name (200) and the suffix.
+    name: Mapped[str] = mapped_column(String(210))
     template_code: Mapped[str] = mapped_column(String(32), default="")
     account_unit: Mapped[str] = mapped_column(String(16), default=AccountUnit.household)
     notice_days: Mapped[int] = mapped_column(Integer, default=7)
@@ -276,6 +278,18 @@ class Objection(Base):
     """异议: a villager questions a record on the public board."""
 
     __tablename__ = "points_objection"
+    __table_args__ = (
+        # One open objection per villager and record, held by the database (a double tap sends
+        # two at once); once decided, the villager may object again.
+        Index(
+            "uq_points_objection_open",
+            "record_id",
+            "objector_person_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -671,7 +670,7 @@ def village_dashboard(
         principal,
         village,
         dashboard=dashboard,
-        chart_json=json.dumps(dashboard.chart_data(), ensure_ascii=False),
+        chart_data=dashboard.chart_data(),
         rollup=False,
     )
 
@@ -691,7 +690,7 @@ def region_dashboard(
         "points/dashboard.html",
         {
             "dashboard": dashboard,
-            "chart_json": json.dumps(dashboard.chart_data(), ensure_ascii=False),
+            "chart_data": dashboard.chart_data(),
             "rollup": True,
             "region": region,
         },

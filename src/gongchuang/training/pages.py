@@ -834,7 +834,7 @@ def programme_page(
         {
             "programme": programme,
             "report": report,
-            "chart_json": json.dumps(report.chart_data(), ensure_ascii=False),
+            "chart_data": report.chart_data(),
             "years": list(range(programme.start_year, programme.end_year + 1)),
         },
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -744,7 +743,7 @@ def org_page(
             **_labels(),
             "organisation": organisation,
             "dashboard": dashboard,
-            "chart_json": json.dumps(dashboard.chart_data(), ensure_ascii=False),
+            "chart_data": dashboard.chart_data(),
             "activities": service.activities_of(
                 session, reports.subtree_ids(session, organisation)
             ),
