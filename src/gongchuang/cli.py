@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import importlib
 import os
 import shutil
@@ -170,16 +169,17 @@ def export_regions(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
     """Export regions as CSV in the import format."""
     from sqlalchemy import select
 
+    from gongchuang.core import spreadsheets
     from gongchuang.core.db import get_database
     from gongchuang.core.models import Region
 
     handle = sys.stdout if str(out) == "-" else out.open("w", newline="", encoding="utf-8")
-    writer = csv.writer(handle)
-    writer.writerow(["code", "name", "level", "parent_code", "kind"])
     with get_database().transaction(write=False) as session:
         codes = {row.id: row.code for row in session.execute(select(Region.id, Region.code))}
-        for region in session.scalars(select(Region).order_by(Region.id)):
-            writer.writerow(
+        spreadsheets.write_csv(
+            handle,
+            ["code", "name", "level", "parent_code", "kind"],
+            (
                 [
                     region.code,
                     region.name,
@@ -187,7 +187,9 @@ def export_regions(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
                     codes.get(region.parent_id, "") if region.parent_id else "",
                     region.kind,
                 ]
-            )
+                for region in session.scalars(select(Region).order_by(Region.id))
+            ),
+        )
     if handle is not sys.stdout:
         handle.close()
 

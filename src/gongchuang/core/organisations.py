@@ -461,6 +461,7 @@ def import_members(
             errors.append({"line": row.line, "message": problem})
         seen.setdefault(phone, row.line)
         parsed.append((row, phone, sorted(set(roles)) or ["member"]))
+    spreadsheets.name_rows(errors, rows, "phone")
     refuse_bad_rows(errors)
     existing = set(
         session.scalars(

@@ -6,8 +6,6 @@ signed webhooks of its organisation (topic `emergency.incident_status`).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Literal
 
@@ -17,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from gongchuang.core import files, organisations, regions
+from gongchuang.core import files, organisations, regions, spreadsheets
 from gongchuang.core.api import PROBLEMS, live_stream
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import AuthenticationRequired, NotFound
@@ -515,13 +513,8 @@ def export_response(session: Session, venue: Organisation, fmt: str) -> Response
     phones = dict(
         session.execute(select(Person.id, Person.phone).where(Person.id.in_(guardians))).all()
     )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(service.AED_COLUMNS)
-    writer.writerows(service.aed_csv_rows(aeds, phones))
-    # With a BOM so that Excel opens the Chinese text as UTF-8.
     return Response(
-        "\ufeff" + out.getvalue(),
+        spreadsheets.csv_download(service.AED_COLUMNS, service.aed_csv_rows(aeds, phones)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="aeds.csv"'},
     )

@@ -165,6 +165,7 @@ def import_points(
                 weight=weight,
             )
         )
+    spreadsheets.name_rows(errors, rows, "label")
     if errors:
         raise InvalidInput(N_("Some rows are not valid; nothing was imported"), errors=errors[:200])
     session.execute(delete(PopulationPoint).where(PopulationPoint.region_id == region.id))

@@ -415,15 +415,17 @@ def _rows_from_geojson(data: bytes) -> list[tuple[int, dict[str, Any]]]:
     try:
         document = json.loads(data.decode("utf-8-sig"))
         features = document["features"] if document.get("type") == "FeatureCollection" else None
-    except (ValueError, AttributeError, KeyError, TypeError):
+    except (ValueError, AttributeError, KeyError, TypeError, RecursionError):
         features = None
     if not isinstance(features, list):
         raise InvalidInput(N_("The file is not a GeoJSON FeatureCollection"))
     rows = []
     for number, feature in enumerate(features, start=1):
-        geometry = (feature or {}).get("geometry") or {}
-        tags = (feature or {}).get("properties") or {}
-        row: dict[str, Any] = {}
+        # Anything that is not an object counts as empty: "needs a location", not a 500.
+        feature = feature if isinstance(feature, dict) else {}
+        geometry = g if isinstance(g := feature.get("geometry"), dict) else {}
+        tags = t if isinstance(t := feature.get("properties"), dict) else {}
+        row: dict[str, Any] = {"_id": str(feature.get("id") or tags.get("@id") or "")[:60]}
         if (
             geometry.get("type") == "Point"
             and isinstance(geometry.get("coordinates"), list)
@@ -446,7 +448,8 @@ def import_aeds(
     session: Session, actor: Principal, organisation: Organisation, data: bytes, filename: str
 ) -> int:
     """CSV/Excel (columns as exported) or GeoJSON with OSM tags: all rows or none."""
-    if filename.lower().endswith((".geojson", ".json")):
+    geojson = filename.lower().endswith((".geojson", ".json"))
+    if geojson:
         rows = _rows_from_geojson(data)
     else:
         sheet = spreadsheets.read_rows(data, filename, AED_HEADERS, set())
@@ -480,6 +483,11 @@ def import_aeds(
         errors.extend({"row": line, **p} for p in problems)
         checked.append(item)
     if errors:
+        # Each bad row named as its file knows it: feature and OSM id, or line and serial.
+        known_as = {line: row.get("_id") or row.get("serial") for line, row in rows}
+        for error in errors:
+            error["feature" if geojson else "line"] = error["row"]
+            error["id"] = known_as.get(error["row"]) or None
         raise InvalidInput(N_("Some rows are not valid; nothing was imported"), errors=errors[:200])
     for item in checked:
         create_aed(session, actor, organisation, item)

@@ -1158,6 +1158,7 @@ def import_records(
     for error in request_errors:
         error["line"] = lines[error["line"] - 1]
     all_errors = sorted(errors + request_errors, key=lambda e: e["line"])
+    spreadsheets.name_rows(all_errors, rows, "phone")
     if all_errors:
         raise InvalidInput(
             N_("%(count)s rows have errors; nothing was stored"),

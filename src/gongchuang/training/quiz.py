@@ -250,6 +250,7 @@ def import_questions(
         seen.setdefault(stem, row.line)
         errors += [{"line": row.line, "message": p} for p in problems]
         parsed.append(item)
+    spreadsheets.name_rows(errors, rows, "stem")
     refuse_bad_rows(errors)
     session.add_all([_question(bank, item) for item in parsed])
     session.flush()

@@ -867,6 +867,7 @@ def import_roster(
         seen_phones.setdefault(phone, row.line)
         seen_ids.setdefault(resident_id, row.line)
         parsed.append((row, phone, resident_id))
+    spreadsheets.name_rows(errors, rows, "phone")  # never the resident ID: it is kept masked
     refuse_bad_rows(errors)
     on_roster = set(
         session.scalars(
