@@ -1,5 +1,6 @@
-"""Redemptions raced by real threads against a committed database (PostgreSQL in the
-PostgreSQL run): stock never oversells and balances never go negative."""
+"""Redemptions, records and objections raced by real threads against a committed database
+(PostgreSQL in the PostgreSQL run): stock never oversells, balances never go negative, a rule's
+cap and one open objection per villager hold when one villager sends several at once."""
 
 from __future__ import annotations
 
@@ -11,12 +12,20 @@ from sqlalchemy import func, select
 
 from gongchuang.core import organisations
 from gongchuang.core.db import Database
-from gongchuang.core.errors import Conflict
+from gongchuang.core.errors import Conflict, InvalidInput
 from gongchuang.core.models import Person
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.points import service, shop
-from gongchuang.points.models import PointsAccount, PointsEntry, Redemption, ShopItem
-from tests.points.conftest import acting
+from gongchuang.points.models import (
+    Objection,
+    PointRecord,
+    PointsAccount,
+    PointsEntry,
+    RecordStatus,
+    Redemption,
+    ShopItem,
+)
+from tests.points.conftest import PointsWorld, acting, pw
 from tests.support.databases import fresh_database
 from tests.support.world import build_world, make_person
 
@@ -106,3 +115,81 @@ def test_one_household_cannot_overspend(db: Database) -> None:
         )
         assert balance == ledger == 0
         assert session.scalar(select(ShopItem.stock).where(ShopItem.id == item_id)) == 98
+
+
+# --- one villager racing themselves ---------------------------------------------------------
+
+
+def _points_world(db: Database, prepare) -> tuple[dict[str, int], object]:  # type: ignore[no-untyped-def]
+    """The points test world (`pw`), committed so that other connections see it, with what
+    `prepare(session, pw)` adds to it."""
+    with db.transaction() as session:
+        built: PointsWorld = pw.__wrapped__(session, build_world(session))
+        prepared = prepare(session, built)
+        ids = {"village": built.village.id, "villager": built.villager.id}
+        return {**ids, "neighbour": built.neighbour.id}, prepared
+
+
+def test_objections_sent_at_once_by_one_villager_leave_one_open(db: Database) -> None:
+    def a_record_in_notice(session, built: PointsWorld) -> int:  # type: ignore[no-untyped-def]
+        record = built.approve(session, built.report(session, built.villager))
+        assert record.status == RecordStatus.in_notice
+        return record.id
+
+    ids, record_id = _points_world(db, a_record_in_notice)
+
+    def object_() -> None:
+        with db.transaction() as session:
+            village = service.get_village_for(session, SYSTEM, ids["village"])
+            record = service.get_record(session, village, record_id)
+            neighbour = session.get(Person, ids["neighbour"])
+            service.raise_objection(session, acting(neighbour), village, record, "没有参加")
+
+    succeeded, errors = race([object_ for _ in range(6)])
+    assert succeeded == 1
+    assert len(errors) == 5 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    assert {e.message for e in errors} == {"You have already objected to this record"}
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(Objection.id))) == 1
+
+
+def test_records_sent_at_once_stay_within_the_rules_cap(db: Database) -> None:
+    """Once a month: six self-reports sent together must not make six records."""
+
+    def once_a_month(session, built: PointsWorld) -> int:  # type: ignore[no-untyped-def]
+        rule = service.get_rule(session, built.catalogue, "GY01")
+        service.revise_rule(
+            session,
+            acting(built.cadre),
+            built.village,
+            "GY01",
+            service.RuleInput(
+                category_id=rule.category_id,
+                title=rule.title,
+                points=rule.points,
+                evidence_required=True,
+                cap_count=1,
+                cap_period="month",
+                reporters=["self", "cadre"],
+            ),
+        )
+        return built.photo(session, built.villager)
+
+    ids, photo = _points_world(db, once_a_month)
+
+    def report() -> None:
+        with db.transaction() as session:
+            village = service.get_village_for(session, SYSTEM, ids["village"])
+            villager = session.get(Person, ids["villager"])
+            service.submit_record(
+                session,
+                acting(villager),
+                village,
+                service.RecordRequest("GY01", villager.id, service.today_local(), "", photo),
+            )
+
+    succeeded, errors = race([report for _ in range(6)])
+    assert succeeded == 1
+    assert len(errors) == 5 and all(isinstance(e, InvalidInput) for e in errors), errors[:2]
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(PointRecord.id))) == 1

@@ -1,6 +1,7 @@
 """Quiz starts and submissions raced by real threads against a committed database (PostgreSQL
 in the PostgreSQL run): one active attempt per participant, one scored submission per attempt,
-and leaderboards equal to the attempts."""
+and leaderboards equal to the attempts; one enrolment per learner and course, one progress row
+per lesson and one completion (one certificate) per enrolment."""
 
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ from sqlalchemy import func, select
 from gongchuang.core import organisations
 from gongchuang.core.db import Database, utcnow
 from gongchuang.core.errors import Conflict
-from gongchuang.core.models import OrganisationKind, Person
+from gongchuang.core.models import AuditEntry, Credential, OrganisationKind, Person
 from gongchuang.core.permissions import SYSTEM
-from gongchuang.training import quiz
-from gongchuang.training.models import QuizAttempt, QuizRegionTally, QuizStanding
+from gongchuang.training import quiz, service
+from gongchuang.training.models import (
+    Enrolment,
+    LessonProgress,
+    QuizAttempt,
+    QuizRegionTally,
+    QuizStanding,
+)
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database
 from tests.support.world import build_world, make_person
-from tests.training.conftest import acting, add_questions, answers_for
+from tests.training.conftest import TrainingWorld, acting, add_questions, answers_for, tw
 
 
 @pytest.fixture
@@ -133,3 +140,98 @@ def test_leaderboards_stay_exact_under_concurrent_submissions(db: Database) -> N
         assert quiz.campaign_totals(session, campaign_id) == (16, 48)
         ranks = sorted(quiz.standing_of(session, campaign_id, k).rank for k in keys)
         assert ranks == list(range(1, 17))
+
+
+# --- one learner racing themselves -----------------------------------------------------------
+
+
+def _training_world(db: Database, prepare) -> tuple[dict[str, int], object]:  # type: ignore[no-untyped-def]
+    """The training test world (`tw`), committed, with what `prepare(session, tw)` adds."""
+    with db.transaction() as session:
+        built: TrainingWorld = tw.__wrapped__(session, build_world(session))
+        prepared = prepare(session, built)
+        return {"learner": built.learner.id, "course": built.course.id}, prepared
+
+
+def _lessons_done(session, built: TrainingWorld, count: int) -> list[int]:  # type: ignore[no-untyped-def]
+    learner = acting(built.learner)
+    service.enrol(session, learner, built.course.id)
+    lessons = [lesson.id for lesson in service.lessons_of(session, built.course.id)]
+    service.record_progress(
+        session, learner, [service.ProgressItem(i, 0, True, utcnow()) for i in lessons[:count]]
+    )
+    return lessons
+
+
+def _pass_course_quiz(session, built: TrainingWorld) -> None:  # type: ignore[no-untyped-def]
+    participant = quiz.participant_for_person(session, acting(built.learner))
+    attempt = quiz.start_attempt(session, built.course_quiz, participant)
+    quiz.submit_attempt(
+        session, attempt.id, participant.key, "key-passed", answers_for(session, attempt)
+    )
+
+
+def _as_learner(db: Database, ids: dict[str, int], work):  # type: ignore[no-untyped-def]
+    def attempt() -> None:
+        with db.transaction() as session:
+            work(session, acting(session.get(Person, ids["learner"])))
+
+    return attempt
+
+
+def test_enrolments_sent_at_once_make_one(db: Database) -> None:
+    ids, _ = _training_world(db, lambda session, built: None)
+    enrol = _as_learner(db, ids, lambda session, who: service.enrol(session, who, ids["course"]))
+    succeeded, errors = race([enrol for _ in range(6)])
+    assert (succeeded, errors) == (6, [])
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(Enrolment.id))) == 1
+
+
+def test_the_last_lesson_sent_from_two_phones_at_once_completes_the_course_once(
+    db: Database,
+) -> None:
+    def all_but_the_last_lesson(session, built: TrainingWorld) -> int:  # type: ignore[no-untyped-def]
+        lessons = _lessons_done(session, built, 1)
+        _pass_course_quiz(session, built)
+        return lessons[-1]
+
+    ids, last = _training_world(db, all_but_the_last_lesson)
+    sync = _as_learner(
+        db,
+        ids,
+        lambda session, who: service.record_progress(
+            session, who, [service.ProgressItem(last, 30, True, utcnow())]
+        ),
+    )
+    succeeded, errors = race([sync for _ in range(4)])
+    assert (succeeded, errors) == (4, [])
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(LessonProgress.id))) == 2
+        assert session.scalar(select(func.count(Credential.id))) == 1
+        enrolment = session.scalar(select(Enrolment))
+        assert enrolment.completed_at is not None and enrolment.certificate_code
+
+
+def test_completing_a_course_twice_at_once_issues_one_certificate(db: Database) -> None:
+    def lessons_done_and_quiz_dropped(session, built: TrainingWorld) -> None:  # type: ignore[no-untyped-def]
+        _lessons_done(session, built, 2)
+        # The publisher drops the final quiz: the learner has met every requirement left, and
+        # completes the course by hand (a double tap sends it twice).
+        built.course.quiz_campaign_id = None
+        session.flush()
+
+    ids, _ = _training_world(db, lessons_done_and_quiz_dropped)
+    complete = _as_learner(
+        db, ids, lambda session, who: service.complete_course(session, who, ids["course"])
+    )
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(Enrolment.completed_at)) is None
+    succeeded, errors = race([complete for _ in range(4)])
+    assert (succeeded, errors) == (4, [])
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(Credential.id))) == 1
+        completions = session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "training.course.complete")
+        )
+        assert completions == 1

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -210,6 +211,15 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("incident_id", "person_id", name="uq_emergency_alert_person"),
         Index("ix_emergency_alert_person_status", "person_id", "status"),
+        # A responder helps at one incident at a time, held by the database: two alerts
+        # accepted at the same moment cannot both stand.
+        Index(
+            "uq_emergency_alert_accepted",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status = 'accepted'"),
+            postgresql_where=text("status = 'accepted'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

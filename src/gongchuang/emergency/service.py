@@ -1311,12 +1311,18 @@ def answer(session: Session, actor: Principal, alert_id: int, accept: bool) -> A
         raise Conflict(N_("You have already answered this alert"))
     if accept and _busy_person_ids(session, [alert.person_id], incident.id):
         raise Conflict(N_("You are already helping at another incident"))
-    # Conditional so that a double tap, or two devices, answer once.
-    result = session.execute(
-        update(Alert)
-        .where(Alert.id == alert.id, Alert.status == alert.status)
-        .values(status=wanted, answered_at=utcnow())
-    )
+    # Conditional so that a double tap, or two devices, answer once. Two alerts of other
+    # incidents accepted at the same moment both pass the check above: the unique index on
+    # accepted alerts lets one stand.
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                update(Alert)
+                .where(Alert.id == alert.id, Alert.status == alert.status)
+                .values(status=wanted, answered_at=utcnow())
+            )
+    except IntegrityError:
+        raise Conflict(N_("You are already helping at another incident")) from None
     if not getattr(result, "rowcount", 0):
         raise Conflict(N_("You have already answered this alert"))
     session.refresh(alert)

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit, events, files, notifications, spreadsheets
@@ -887,6 +888,23 @@ def _check_evidence(session: Session, actor: Principal, file_id: int | None) -> 
         )
 
 
+def _lock_members(session: Session, village_id: int, person_ids: list[int]) -> None:
+    """Serialise the records of these villagers: a cap ("once a month") is a count read before
+    the insert, so two submissions at the same moment would both find room. The second waits
+    here for the first to commit, then counts its record. In ascending order, so batches never
+    deadlock. SQLite's writers are already serialised (BEGIN IMMEDIATE)."""
+    if person_ids:
+        session.execute(
+            select(Membership.id)
+            .where(
+                Membership.organisation_id == village_id,
+                Membership.person_id.in_(sorted(set(person_ids))),
+            )
+            .order_by(Membership.id)
+            .with_for_update()
+        )
+
+
 def _validate_request(
     session: Session,
     actor: Principal,
@@ -999,6 +1017,7 @@ def submit_record(
         raise NotFound()
     catalogue = get_catalogue(session, village)
     request.note = clean_text(request.note, "note", max_length=1000, required=False)
+    _lock_members(session, village.id, [request.person_id])
     rule, household = _validate_request(session, actor, village, catalogue, request)
     record = _new_record(village, actor, rule, household, request, None)
     session.add(record)
@@ -1019,6 +1038,7 @@ def _validate_batch(
 ) -> tuple[list[tuple[RecordRequest, PointRule, Household | None]], list[dict[str, Any]]]:
     """Every request checked, caps counted across the batch; errors name each line."""
     catalogue = get_catalogue(session, village)
+    _lock_members(session, village.id, [r.person_id for r in requests])
     errors: list[dict[str, Any]] = []
     valid: list[tuple[RecordRequest, PointRule, Household | None]] = []
     seen: dict[tuple[str, int], int] = defaultdict(int)
@@ -1600,8 +1620,14 @@ def raise_objection(
         reason=reason,
         status=ObjectionStatus.open,
     )
-    session.add(objection)
-    session.flush()
+    try:
+        # Two sent at once both pass the check above: the unique index on open objections
+        # keeps one, and the savepoint keeps the rest of the request's work.
+        with session.begin_nested():
+            session.add(objection)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(N_("You have already objected to this record")) from None
     audit.record(
         session,
         actor,

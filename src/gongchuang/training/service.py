@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, credentials, events, notifications, people, spreadsheets
@@ -360,8 +361,17 @@ def enrol(session: Session, actor: Principal, course_id: int) -> Enrolment:
         return existing
     person = people.get_person(session, actor.person_id)
     enrolment = Enrolment(course_id=course.id, person_id=person.id, region_id=person.home_region_id)
-    session.add(enrolment)
-    session.flush()
+    try:
+        # One enrolment per learner and course (a unique pair): of two taps at once the second
+        # gets the first's enrolment, as it would a moment later.
+        with session.begin_nested():
+            session.add(enrolment)
+            session.flush()
+    except IntegrityError:
+        winner = enrolment_of(session, person.id, course.id)
+        if winner is None:
+            raise
+        return winner
     audit.record(session, actor, "training.enrol", "training_course", course.id)
     return enrolment
 
@@ -400,14 +410,19 @@ def record_progress(session: Session, actor: Principal, items: list[ProgressItem
         )
     }
     # The learner's enrolments and progress rows for these lessons, read once: a queue from a
-    # phone that was offline during a video holds many items for the same lesson.
+    # phone that was offline during a video holds many items for the same lesson. The
+    # enrolments are locked so that a second queue sent at the same moment (two phones) waits
+    # and then finds the progress rows this one adds (one per lesson, a unique pair).
     enrolments = {
         e.course_id: e
         for e in session.scalars(
-            select(Enrolment).where(
+            select(Enrolment)
+            .where(
                 Enrolment.person_id == actor.person_id,
                 Enrolment.course_id.in_({lesson.course_id for lesson in lessons.values()}),
             )
+            .order_by(Enrolment.id)
+            .with_for_update()
         )
     }
     rows = {
@@ -550,8 +565,18 @@ def complete_course(session: Session, actor: Principal, course_id: int) -> Enrol
 def _finish_course(session: Session, enrolment: Enrolment) -> None:
     course = session.get(Course, enrolment.course_id)
     assert course is not None
-    enrolment.completed_at = utcnow()
-    enrolment.certificate_code = secrets.token_urlsafe(12)
+    # Once per enrolment: a last lesson synced from two phones, or a lesson and the quiz passed
+    # at the same moment, must not issue two certificates (the conditional UPDATE waits for
+    # the other transaction on PostgreSQL, then finds the course already complete).
+    finished = session.execute(
+        update(Enrolment)
+        .where(Enrolment.id == enrolment.id, Enrolment.completed_at.is_(None))
+        .values(completed_at=utcnow(), certificate_code=secrets.token_urlsafe(12))
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(enrolment, ["completed_at", "certificate_code"])
+    if finished.rowcount != 1:  # type: ignore[attr-defined]
+        return
     if course.credential_kind:
         enrolment.credential_id = _issue(
             session,

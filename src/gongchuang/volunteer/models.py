@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -128,6 +129,16 @@ class Signup(Base):
     __table_args__ = (
         Index("ix_volunteer_signup_shift_status", "shift_id", "status"),
         Index("ix_volunteer_signup_person", "person_id", "status"),
+        # One live sign-up per volunteer and shift, held by the database: five requests sent at
+        # once cannot take five places. A cancelled row may stay beside the live one.
+        Index(
+            "uq_volunteer_signup_active",
+            "shift_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.config import get_settings
@@ -761,9 +762,25 @@ def _free_place(session: Session, shift_id: int) -> None:
     )
 
 
+def _lock_volunteers(session: Session, person_ids: list[int]) -> None:
+    """Serialise the work of these volunteers that reads then writes their own rows (one
+    sign-up per shift, no two shifts at once, claims per benefit): a second request of the same
+    person waits here until the first commits, then sees what it wrote. In ascending order, so
+    two callers locking several never deadlock. SQLite needs no lock: its writers are already
+    serialised (BEGIN IMMEDIATE)."""
+    if person_ids:
+        session.execute(
+            select(Volunteer.id)
+            .where(Volunteer.person_id.in_(sorted(set(person_ids))))
+            .order_by(Volunteer.id)
+            .with_for_update()
+        )
+
+
 def sign_up(session: Session, actor: Principal, shift_id: int) -> Signup:
     """A place on the shift, or a place on its waitlist when it is full."""
     volunteer = require_volunteer(session, actor)
+    _lock_volunteers(session, [volunteer.person_id])
     shift = session.get(Shift, shift_id)
     if shift is None:
         raise NotFound()
@@ -773,22 +790,33 @@ def sign_up(session: Session, actor: Principal, shift_id: int) -> Signup:
     if shift.starts_at <= utcnow():
         raise Conflict(N_("This shift has already started"))
     _check_requirements(session, volunteer, activity, shift)
+    # The live row first: a placement by a call may have added one beside a cancelled one.
     existing = session.scalar(
-        select(Signup).where(Signup.shift_id == shift.id, Signup.person_id == volunteer.person_id)
+        select(Signup)
+        .where(Signup.shift_id == shift.id, Signup.person_id == volunteer.person_id)
+        .order_by((Signup.status == SignupStatus.cancelled).asc(), Signup.id.desc())
+        .limit(1)
     )
     if existing is not None and existing.status != SignupStatus.cancelled:
         raise Conflict(N_("You have already signed up for this shift"))
     clash = _overlapping(session, volunteer.person_id, shift)
     if clash is not None:
         raise Conflict(N_("You are already signed up for a shift at the same time"))
-    status = SignupStatus.confirmed if _take_place(session, shift.id) else SignupStatus.waitlisted
-    if existing is None:
-        existing = Signup(shift_id=shift.id, person_id=volunteer.person_id, status=status)
-        session.add(existing)
-    else:  # signing up again after cancelling: the same row, back at the end of any queue
-        existing.status = status
-        existing.created_at = utcnow()
-    session.flush()
+    try:
+        # The unique index on live sign-ups is the last word; its savepoint also gives back
+        # the place taken here.
+        with session.begin_nested():
+            taken = _take_place(session, shift.id)
+            status = SignupStatus.confirmed if taken else SignupStatus.waitlisted
+            if existing is None:
+                existing = Signup(shift_id=shift.id, person_id=volunteer.person_id, status=status)
+                session.add(existing)
+            else:  # signing up again after cancelling: the same row, back at the end of any queue
+                existing.status = status
+                existing.created_at = utcnow()
+            session.flush()
+    except IntegrityError:
+        raise Conflict(N_("You have already signed up for this shift")) from None
     session.refresh(shift, ["taken"])
     return existing
 
@@ -1279,8 +1307,12 @@ def leave_feedback(
         rating=rating,
         comment=clean_text(comment, "comment", max_length=1000, required=False),
     )
-    session.add(feedback)
-    session.flush()
+    try:
+        with session.begin_nested():  # the unique signup_id decides between two sent at once
+            session.add(feedback)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(N_("You have already given feedback for this shift")) from None
     return feedback
 
 
@@ -1461,12 +1493,9 @@ def claim_benefit(session: Session, actor: Principal, benefit_id: int) -> Benefi
             stars=benefit.min_star,
             hours=benefit.min_hours,
         )
-    # Serialise one person's claims on one benefit, then count them.
-    session.execute(
-        select(VolunteerTotal.person_id)
-        .where(VolunteerTotal.person_id == volunteer.person_id)
-        .with_for_update()
-    )
+    # Serialise one person's claims, then count them. (The totals row locked here before does
+    # not exist until a first hour is verified, so a benefit open to new volunteers had no lock.)
+    _lock_volunteers(session, [volunteer.person_id])
     used = session.scalar(
         select(func.count(BenefitClaim.id)).where(
             BenefitClaim.benefit_id == benefit.id, BenefitClaim.person_id == volunteer.person_id
@@ -1666,6 +1695,9 @@ def answer_call(
         )
     if not 0.5 <= max_km <= 200 or not 1 <= max_shifts <= 60:
         raise InvalidInput(N_("Distance 0.5 to 200 km, 1 to 60 shifts"))
+    # One answer per call and volunteer (a unique pair): a second request waits for the first
+    # and then updates the row it wrote.
+    _lock_volunteers(session, [volunteer.person_id])
     row = session.scalar(
         select(CallVolunteer).where(
             CallVolunteer.call_id == call.id, CallVolunteer.person_id == volunteer.person_id
@@ -1703,19 +1735,26 @@ def fill_call(session: Session, actor: Principal, call: Call) -> int:
         .where(CallVolunteer.call_id == call.id)
         .order_by(CallVolunteer.created_at, CallVolunteer.id)
     ).all()
+    # The volunteers' own sign-ups cannot change under us (they sign up under the same lock).
+    _lock_volunteers(session, [a.person_id for a, _ in answers])
     taken_by: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     existing = session.execute(
-        select(Signup.person_id, Shift.starts_at, Shift.ends_at, Signup.shift_id)
+        select(Signup.person_id, Shift.starts_at, Shift.ends_at, Signup.shift_id, Signup.status)
         .join(Shift, Shift.id == Signup.shift_id)
         .where(
             Signup.person_id.in_([a.person_id for a, _ in answers]),
-            Signup.status.in_([SignupStatus.confirmed, SignupStatus.checked_in]),
+            Signup.status != SignupStatus.cancelled,
             Shift.ends_at > now,
         )
     ).all()
-    already: set[tuple[int, int]] = set()
-    for person_id, starts, ends, shift_id in existing:
-        taken_by[person_id].append((starts, ends))
+    already: set[tuple[int, int]] = set()  # any live sign-up: never a second one
+    shifts_held: dict[int, int] = defaultdict(int)  # towards each one's number of shifts
+    for person_id, starts, ends, shift_id, status in existing:
+        # The same shifts as `_overlapping` counts for a sign-up, a waitlist place included.
+        if status in (SignupStatus.confirmed, SignupStatus.waitlisted, SignupStatus.checked_in):
+            taken_by[person_id].append((starts, ends))
+        if status in (SignupStatus.confirmed, SignupStatus.checked_in):
+            shifts_held[person_id] += 1
         already.add((person_id, shift_id))
     placed = 0
     new_rows: list[dict[str, Any]] = []
@@ -1733,7 +1772,7 @@ def fill_call(session: Session, actor: Principal, call: Call) -> int:
                 continue  # they said when they can come
             candidates.append((round(km, 1), shift.starts_at, shift))
         candidates.sort(key=lambda c: (c[0], c[1]))
-        mine = len([1 for p, _ in already if p == answer.person_id])
+        mine = shifts_held[answer.person_id]
         for _, _, shift in candidates:
             if mine >= answer.max_shifts:
                 break
