@@ -36,8 +36,9 @@ def _pg_conninfo(url: str) -> str:
 
 
 def create_app(database: Database | None = None, *, background: bool | None = None) -> FastAPI:
-    """Build the app. `background` starts the outbox dispatcher, the job worker thread and (on
-    PostgreSQL) the LISTEN thread; tests that drive services directly turn it off."""
+    """Build the app. `background` starts the outbox dispatcher, the job worker thread and the
+    live updates' reader (LISTEN on PostgreSQL, the log's follower on SQLite); tests that drive
+    services directly turn it off."""
     settings = get_settings()
     run_background = settings.run_dispatcher if background is None else background
 
@@ -52,6 +53,12 @@ def create_app(database: Database | None = None, *, background: bool | None = No
                 listener = live.PostgresListener(_pg_conninfo(db.url))
                 listener.start()
                 stoppers.append(listener.stop)
+            else:
+                # SQLite has no LISTEN: this process follows the live event log, so updates
+                # from the job worker, the demo replay or another process reach its pages.
+                follower = live.LogFollower(db)
+                follower.start()
+                stoppers.append(follower.stop)
             dispatcher = events.Dispatcher(db)
             dispatcher.start()
             stoppers.append(dispatcher.stop)

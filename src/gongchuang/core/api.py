@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -497,30 +496,48 @@ def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -
 
 def live_stream(request: Request, channel: str) -> StreamingResponse:
     """A Server-Sent Events response for one channel. The subscription is made before the
-    headers go out: the browser's `open` means nothing announced from then on is missed."""
+    headers go out: the browser's `open` means nothing announced from then on is missed. A
+    browser reconnecting after a dropped stream sends the last id it saw (Last-Event-ID) and
+    is first sent what it missed meanwhile, from the live event log."""
     queue = live.broker.subscribe(channel)
     return StreamingResponse(
-        _sse_events(request, channel, queue),
+        _sse_events(request, channel, queue, _last_event_id(request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+def _last_event_id(request: Request) -> int | None:
+    value = request.headers.get("last-event-id", "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def _sse(message: live.LiveMessage) -> str:
+    return f"id: {message.id}\nevent: {message.event}\ndata: {message.data}\n\n"
+
+
 async def _sse_events(
-    request: Request, channel: str, queue: asyncio.Queue[str]
+    request: Request, channel: str, queue: asyncio.Queue[live.LiveMessage], after: int | None
 ) -> AsyncIterator[str]:
     """The events of a subscribed channel, with a heartbeat so proxies keep it open."""
     try:
         yield "retry: 3000\n: connected\n\n"
+        replayed: set[int] = set()
+        if after is not None:
+            # Read after subscribing: an update committed meanwhile is in the log or the
+            # queue (or both: it is sent once).
+            missed = await run_in_threadpool(live.replay, get_database(request), channel, after)
+            for message in missed:
+                replayed.add(message.id)
+                yield _sse(message)
         while not await request.is_disconnected():
             try:
                 message = await asyncio.wait_for(queue.get(), timeout=15)
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            decoded = json.loads(message)
-            data = json.dumps(decoded["data"], ensure_ascii=False)
-            yield f"event: {decoded['event']}\ndata: {data}\n\n"
+            if message.id not in replayed:
+                yield _sse(message)
     finally:
         live.broker.unsubscribe(channel, queue)
 

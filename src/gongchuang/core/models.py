@@ -321,3 +321,20 @@ class StoredFile(Base):
     original_name: Mapped[str] = mapped_column(String(255))
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveEvent(Base):
+    """A live update announced by a committed transaction, kept for a few minutes: server
+    processes follow this log on SQLite (so updates from any process reach open pages), and a
+    reconnecting stream is sent what it missed by id (Last-Event-ID), on both databases."""
+
+    __tablename__ = "live_event"
+    # AUTOINCREMENT: SQLite would otherwise reuse the ids of pruned rows, and a follower that
+    # reads `id > last` would never see the reused ones.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(100))
+    data: Mapped[str] = mapped_column(Text)  # JSON, sent as the SSE data line as it is
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
