@@ -14,15 +14,40 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _pragma(connection: Connection, statement: str) -> None:
+    """On the DB-API connection, outside any transaction (SQLAlchemy would begin one first,
+    and the engine's BEGIN IMMEDIATE with it)."""
+    if connection.in_transaction():
+        connection.commit()
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(statement)
+
+
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a SQLite table (copy, drop, rename): with foreign keys enforced,
+        # dropping a table other rows point to fails (an AED that alerts refer to). SQLite
+        # ignores this pragma inside a transaction, so it is set before; the keys are checked
+        # once the migration is done.
+        _pragma(connection, "PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+    finally:
+        if sqlite:
+            _pragma(connection, "PRAGMA foreign_keys=ON")
 
 
 def run_migrations_online() -> None:

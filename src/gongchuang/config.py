@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     map_tile_url: str = ""
     map_tile_attribution: str = ""
     map_tile_crs: str = "WGS84"
+    # Years of China's holiday arrangement (public holidays, make-up working days) that the
+    # chinese_calendar package does not know yet: see gongchuang.core.workdays.
+    holiday_calendar_file: Path | None = None
+
+    @field_validator("upload_max_bytes")
+    @classmethod
+    def _within_the_request_ceiling(cls, value: int) -> int:
+        from gongchuang.core.limits import UPLOAD_FILE_CEILING
+
+        if not 0 < value <= UPLOAD_FILE_CEILING:
+            raise ValueError(f"must be between 1 and {UPLOAD_FILE_CEILING} bytes")
+        return value
 
 
 @lru_cache

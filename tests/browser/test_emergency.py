@@ -270,9 +270,19 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     expect(page.locator("table").first).to_contain_text("pads_expired")
     check_accessibility(page)
     page.get_by_role("link", name="编辑AED：新化示范购物中心一楼服务台").click()
-    page.get_by_label("可取用时间（如 24/7、Mo-Su 10:00-22:00）").fill("every day")
+    edit_url = page.url
+    page.get_by_label("可取用时间").fill("every day")
     page.get_by_role("button", name="保存").click()
     expect(page.locator("main")).to_contain_text("AED的部分信息无效")
+    expect(page.locator("main")).to_contain_text("opening_hours")  # which field, and why
+    # Nobody knows the hours: left empty, the AED shows as "maybe", never as always open.
+    page.goto(edit_url)
+    page.get_by_label("可取用时间").fill("")
+    page.get_by_role("button", name="保存").click()
+    row = page.locator("tr", has_text="新化示范购物中心一楼服务台")
+    expect(row).to_contain_text("不明")
+    expect(row).to_contain_text("可能可用：开放时间不明")
+    check_accessibility(page)
     page.goto("/emergency")
     page.get_by_role("link", name="新化示范购物中心的AED与急救员").click()
     with page.expect_download() as download:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gongchuang.emergency import matching, opening_hours
+from gongchuang.emergency import matching
 from tests.emergency.conftest import SITE, at
 
 
@@ -118,19 +116,3 @@ def test_greedy_placement_picks_the_heaviest_uncovered_cluster_first() -> None:
     weights = np.array([100, 100, 50])
     chosen = matching.greedy_placement(lats, lngs, weights, np.zeros(3, bool), 300, 5)
     assert chosen[0][1] == 200 and chosen[1] == (2, 50) and len(chosen) == 2
-
-
-def test_opening_hours_in_osm_syntax() -> None:
-    mall = opening_hours.parse("Mo-Fr 08:00-18:00; Sa,Su 10:00-16:00")
-    assert mall.is_open(datetime(2026, 11, 23, 9, 0))  # Monday
-    assert not mall.is_open(datetime(2026, 11, 23, 3, 0))
-    assert not mall.is_open(datetime(2026, 11, 28, 9, 0))  # Saturday, before 10
-    night = opening_hours.parse("Mo-Su 22:00-06:00")
-    assert night.is_open(datetime(2026, 11, 24, 2, 0)) and not night.is_open(
-        datetime(2026, 11, 24, 12, 0)
-    )
-    assert opening_hours.parse("24/7").always
-    closed_sunday = opening_hours.parse("08:00-20:00; Su off")
-    assert not closed_sunday.is_open(datetime(2026, 11, 29, 12, 0))
-    for bad in ("Mo-Fr 8-18", "Xy 08:00-10:00", "Mo 10:00-10:00"):
-        assert not opening_hours.is_valid(bad)

@@ -79,6 +79,7 @@ def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) 
     name = (names or {}).get(aed.organisation_id) or organisations.get_organisation(
         session, aed.organisation_id
     ).name
+    now = utcnow()
     return AedPublic(
         id=aed.id,
         lat=aed.lat,
@@ -86,7 +87,9 @@ def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) 
         address=aed.address,
         indoor_directions=aed.indoor_directions,
         opening_hours=aed.opening_hours,
-        usable_now=service.usable_at(aed, utcnow()),
+        follows_workdays=aed.follows_workdays,
+        hours_now=service.hours_now(aed, now).value,
+        usable_now=service.usable_at(aed, now),
         organisation_name=name,
     )
 

@@ -5,7 +5,7 @@ the next K AEDs would add the most."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -16,7 +16,7 @@ from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Region
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import local_today
+from gongchuang.core.web import SHANGHAI, local_today
 from gongchuang.emergency import matching, opening_hours, service
 from gongchuang.emergency.models import Aed, PopulationPoint
 
@@ -43,7 +43,7 @@ class CoverageReport:
     suggestions: list[Suggestion]
     share_after: float
     point_rows: list[tuple[float, float, int, bool]]  # lat, lng, weight, covered at all hours
-    aed_rows: list[tuple[float, float, str, bool]]  # lat, lng, opening hours, usable today
+    aed_rows: list[tuple[float, float, str, bool]]  # lat, lng, opening hours, in service that day
 
 
 def _points(session: Session, region: Region) -> list[PopulationPoint]:
@@ -75,21 +75,19 @@ def report(
                 )
             )
         )
-    # The next such weekday, for expiry dates; opening hours only depend on weekday and hour.
+    # The next such weekday, a real date: expiry dates, public holidays and make-up working
+    # days apply as they will that day. An AED whose hours are unknown covers nobody here.
     today = local_today()
     day = today + timedelta(days=(weekday - today.weekday()) % 7)
-    schedules = []
-    for aed in aeds:
-        try:
-            schedule = opening_hours.parse(aed.opening_hours)
-        except opening_hours.OpeningHoursError:
-            schedule = None
-        schedules.append(None if service.aed_problems(aed, day) else schedule)
+    in_service = [not service.aed_problems(aed, day) for aed in aeds]
     by_hour = []
     always = np.ones(len(points), dtype=bool)
     for hour in range(24):
+        moment = datetime.combine(day, time(hour, 30), tzinfo=SHANGHAI)
         open_now = [
-            a for a, s in zip(aeds, schedules, strict=True) if s and s.open_at_hour(weekday, hour)
+            a
+            for a, ok in zip(aeds, in_service, strict=True)
+            if ok and service.hours_now(a, moment) is opening_hours.Availability.open
         ]
         index = matching.GeoIndex(
             [a.id for a in open_now], [a.lat for a in open_now], [a.lng for a in open_now]
@@ -119,8 +117,8 @@ def report(
         share_after=round(after, 4),
         point_rows=[(p.lat, p.lng, p.weight, bool(c)) for p, c in zip(points, always, strict=True)],
         aed_rows=[
-            (a.lat, a.lng, a.opening_hours, s is not None)
-            for a, s in zip(aeds, schedules, strict=True)
+            (a.lat, a.lng, a.opening_hours or "", ok)
+            for a, ok in zip(aeds, in_service, strict=True)
         ],
     )
 

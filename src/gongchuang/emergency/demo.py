@@ -67,8 +67,16 @@ AEDS = [
         "Mo-Fr 08:00-22:00; Sa,Su 09:00-17:00",
     ),
     ("college", (-200, -150), "示范职业技术学院学生宿舍3栋", "宿舍楼门卫室内，24小时有人", "24/7"),
-    ("college", (120, -260), "示范职业技术学院教学楼A座", "A座一楼东侧楼梯口", "Mo-Fr 07:00-22:00"),
+    (
+        "college",
+        (120, -260),
+        "示范职业技术学院教学楼A座",
+        "A座一楼东侧楼梯口",
+        "Mo-Fr 07:00-22:00; PH off",
+    ),
 ]
+# Buildings that keep to the working calendar: open on make-up working days (调休).
+FOLLOW_WORKDAYS = {"示范职业技术学院教学楼A座"}
 
 
 def _at(origin: tuple[float, float], north_m: float, east_m: float) -> tuple[float, float]:
@@ -137,6 +145,7 @@ def load_demo(
                 address=address,
                 indoor_directions=directions,
                 opening_hours=hours,
+                follows_workdays=address in FOLLOW_WORKDAYS,
                 battery_expires_on=today + timedelta(days=rng.randint(20, 900)),
                 # The cinema AED's pads ran out: it shows up as not usable, with a reminder.
                 pads_expire_on=today - timedelta(days=3)

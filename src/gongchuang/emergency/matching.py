@@ -24,6 +24,7 @@ from gongchuang.core.geo import EARTH_RADIUS_M
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 # Grid cells for the database index: 0.01° is about 1.1 km north-south.
 CELL_DEG = 0.01
@@ -196,20 +197,30 @@ class Candidates:
 
 @dataclass
 class AedSites:
-    """AEDs usable now near the incident."""
+    """AEDs a responder may fetch now near the incident: known to be open, or (hours_known
+    false) with opening hours nobody recorded, taken only when no open one lies on the way."""
 
     aed_ids: IntArray
     lats: FloatArray
     lngs: FloatArray
+    hours_known: BoolArray | None = None
 
     @classmethod
-    def of(cls, rows: Iterable[tuple[int, float, float]]) -> AedSites:
+    def of(
+        cls, rows: Iterable[tuple[int, float, float] | tuple[int, float, float, bool]]
+    ) -> AedSites:
         rows = list(rows)
         return cls(
             np.array([r[0] for r in rows], dtype=np.int64),
             np.array([r[1] for r in rows], dtype=np.float64),
             np.array([r[2] for r in rows], dtype=np.float64),
+            np.array([bool(r[3]) if len(r) > 3 else True for r in rows], dtype=bool),
         )
+
+    def known(self) -> BoolArray:
+        if self.hours_known is None:
+            return np.ones(len(self.aed_ids), dtype=bool)
+        return self.hours_known
 
 
 @dataclass(frozen=True)
@@ -299,11 +310,18 @@ def plan(
             for column, candidate in enumerate(aeds.aed_ids):
                 if int(candidate) in taken:
                     costs[column] = np.inf
-            best = int(np.argmin(costs))
-            if costs[best] <= direct_m * (1 + policy.aed_detour_percent / 100) + 1e-6:
-                route, aed_id, distance = "via_aed", int(aeds.aed_ids[best]), float(costs[best])
-                taken.add(aed_id)
-                via_count += 1
+            limit = direct_m * (1 + policy.aed_detour_percent / 100) + 1e-6
+            known = aeds.known()
+            # An AED known to be open first; one whose hours are unknown only if none is.
+            for pool in (known, ~known):
+                pooled = np.where(pool, costs, np.inf)
+                best = int(np.argmin(pooled))
+                if pooled[best] <= limit:
+                    route, aed_id = "via_aed", int(aeds.aed_ids[best])
+                    distance = float(pooled[best])
+                    taken.add(aed_id)
+                    via_count += 1
+                    break
         total += 1
         plans.append(
             Assignment(

@@ -54,8 +54,12 @@ class Aed(Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     indoor_directions: Mapped[str] = mapped_column(Text, default="")
     photo_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
-    # OpenStreetMap `opening_hours` (a subset): "24/7", "Mo-Fr 08:00-18:00; Sa,Su 10:00-16:00"
-    opening_hours: Mapped[str] = mapped_column(String(200), default="24/7")
+    # OpenStreetMap `opening_hours` ("24/7", "Mo-Fr 08:00-18:00; PH off"); None: not known,
+    # as a missing OSM tag means (never taken as always open).
+    opening_hours: Mapped[str | None] = mapped_column(String(200))
+    # Keeps to China's working calendar (a school, an office): open as on a weekday on a
+    # make-up working day (调休), closed as on a weekend on a public holiday.
+    follows_workdays: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=AedStatus.active)
     battery_expires_on: Mapped[date | None] = mapped_column(Date)
     pads_expire_on: Mapped[date | None] = mapped_column(Date)

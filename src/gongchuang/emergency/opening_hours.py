@@ -1,105 +1,195 @@
-"""When an AED can be reached, in the OpenStreetMap `opening_hours` syntax (the common subset):
-"24/7", "Mo-Fr 08:00-18:00; Sa,Su 10:00-16:00", "08:00-22:00", "Mo-Su 22:00-06:00", "Su off".
-Later rules override earlier ones for the days they name, as in OSM."""
+"""When an AED can be reached: OpenStreetMap's `opening_hours`, the whole specification, as
+implemented by `opening-hours-py` (ranges by month and week, several ranges a day, times past
+midnight, `sunrise-sunset`, comments, fallback rules, `unknown`), evaluated in Beijing time.
+
+Public holidays (`PH`) are China's, as the State Council announces them (core.workdays): the
+library's own calendar for China knows only the first day of each festival (it has 1 October
+as a holiday but not the rest of the National Day week). So on each day evaluated, every `PH`
+of the expression is replaced by the weekdays of the two days the evaluation can touch (that
+day, and the day before for a range running past midnight) that are public holidays: the
+expression then reads exactly as OSM means it on that day. For a year whose arrangement is not
+known, the library's own calendar is used (the statutory first days).
+
+An AED may also follow the working calendar (`follows_workdays`: a school or an office): on a
+make-up working day (调休上班) it keeps the hours of an ordinary weekday, and on a public holiday
+(unless its hours say what it does then with `PH`) those of an ordinary weekend day.
+
+No hours at all means unknown, as in OSM: never "always open".
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 
+import opening_hours as osm
+from opening_hours import OpeningHours, State
+
+from gongchuang.core import workdays
+from gongchuang.core.web import SHANGHAI
+from gongchuang.core.workdays import DayKind
+
+ParserError: type[Exception] = getattr(osm, "ParserError")  # noqa: B009  # not in its stub
+
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_TIME = r"(?:[01]\d|2[0-4]):[0-5]\d"
-_RANGE = re.compile(rf"^({_TIME})-({_TIME})$")
-_DAYSPEC = re.compile(r"^(Mo|Tu|We|Th|Fr|Sa|Su)(?:-(Mo|Tu|We|Th|Fr|Sa|Su))?$")
+# `PH`, `PH +1 day`, `PH -2 days`, followed (intersection) by a weekday range or not.
+_PH = re.compile(
+    r"(?<![A-Za-z])PH(?:\s*(?P<sign>[+-])\s*(?P<days>\d+)\s*days?)?(?![A-Za-z])"
+    r"(?P<weekdays>\s+(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:\s*[-,]\s*(?:Mo|Tu|We|Th|Fr|Sa|Su))*"
+    r"(?![A-Za-z\[]))?"
+)
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 class OpeningHoursError(ValueError):
-    pass
+    """The text is not OSM `opening_hours`; the message says where and what was expected."""
 
 
-def _minutes(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
+class Availability(StrEnum):
+    open = "open"
+    closed = "closed"
+    unknown = "unknown"
 
 
-@dataclass(frozen=True)
-class Schedule:
-    # For each weekday (0 = Monday), the open minute ranges [start, end) of that day; a range
-    # past midnight spills into the next day.
-    days: tuple[tuple[tuple[int, int], ...], ...]
-    text: str
-
-    @property
-    def always(self) -> bool:
-        return all(day == ((0, 1440),) for day in self.days)
-
-    def is_open(self, local: datetime) -> bool:
-        minute = local.hour * 60 + local.minute
-        weekday = local.weekday()
-        if any(start <= minute < end for start, end in self.days[weekday]):
-            return True
-        yesterday = self.days[(weekday - 1) % 7]
-        return any(end > 1440 and minute < end - 1440 for _, end in yesterday)
-
-    def open_at_hour(self, weekday: int, hour: int) -> bool:
-        return self.is_open(datetime.combine(datetime(2024, 1, 1 + weekday).date(), time(hour)))
+_STATES = {State.OPEN: Availability.open, State.CLOSED: Availability.closed}
 
 
-def _days(spec: str) -> list[int]:
-    chosen: list[int] = []
-    for part in spec.split(","):
-        match = _DAYSPEC.match(part.strip())
-        if not match:
-            raise OpeningHoursError(f"unknown days {part!r}")
-        first = DAYS.index(match.group(1))
-        last = DAYS.index(match.group(2)) if match.group(2) else first
-        day = first
+@lru_cache(maxsize=4096)
+def _compiled(text: str, country: str | None = None) -> OpeningHours:
+    try:
+        return OpeningHours(
+            text, timezone=SHANGHAI, country=country, auto_country=False, auto_timezone=False
+        )
+    except ParserError as exc:
+        raise OpeningHoursError(_reason(str(exc))) from None
+
+
+def _reason(message: str) -> str:
+    """The library's parser error, in one line: where, and what it expected there."""
+    where = re.search(r"-->\s*\d+:(\d+)", message)
+    expected = re.search(r"=\s*(expected .*)", message)
+    parts = []
+    if where:
+        parts.append(f"at character {where.group(1)}")
+    parts.append(expected.group(1).strip() if expected else "not opening_hours syntax")
+    return ": ".join(parts)
+
+
+def _weekday_set(spec: str) -> set[int]:
+    chosen: set[int] = set()
+    for part in re.split(r"\s*,\s*", spec.strip()):
+        first, _, last = (p.strip() for p in part.partition("-"))
+        start = DAYS.index(first)
+        end = DAYS.index(last) if last else start
+        day = start
         while True:
-            chosen.append(day)
-            if day == last:
+            chosen.add(day)
+            if day == end:
                 break
             day = (day + 1) % 7
     return chosen
 
 
-# A register holds a handful of distinct strings, and every alert wave asks each nearby AED.
+@dataclass(frozen=True)
+class Hours:
+    text: str
+    uses_ph: bool
+
+    def availability(self, moment: datetime, *, follows_workdays: bool = False) -> Availability:
+        local = moment.astimezone(SHANGHAI) if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+        if follows_workdays:
+            local = self._as_on_an_ordinary_day(local)
+        state, _ = self._for_day(local.date()).state(local)
+        return _STATES.get(state, Availability.unknown)
+
+    def _as_on_an_ordinary_day(self, local: datetime) -> datetime:
+        kind = workdays.day_kind(local.date())
+        if kind is DayKind.make_up_working_day:
+            wanted = DayKind.working_day
+        elif kind is DayKind.public_holiday and not self.uses_ph:
+            wanted = DayKind.rest_day
+        else:
+            return local
+        for distance in range(1, 15):
+            for step in (-distance, distance):
+                other = local + timedelta(days=step)
+                if workdays.day_kind(other.date()) is wanted:
+                    return other
+        return local
+
+    def _for_day(self, day: date) -> OpeningHours:
+        if not self.uses_ph:
+            return _compiled(self.text)
+        window = [day - timedelta(days=n) for n in range(-7, 9)]
+        if not all(workdays.is_known(d) for d in window):
+            return _compiled(self.text, "CN")  # the statutory first days only
+        return _compiled(_ph_as_weekdays(self.text, day))
+
+
+def _ph_as_weekdays(text: str, day: date) -> str:
+    """The expression as it reads on `day`: each PH becomes the weekdays, among `day` and the
+    day before, on which it holds; a weekday that cannot matter (two days on) when none."""
+    touched = (day - timedelta(days=1), day)
+    unused = DAYS[(day + timedelta(days=2)).weekday()]
+
+    def holds(on: date, sign: str | None, days: str | None) -> bool:
+        shift = int(days or 0) * (-1 if sign == "-" else 1)
+        return workdays.day_kind(on - timedelta(days=shift)) is DayKind.public_holiday
+
+    def replace(match: re.Match[str]) -> str:
+        matching = [d for d in touched if holds(d, match.group("sign"), match.group("days"))]
+        if match.group("weekdays"):  # "PH Mo-Fr": holidays that fall on those weekdays
+            allowed = _weekday_set(match.group("weekdays"))
+            matching = [d for d in matching if d.weekday() in allowed]
+        return ",".join(DAYS[d.weekday()] for d in matching) or unused
+
+    pieces, last = [], 0
+    for quoted in _QUOTED.finditer(text):  # comments are left as written
+        pieces.append(_PH.sub(replace, text[last : quoted.start()]))
+        pieces.append(quoted.group(0))
+        last = quoted.end()
+    pieces.append(_PH.sub(replace, text[last:]))
+    return "".join(pieces)
+
+
 @lru_cache(maxsize=1024)
-def parse(text: str) -> Schedule:
+def parse(text: str) -> Hours:
+    """The hours in `text`, or OpeningHoursError saying why they cannot be read."""
     cleaned = " ".join((text or "").split())
-    if cleaned in ("", "24/7"):
-        return Schedule(tuple(((0, 1440),) for _ in DAYS), "24/7")
-    days: list[tuple[tuple[int, int], ...]] = [() for _ in DAYS]
-    for rule in (r.strip() for r in cleaned.split(";")):
-        if not rule:
-            continue
-        head, _, rest = rule.partition(" ")
-        if _DAYSPEC.match(head.split(",")[0]):
-            chosen, times = _days(head), rest.strip()
-        else:
-            chosen, times = list(range(7)), rule
-        if times == "off":
-            ranges: tuple[tuple[int, int], ...] = ()
-        else:
-            parsed = []
-            for span in times.split(","):
-                match = _RANGE.match(span.strip())
-                if not match:
-                    raise OpeningHoursError(f"unknown times {span!r}")
-                start, end = _minutes(match.group(1)), _minutes(match.group(2))
-                if start >= 1440 or start == end:
-                    raise OpeningHoursError(f"empty range {span!r}")
-                parsed.append((start, end if end > start else end + 1440))
-            ranges = tuple(parsed)
-        for day in chosen:
-            days[day] = ranges
-    return Schedule(tuple(days), cleaned)
+    if not cleaned:
+        raise OpeningHoursError("empty")
+    _compiled(cleaned)
+    unquoted = _QUOTED.sub("", cleaned)
+    uses_ph = bool(_PH.search(unquoted))
+    if uses_ph:
+        # Each rewriting must read too (e.g. "PH" inside a construct a weekday cannot stand in).
+        _compiled(_ph_as_weekdays(cleaned, date(2026, 10, 1)))
+        _compiled(_ph_as_weekdays(cleaned, date(2026, 10, 12)))
+    return Hours(cleaned, uses_ph)
 
 
-def is_valid(text: str) -> bool:
+def problem(text: str | None) -> str | None:
+    """Why `text` cannot be stored as opening hours (None: it can, or it is empty = unknown)."""
+    if not (text or "").strip():
+        return None
     try:
-        parse(text)
+        parse(text or "")
+    except OpeningHoursError as exc:
+        return str(exc)
+    return None
+
+
+def availability(
+    text: str | None, moment: datetime, *, follows_workdays: bool = False
+) -> Availability:
+    """Open, closed or unknown at `moment`: unknown when no hours are known, or the hours say
+    so (`unknown`, or a fallback rule that ends there)."""
+    if not (text or "").strip():
+        return Availability.unknown
+    try:
+        return parse(text or "").availability(moment, follows_workdays=follows_workdays)
     except OpeningHoursError:
-        return False
-    return True
+        return Availability.unknown

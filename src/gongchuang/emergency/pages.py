@@ -3,6 +3,7 @@ venues' AEDs, the public AED map and the coverage report."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -15,6 +16,7 @@ from gongchuang.core import files, geo, organisations, regions
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
@@ -29,8 +31,8 @@ from gongchuang.core.web import (
     redirect,
     render,
 )
-from gongchuang.emergency import api, coverage, service
-from gongchuang.emergency.models import Incident, IncidentStatus
+from gongchuang.emergency import api, coverage, opening_hours, service
+from gongchuang.emergency.models import Aed, Incident, IncidentStatus
 from gongchuang.emergency.permissions import EmergencyPerm
 from gongchuang.emergency.schemas import AedIn, CentreIn, OutcomeIn, PolicyIn
 
@@ -282,6 +284,15 @@ def console(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRe
     )
 
 
+def _aed_marker(aed: Aed, moment: datetime) -> str:
+    """How a map and a list show an AED now: "aed" (can be sent for), "aed-unknown" (in
+    service, opening hours not known) or "aed-off" (closed, out of date or out of service)."""
+    state = service.worth_sending_for(aed, moment)
+    if state is None:
+        return "aed-off"
+    return "aed" if state is opening_hours.Availability.open else "aed-unknown"
+
+
 def _incident_context(session: Session, principal: Principal, incident_id: int) -> dict[str, Any]:
     incident = service.get_incident_for(session, principal, incident_id)
     view = service.picture(session, incident)
@@ -291,12 +302,11 @@ def _incident_context(session: Session, principal: Principal, incident_id: int) 
     used = {a.aed_id for a, _ in view.alerts if a.aed_id}
     now = utcnow()
     for aed in view.aeds.values():
-        usable = service.usable_at(aed, now)
         markers.append(
             {
                 "lat": aed.lat,
                 "lng": aed.lng,
-                "kind": "aed" if usable else "aed-off",
+                "kind": _aed_marker(aed, now),
                 "label": aed.address + (" ✓" if aed.id in used else ""),
             }
         )
@@ -404,9 +414,7 @@ def venue_page(
         {
             **_labels(),
             "venue": venue,
-            "aeds": [
-                (a, service.aed_problems(a, today), service.usable_at(a, utcnow())) for a in aeds
-            ],
+            "aeds": [(a, service.aed_problems(a, today), _aed_marker(a, utcnow())) for a in aeds],
             "staff": service.staff_responders(session, venue),
             "map_data": _map_data(
                 [{"lat": a.lat, "lng": a.lng, "kind": "aed", "label": a.address} for a in aeds]
@@ -466,7 +474,11 @@ def edit_aed(
     return redirect(f"/emergency/venues/{aed.organisation_id}")
 
 
-@router.post("/emergency/venues/{organisation_id}/aeds/import", dependencies=[CsrfChecked])
+@router.post(
+    "/emergency/venues/{organisation_id}/aeds/import",
+    dependencies=[CsrfChecked],
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 def import_aeds(
     organisation_id: Id,
     session: DbSession,
@@ -592,7 +604,7 @@ def aed_map(
     rows = [
         (
             a,
-            service.usable_at(a, now),
+            _aed_marker(a, now),
             round(geo.haversine_m(geo.Point(*centre), geo.Point(a.lat, a.lng))),
         )
         for a in found
@@ -609,10 +621,10 @@ def aed_map(
                     {
                         "lat": a.lat,
                         "lng": a.lng,
-                        "kind": "aed" if ok else "aed-off",
+                        "kind": kind,
                         "label": a.address,
                     }
-                    for a, ok, _ in rows
+                    for a, kind, _ in rows
                 ],
                 {"lat": centre[0], "lng": centre[1], "radius": 3000},
             ),
@@ -670,7 +682,11 @@ def coverage_page(
     )
 
 
-@router.post("/emergency/coverage/{code}/population", dependencies=[CsrfChecked])
+@router.post(
+    "/emergency/coverage/{code}/population",
+    dependencies=[CsrfChecked],
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 def import_population(
     code: str, session: DbSession, principal: LoggedIn, file: Annotated[UploadFile, File()]
 ) -> Response:

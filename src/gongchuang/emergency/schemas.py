@@ -203,7 +203,16 @@ class AedIn(PointIn):
     serial: Text100 = ""
     address: Text300 = ""
     indoor_directions: Text2000 = ""
-    opening_hours: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] = "24/7"
+    opening_hours: Annotated[
+        str | None,
+        StringConstraints(max_length=200, strip_whitespace=True),
+        Field(description="OpenStreetMap opening_hours; empty or absent: not known"),
+    ] = None
+    follows_workdays: bool = Field(
+        False,
+        description="Keeps to China's working calendar: open on make-up working days (调休), "
+        "closed on public holidays",
+    )
     status: Literal["active", "faulty", "missing", "retired"] = "active"
     battery_expires_on: date | None = None
     pads_expire_on: date | None = None
@@ -217,8 +226,12 @@ class AedPublic(BaseModel):
     lng: float
     address: str
     indoor_directions: str
-    opening_hours: str
-    usable_now: bool
+    opening_hours: str | None = Field(description="OpenStreetMap opening_hours; null: unknown")
+    follows_workdays: bool
+    hours_now: Literal["open", "closed", "unknown"] = Field(
+        description="By its opening hours, at this moment (unknown: no hours are known)"
+    )
+    usable_now: bool = Field(description="In service, in date and known to be open now")
     organisation_name: str
 
 

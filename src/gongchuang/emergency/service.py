@@ -201,14 +201,27 @@ def aed_problems(aed: Aed, today: date) -> list[str]:
     return problems
 
 
+def hours_now(aed: Aed, moment: datetime) -> opening_hours.Availability:
+    """Open, closed or unknown at `moment` by the AED's opening hours alone."""
+    return opening_hours.availability(
+        aed.opening_hours, moment, follows_workdays=aed.follows_workdays
+    )
+
+
 def usable_at(aed: Aed, moment: datetime) -> bool:
-    local = _shanghai(moment)
-    if aed_problems(aed, local.date()):
-        return False
-    try:
-        return opening_hours.parse(aed.opening_hours).is_open(local)
-    except opening_hours.OpeningHoursError:
-        return False
+    """In service, in date and known to be open."""
+    return not aed_problems(aed, _shanghai(moment).date()) and (
+        hours_now(aed, moment) is opening_hours.Availability.open
+    )
+
+
+def worth_sending_for(aed: Aed, moment: datetime) -> opening_hours.Availability | None:
+    """Whether a responder may be sent for this AED now: open, or hours unknown (sent only
+    when no AED known to be open lies on the way, and told so); None: not at all."""
+    if aed_problems(aed, _shanghai(moment).date()):
+        return None
+    state = hours_now(aed, moment)
+    return None if state is opening_hours.Availability.closed else state
 
 
 def _check_aed(
@@ -220,11 +233,13 @@ def _check_aed(
         values["lat"], values["lng"] = to_wgs84(data.lat, data.lng, data.crs)
     except InvalidInput as exc:
         errors.extend(exc.errors)
-    if not opening_hours.is_valid(data.opening_hours):
+    values["opening_hours"] = " ".join((data.opening_hours or "").split()) or None
+    problem = opening_hours.problem(values["opening_hours"])
+    if problem:
         errors.append(
             {
                 "field": "opening_hours",
-                "message": "use OpenStreetMap syntax, e.g. Mo-Fr 08:00-18:00",
+                "message": f"not OpenStreetMap opening_hours ({problem}); e.g. Mo-Fr 08:00-18:00",
             }
         )
     values["guardian_person_id"] = None
@@ -278,6 +293,7 @@ def _aed_snapshot(aed: Aed) -> dict[str, Any]:
             "lng",
             "address",
             "opening_hours",
+            "follows_workdays",
             "status",
             "battery_expires_on",
             "pads_expire_on",
@@ -357,10 +373,17 @@ def owner_names(session: Session, aeds: Iterable[Aed]) -> dict[int, str]:
     )
 
 
-def usable_aeds_near(
+def aeds_to_send_for(
     session: Session, lat: float, lng: float, radius_m: float, moment: datetime
-) -> list[Aed]:
-    return [a for a in aeds_near(session, lat, lng, radius_m) if usable_at(a, moment)]
+) -> list[tuple[Aed, bool]]:
+    """AEDs near a point a responder may fetch now, each with whether it is known to be open
+    (the others' hours are unknown)."""
+    found = []
+    for aed in aeds_near(session, lat, lng, radius_m):
+        state = worth_sending_for(aed, moment)
+        if state is not None:
+            found.append((aed, state is opening_hours.Availability.open))
+    return found
 
 
 # Columns of the AED CSV, and the OpenStreetMap tags the same fields have in GeoJSON.
@@ -374,6 +397,7 @@ AED_COLUMNS = [
     "address",
     "indoor_directions",
     "opening_hours",
+    "follows_workdays",
     "status",
     "battery_expires_on",
     "pads_expire_on",
@@ -392,6 +416,7 @@ AED_HEADERS = {
         "address": ("地址",),
         "indoor_directions": ("室内位置",),
         "opening_hours": ("开放时间",),
+        "follows_workdays": ("按工作日开放",),
         "status": ("状态",),
         "battery_expires_on": ("电池有效期",),
         "pads_expire_on": ("电极片有效期",),
@@ -471,6 +496,8 @@ def import_aeds(
             row["last_inspected_on"] = str(row["last_inspected_on"])[:10]
         if row.get("crs"):
             row["crs"] = str(row["crs"]).upper().replace("-", "")
+        if str(row.get("follows_workdays", "")).strip() in ("是", "否"):
+            row["follows_workdays"] = row["follows_workdays"].strip() == "是"
         try:
             item = AedIn.model_validate(row)
         except ValidationError as exc:
@@ -505,7 +532,8 @@ def aed_csv_rows(aeds: Iterable[Aed], phones: dict[int, str]) -> list[list[objec
             a.serial,
             a.address,
             a.indoor_directions,
-            a.opening_hours,
+            a.opening_hours or "",
+            "yes" if a.follows_workdays else "no",
             a.status,
             a.battery_expires_on or "",
             a.pads_expire_on or "",
@@ -1176,12 +1204,12 @@ def send_wave(session: Session, incident: Incident, wave: int, count: int | None
     if wanted <= 0:
         return 0
     now = utcnow()
-    aeds = usable_aeds_near(session, incident.lat, incident.lng, policy.radius_m * 1.5, now)
+    aeds = aeds_to_send_for(session, incident.lat, incident.lng, policy.radius_m * 1.5, now)
     plans = matching.plan(
         incident.lat,
         incident.lng,
         candidates_near(session, incident, policy),
-        matching.AedSites.of((a.id, a.lat, a.lng) for a in aeds),
+        matching.AedSites.of((a.id, a.lat, a.lng, known) for a, known in aeds),
         policy,
         count=wanted,
         before=before,
@@ -1352,7 +1380,7 @@ def answer(session: Session, actor: Principal, alert_id: int, accept: bool) -> A
 
 def _aed_still_usable(session: Session, aed_id: int) -> bool:
     aed = session.get(Aed, aed_id)
-    return aed is not None and usable_at(aed, utcnow())
+    return aed is not None and worth_sending_for(aed, utcnow()) is not None
 
 
 STEPS = ("at_aed", "on_scene", "handed_over")

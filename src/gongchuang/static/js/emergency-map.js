@@ -4,7 +4,7 @@
 // drawn on a plain background, so nothing is fetched from outside.
 (function () {
   var COLOURS = {
-    patient: "#b3261e", aed: "#1b6e3a", "aed-off": "#767676", responder: "#0b57d0",
+    patient: "#b3261e", aed: "#1b6e3a", "aed-off": "#767676", "aed-unknown": "#9a5b00", responder: "#0b57d0",
     covered: "#1b6e3a", uncovered: "#b3261e", suggestion: "#7a3ea0"
   };
   function draw(element) {
