@@ -9,20 +9,26 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitMiddleware
 
 from gongchuang.config import get_settings
 from gongchuang.core import api as core_api
-from gongchuang.core import events, jobs, live, ops
+from gongchuang.core import events, jobs, limits, live, ops
 from gongchuang.core import pages as core_pages
 from gongchuang.core.db import Database, get_database, set_database
-from gongchuang.core.errors import Conflict, GongchuangError, InvalidInput, NotFound
+from gongchuang.core.errors import (
+    Conflict,
+    GongchuangError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+)
 from gongchuang.core.i18n import N_
-from gongchuang.core.middleware import ObserveMiddleware, ShellMiddleware
-from gongchuang.core.web import error_response
+from gongchuang.core.middleware import ObserveMiddleware, RefusedBodyAnswer, ShellMiddleware
+from gongchuang.core.web import error_response, render
 from gongchuang.modules import load_modules
 
 log = logging.getLogger(__name__)
@@ -84,7 +90,10 @@ def create_app(database: Database | None = None, *, background: bool | None = No
     if database is not None:
         app.state.database = database
 
-    # Added last runs first: observe the whole request, then set its locale and headers.
+    # Added last runs first: observe the whole request, then set its locale and headers, then
+    # limit its body (every route's limit unless the route sets its own: see core.limits).
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=limits.JSON_BODY_BYTES)
+    app.add_middleware(RefusedBodyAnswer)
     app.add_middleware(ShellMiddleware)
     app.add_middleware(ObserveMiddleware)
 
@@ -123,20 +132,31 @@ def create_app(database: Database | None = None, *, background: bool | None = No
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Raised by the framework, in English: answered in the reader's language instead.
+        error: GongchuangError
         if exc.status_code == 404:
-            return error_response(request, NotFound())
-        error = GongchuangError(str(exc.detail))
-        error.status_code = exc.status_code
-        return error_response(request, error)
+            error = NotFound()
+        elif exc.status_code == 405:
+            error = MethodNotAllowed()
+        elif exc.status_code == 413:
+            # A chunked body that passed the route's limit (see core.limits).
+            error = limits.too_large(request.scope.get(MAX_BODY_SIZE_SCOPE_KEY))
+        else:
+            error = GongchuangError()
+            error.status_code = exc.status_code
+        response = error_response(request, error)
+        if exc.headers:
+            response.headers.update(exc.headers)  # e.g. Allow, for a 405
+        return response
 
     @app.get("/api/docs", include_in_schema=False)
-    def api_docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="Gongchuang 共创 API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+    def api_docs(request: Request) -> Response:
+        # Vendored assets (no CDN in China) and our own initialiser: no inline script, so the
+        # page keeps the site's Content-Security-Policy.
+        return render(
+            request,
+            "api_docs.html",
+            {"title": app.title, "openapi_url": app.openapi_url},
         )
 
     app.include_router(ops.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +27,7 @@ class Settings(BaseSettings):
     # None: Secure follows the request scheme; set true behind a TLS-terminating proxy.
     cookie_secure: bool | None = None
     session_days: int = 14
-    login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    # Per file; at most the request ceiling of routes that take files (core.limits).
     upload_max_bytes: int = 10 * 1024 * 1024
     run_dispatcher: bool = True
     log_json: bool = True

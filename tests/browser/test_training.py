@@ -319,10 +319,14 @@ def test_publisher_builds_a_course_and_a_campaign_and_a_department_accredits(
     page.locator("#l-file").set_input_files(
         files=[{"name": "card.png", "mimeType": "image/png", "buffer": png}]
     )
+    course_url = page.url
     with page.expect_response(lambda r: r.url.endswith("/lessons")) as refused:
         page.locator('form[action$="/lessons"] button[type="submit"]').click()
     assert refused.value.status in (415, 422)
-    page.go_back()
+    # The refusal page is still loading when its response arrives: going "back" then raced
+    # the navigation (Page.go_back: not attached to an active page). Open the course again.
+    page.wait_for_load_state()
+    page.goto(course_url)
     page.locator("#l-title").fill("压迫止血")
     page.locator("#l-kind").select_option("text")
     page.locator("#l-body").fill("用干净的纱布直接按压伤口，持续按压至少10分钟。")

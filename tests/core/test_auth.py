@@ -1,8 +1,12 @@
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core import auth
-from gongchuang.core.models import Membership, WebSession
+from gongchuang.core import auth, throttle
+from gongchuang.core.db import utcnow
+from gongchuang.core.errors import TooManyAttempts
+from gongchuang.core.models import Membership, SignInThrottle, WebSession
 from tests.conftest import api_token, csrf_token, login
 from tests.support.world import PASSWORD
 
@@ -47,19 +51,104 @@ def test_wrong_password_is_refused_in_the_users_language(client, world) -> None:
     assert "手机号码或密码不正确" in response.text
 
 
-def test_lockout_after_repeated_failures_persists(client, world, session: Session) -> None:
-    body = {"phone": world.villager_a.phone, "password": "wrong", "name": "t", "scopes": ["read"]}
-    for _ in range(5):
-        assert client.post("/api/v1/auth/tokens", json=body).status_code == 422
-    locked = client.post(
+def _token_attempt(client, phone: str, password: str):
+    return client.post(
         "/api/v1/auth/tokens",
-        json={**body, "password": PASSWORD},
+        json={"phone": phone, "password": password, "name": "t", "scopes": ["read"]},
         headers={"Accept-Language": "en"},
     )
-    assert locked.status_code == 429
-    assert "Too many wrong passwords" in locked.json()["detail"]
-    session.refresh(world.villager_a)
-    assert world.villager_a.locked_until is not None
+
+
+def test_wrong_passwords_make_the_next_try_wait_and_the_wait_is_committed(
+    client, world, session: Session
+) -> None:
+    for _ in range(5):
+        assert _token_attempt(client, world.villager_a.phone, "wrong").status_code == 422
+    waiting = _token_attempt(client, world.villager_a.phone, PASSWORD)
+    assert waiting.status_code == 429
+    assert "Too many wrong passwords" in waiting.json()["detail"]
+    assert 0 < int(waiting.headers["Retry-After"]) <= 60
+    assert session.scalar(select(func.count(SignInThrottle.key))) == 3
+    assert not session.scalars(select(SignInThrottle.key)).all()[0].isdigit()
+
+
+def test_a_registered_phone_and_an_unknown_one_are_answered_alike(client, world) -> None:
+    """Lockout used to tell them apart: only registered phones were locked."""
+
+    def answers(phone: str) -> list[tuple[int, str, str | None]]:
+        seen = []
+        for _ in range(8):
+            response = _token_attempt(client, phone, "wrong")
+            seen.append(
+                (
+                    response.status_code,
+                    response.json()["detail"],
+                    response.headers.get("Retry-After"),
+                )
+            )
+        return seen
+
+    registered, unknown = answers(world.villager_a.phone), answers("13799990000")
+    assert registered == unknown
+    assert [status for status, _, _ in registered] == [422] * 5 + [429] * 3
+
+
+def test_waits_grow_with_each_further_failure_and_end(session: Session, world) -> None:
+    phone, start = world.villager_a.phone, utcnow()
+    attempt = throttle.Attempt(phone, "198.51.100.7")
+    waits = []
+    moment = start
+    for _ in range(9):
+        throttle.record_failure(session, attempt, moment)
+        waits.append(throttle.wait_left(session, attempt, moment))
+        moment += waits[-1]  # the guesser waits exactly as long as asked, then tries again
+    minutes = [round(w.total_seconds() / 60) for w in waits]
+    assert minutes == [0, 0, 0, 0, 1, 2, 4, 8, 15]
+    assert throttle.wait_left(session, attempt, moment) == timedelta(0)
+    # A day after the last failure the count starts again.
+    throttle.record_failure(session, attempt, moment + throttle.FORGET_AFTER + timedelta(1))
+    assert throttle.wait_left(session, attempt, moment + throttle.FORGET_AFTER) == timedelta(0)
+
+
+def test_strangers_guessing_a_phone_cannot_keep_its_owner_out(session: Session, world) -> None:
+    phone = world.villager_a.phone
+    first = auth.login(session, phone, PASSWORD, source="203.0.113.5")
+    assert first.person is not None and first.known_browser_cookie
+    # Then many addresses guess the phone (a few each, under each address's own allowance).
+    for n in range(40):
+        guess = auth.login(session, phone, "wrong", source=f"192.0.2.{n}")
+        assert guess.error is not None
+    stranger = auth.login(session, phone, PASSWORD, source="192.0.2.200")
+    assert isinstance(stranger.error, TooManyAttempts)
+    # The villager's own phone, which signed in before, is not held back by them.
+    own = auth.login(
+        session,
+        phone,
+        PASSWORD,
+        source="192.0.2.201",
+        known_browser_cookie=first.known_browser_cookie,
+    )
+    assert own.person is not None and own.error is None
+    # A cookie issued for another phone, or forged, is no pass.
+    other = auth.login(session, world.outsider.phone, PASSWORD, source="198.51.100.9")
+    assert other.known_browser_cookie
+    borrowed = auth.login(
+        session,
+        phone,
+        PASSWORD,
+        source="192.0.2.202",
+        known_browser_cookie=other.known_browser_cookie,
+    )
+    assert isinstance(borrowed.error, TooManyAttempts)
+    forged = auth.login(session, phone, PASSWORD, source="192.0.2.203", known_browser_cookie="x.y")
+    assert isinstance(forged.error, TooManyAttempts)
+
+
+def test_the_login_page_gives_a_known_browser_cookie(client, world) -> None:
+    login(client, world.villager_a.phone)
+    cookie = client.cookies.get(throttle.KNOWN_BROWSER_COOKIE)
+    assert cookie and throttle.known_browser(cookie, world.villager_a.phone)
+    assert throttle.known_browser(cookie, world.outsider.phone) is None
 
 
 def test_forms_without_csrf_token_change_nothing(client, world, session: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,31 @@ def test_simultaneous_registrations_of_one_phone_make_one_person(tmp_path: Path)
 
         assert _race(6, sign_up) == []
         assert sorted(statuses) == [201] + [409] * 5
+
+
+def test_wrong_passwords_sent_at_once_are_checked_one_at_a_time(db: Database) -> None:
+    """Twenty guesses at the same moment are checked one after another: five are checked and
+    counted, the other fifteen are told to wait, as they would have been one by one."""
+    from gongchuang.core import auth, throttle
+    from gongchuang.core.models import SignInThrottle
+    from tests.support.world import make_person
+
+    with db.transaction() as session:
+        phone = make_person(session, "13600001111", "被猜的人").phone
+
+    waited: list[int] = []
+
+    def guess() -> None:
+        with db.transaction() as session:
+            outcome = auth.login(session, phone, "wrong", source="192.0.2.1")
+            assert outcome.error is not None
+            if outcome.retry_after_s:
+                waited.append(outcome.retry_after_s)
+
+    assert _race(20, guess) == []
+    assert len(waited) == 15
+    attempt = throttle.Attempt(phone, "192.0.2.1")
+    with db.transaction(write=False) as session:
+        failures = dict(session.execute(select(SignInThrottle.key, SignInThrottle.failures)).all())
+        assert [failures[key] for _, key in attempt.counts()] == [5, 5, 5]
+        assert timedelta(0) < throttle.wait_left(session, attempt) <= timedelta(minutes=1)

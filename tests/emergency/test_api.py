@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from xml.etree import ElementTree
 
 from sqlalchemy import func, select
@@ -130,3 +131,68 @@ def test_going_off_duty_and_back_with_a_new_place(client, ew, session) -> None:
         headers=headers,
     )
     assert abroad.status_code == 422
+
+
+def _signed_post(client, ew: EmergencyWorld, body: bytes, signature: str, key: str):
+    return client.post(
+        f"/api/v1/emergency/centres/{ew.centre.code}/incidents",
+        content=body,
+        headers={
+            **api_token(client, ew.dispatcher.phone, ["emergency.dispatch"]),
+            "Content-Type": "application/json",
+            "X-Gongchuang-Signature": signature,
+            "Idempotency-Key": key,
+        },
+    )
+
+
+def test_a_captured_intake_sent_again_with_a_new_key_is_refused(
+    client, ew, session: Session
+) -> None:
+    body = eido("REPLAY-1")
+    signature = sign(ew.secret, body)
+    first = _signed_post(client, ew, body, signature, "k-first")
+    assert first.status_code == 201
+    # Within the signature's 300 s: the same bytes and signature with a key of the replayer's.
+    replayed = _signed_post(client, ew, body, signature, "k-replayed")
+    assert replayed.status_code == 409
+    assert replayed.headers["content-type"].startswith("application/problem+json")
+    assert "已经收到" in replayed.json()["detail"]
+    # The centre's own retry of the same request (its key) is answered with the first incident.
+    retry = _signed_post(client, ew, body, signature, "k-first")
+    assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
+    # Signed afresh, the same document with a new key is a new incident, as before.
+    assert _signed_post(client, ew, body, sign(ew.secret, body, int(time.time()) + 1), "k-new")
+    assert session.scalar(select(func.count(Incident.id))) == 2
+
+
+def test_a_refused_intake_does_not_spend_its_signature(client, ew, session: Session) -> None:
+    """Nothing accepted, nothing remembered: the transaction that refused it rolled back."""
+    body = eido("REPLAY-2")
+    signature = sign(ew.secret, body)
+    assert _signed_post(client, ew, body, signature, "").status_code == 422
+    assert _signed_post(client, ew, body, signature, "k-1").status_code == 201
+
+
+def test_an_intake_over_its_size_is_refused_before_it_is_read(client, ew, session: Session) -> None:
+    document = json.loads(eido("BIG-1"))
+    document["padding"] = "x" * (5 * 1024 * 1024)
+    body = json.dumps(document).encode()
+    refused = intake(client, ew, body, key="k-big")
+    assert refused.status_code == 413
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "64 KB" in refused.json()["detail"]
+    assert session.scalar(select(func.count(Incident.id))) == 0
+
+
+def test_only_what_the_platform_reads_of_an_intake_is_kept(client, ew, session: Session) -> None:
+    document = json.loads(eido("EXTRA-1"))
+    document["vendorBlob"] = {"anything": "x" * 2000}
+    document["incidentComponent"]["callerIdentity"] = "13912345678"
+    created = intake(client, ew, json.dumps(document).encode(), key="k-extra")
+    assert created.status_code == 201
+    kept = session.get(Incident, created.json()["id"])
+    assert kept is not None
+    assert "vendorBlob" not in kept.eido
+    assert "callerIdentity" not in kept.eido["incidentComponent"]
+    assert kept.eido["incidentComponent"]["incidentTrackingIdentifier"] == "EXTRA-1"

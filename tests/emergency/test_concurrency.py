@@ -64,3 +64,29 @@ def test_alerts_of_several_incidents_accepted_at_once_engage_the_responder_once(
             )
         )
         assert accepted == 1
+
+
+def test_a_captured_intake_replayed_many_times_at_once_makes_one_incident(db: Database) -> None:
+    """Eight copies of one signed intake, each with a key of its own, at the same moment."""
+    from gongchuang.core.webhooks import sign
+    from gongchuang.emergency.models import Incident
+
+    with db.transaction() as session:
+        built: EmergencyWorld = ew.__wrapped__(session, build_world(session))
+        dispatcher_id, code, secret = built.dispatcher.id, built.centre.code, built.secret
+    body = eido("REPLAYED-AT-ONCE")
+    signature = sign(secret, body)
+
+    def replay(key: str):  # type: ignore[no-untyped-def]
+        def attempt() -> None:
+            with db.transaction() as session:
+                dispatcher = session.get(Person, dispatcher_id)
+                service.receive_from_centre(session, acting(dispatcher), code, body, signature, key)
+
+        return attempt
+
+    succeeded, errors = race([replay(f"key-{n}") for n in range(8)])
+    assert succeeded == 1
+    assert len(errors) == 7 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(Incident.id))) == 1

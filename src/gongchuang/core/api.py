@@ -25,6 +25,7 @@ from gongchuang.core import (
     webhooks,
 )
 from gongchuang.core.errors import AuthenticationRequired, NotFound
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import ApiToken, AuditEntry, Membership, Organisation, Region
 from gongchuang.core.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, paginate
 from gongchuang.core.permissions import CorePerm, Principal
@@ -63,6 +64,7 @@ from gongchuang.core.web import (
     Id,
     LoggedIn,
     Require,
+    client_source,
     current_principal,
     get_database,
     problem,
@@ -421,10 +423,19 @@ def export_me(session: DbSession, principal: LoggedIn) -> dict[str, Any]:
     summary="Exchange a phone and password for a scoped API token",
 )
 def create_token(body: TokenRequest, request: Request, session: DbSession) -> Any:
-    outcome = auth.login(session, body.phone, body.password, request.headers.get("user-agent", ""))
+    outcome = auth.login(
+        session,
+        body.phone,
+        body.password,
+        request.headers.get("user-agent", ""),
+        source=client_source(request),
+    )
     if outcome.error is not None or outcome.person is None:
         # Answered, not raised: the failure count must be committed with this request.
-        return problem(request, outcome.error or AuthenticationRequired())
+        answer = problem(request, outcome.error or AuthenticationRequired())
+        if outcome.retry_after_s:
+            answer.headers["Retry-After"] = str(outcome.retry_after_s)
+        return answer
     auth.logout(session, outcome.session_token)  # a token request opens no browser session
     principal = auth.principal_for(outcome.person, via="password")
     token, raw = auth.create_api_token(
@@ -599,7 +610,7 @@ def remove_push_subscription(
 # --- files ----------------------------------------------------------------------------------
 
 
-@router.post("/files", tags=["files"], status_code=201)
+@router.post("/files", tags=["files"], status_code=201, max_body_size=UPLOAD_BODY_BYTES)
 def upload_file(
     file: Annotated[UploadFile, File()], session: DbSession, principal: LoggedIn
 ) -> FileOut:

@@ -1,9 +1,10 @@
-"""Logging in: phone + password, server-side sessions, lockout, CSRF and API tokens."""
+"""Logging in: phone + password, server-side sessions, throttling, CSRF and API tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
-from gongchuang.core import audit
+from gongchuang.core import audit, throttle
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import (
     AuthenticationRequired,
@@ -38,62 +39,82 @@ def _sha256(value: str) -> str:
 
 @dataclass
 class LoginOutcome:
-    """A failed login is an outcome, not an exception: the failure count must be committed."""
+    """A failed login is an outcome, not an exception: the count of wrong passwords must be
+    committed with the answer."""
 
     person: Person | None = None
     session_token: str | None = None
     error: GongchuangError | None = None
+    # The known-browser cookie to give the browser on success (see core.throttle).
+    known_browser_cookie: str | None = None
+    retry_after_s: int | None = None
 
 
-def login(session: Session, phone: str, password: str, user_agent: str = "") -> LoginOutcome:
+def login(
+    session: Session,
+    phone: str,
+    password: str,
+    user_agent: str = "",
+    *,
+    source: str = "",
+    known_browser_cookie: str | None = None,
+) -> LoginOutcome:
     """Check the password and open a session (the cookie value is in the outcome).
 
-    After `login_max_failures` wrong passwords the account is locked for
-    `login_lockout_minutes`; the same message answers an unknown phone and a wrong password.
-    """
-    settings = get_settings()
+    Wrong passwords make later tries wait (core.throttle), counted by phone, source and
+    browser, never by account: an unknown phone and a registered one get the same answers at
+    the same moments, and a browser that signed in with the phone before is not held back by
+    guesses made elsewhere."""
     phone = normalise_phone(phone)
-    person = session.scalar(select(Person).where(Person.phone == phone))
+    attempt = throttle.Attempt(
+        phone, source or "unknown", throttle.known_browser(known_browser_cookie, phone)
+    )
     now = utcnow()
-    if person is not None and person.locked_until and person.locked_until > now:
-        minutes = max(1, int((person.locked_until - now).total_seconds() // 60) + 1)
+    wait = throttle.admit(session, attempt, now)
+    if wait > timedelta(0):
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
         return LoginOutcome(
             error=TooManyAttempts(
                 N_("Too many wrong passwords. Try again in %(minutes)s minutes."), minutes=minutes
-            )
+            ),
+            retry_after_s=math.ceil(wait.total_seconds()),
         )
+    person = session.scalar(select(Person).where(Person.phone == phone))
     ok = verify_password(person.password_hash if person else None, password or "")
     if person is None or not ok or not person.is_active:
-        if person is not None:
-            person.failed_logins += 1
-            if person.failed_logins >= settings.login_max_failures:
-                person.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-                person.failed_logins = 0
-                audit.record(
-                    session, Principal(person.id, person.name), "person.locked", "person", person.id
-                )
+        throttle.record_failure(session, attempt, now)
         return LoginOutcome(
             error=InvalidInput(
                 N_("The phone number or password is not correct"),
                 errors=[{"field": "password", "message": "phone or password incorrect"}],
             )
         )
-    person.failed_logins = 0
-    person.locked_until = None
-    person.last_login_at = now
+    throttle.record_success(session, attempt)
     if person.password_hash and needs_rehash(person.password_hash):
         person.password_hash = hash_password(password)
+    return LoginOutcome(
+        person=person,
+        session_token=open_session(session, person, user_agent),
+        known_browser_cookie=throttle.known_browser_cookie(phone, known_browser_cookie),
+    )
+
+
+def open_session(session: Session, person: Person, user_agent: str = "") -> str:
+    """A server-side session for someone who has just proved who they are; returns the cookie
+    value (only its hash is stored)."""
+    now = utcnow()
+    person.last_login_at = now
     raw = secrets.token_urlsafe(32)
     session.add(
         WebSession(
             id=_sha256(raw),
             person_id=person.id,
-            expires_at=now + timedelta(days=settings.session_days),
+            expires_at=now + timedelta(days=get_settings().session_days),
             user_agent=user_agent[:300],
         )
     )
     session.flush()
-    return LoginOutcome(person=person, session_token=raw)
+    return raw
 
 
 def logout(session: Session, raw: str | None) -> None:

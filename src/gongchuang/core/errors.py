@@ -95,6 +95,12 @@ class PayloadTooLarge(GongchuangError):
     title = N_("The file is too large")
 
 
+class MethodNotAllowed(GongchuangError):
+    status_code = 405
+    type_slug = "method-not-allowed"
+    title = N_("This address does not accept this kind of request")
+
+
 class UnsupportedMediaType(GongchuangError):
     status_code = 415
     type_slug = "unsupported-media-type"

@@ -23,7 +23,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gongchuang.core import files
+from gongchuang.core import files, throttle
 from gongchuang.core.db import Database, utcnow
 from gongchuang.core.models import Job, JobStatus, OutboxMessage, WebSession
 
@@ -202,6 +202,7 @@ def _housekeeping(session: Session, job: Job) -> None:
         )
     )
     session.execute(delete(WebSession).where(WebSession.expires_at < now))
+    throttle.forget_old(session)
     files.sweep_orphans(session)
 
 

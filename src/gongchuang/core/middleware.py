@@ -7,7 +7,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.requests import HTTPConnection
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gongchuang.config import get_settings
@@ -36,8 +37,6 @@ CONTENT_SECURITY_POLICY = (
     b"img-src 'self' data: blob:" + _tile_origin() + b"; connect-src 'self'; worker-src 'self'; "
     b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
-# FastAPI's Swagger UI page starts itself with an inline script.
-CSP_EXEMPT_PATHS = frozenset({"/api/docs"})
 
 
 class ShellMiddleware:
@@ -66,8 +65,7 @@ class ShellMiddleware:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers += [h for h in SECURITY_HEADERS if h[0] not in present]
-                if scope["path"] not in CSP_EXEMPT_PATHS:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
+                headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
                 seed = state.get("new_csrf_seed")
                 if seed and not had_seed:
                     configured = get_settings().cookie_secure
@@ -124,3 +122,42 @@ class ObserveMiddleware:
                         "ms": round(elapsed * 1000, 1),
                     },
                 )
+
+
+class RefusedBodyAnswer:
+    """Starlette's body limit answers a request whose Content-Length is over the limit with a
+    plain-text "Content Too Large" in English (it replaces whatever the app would have sent).
+    This answers it as every other refusal is: problem+json for the API, a page for people, in
+    the reader's language. Sits just outside the app's RequestBodyLimitMiddleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def answer(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the plain-text body of the response replaced below
+            if (
+                message["type"] == "http.response.start"
+                and message["status"] == 413
+                and dict(message.get("headers", []))
+                .get(b"content-type", b"")
+                .startswith(b"text/plain")
+            ):
+                from gongchuang.core.limits import too_large
+                from gongchuang.core.web import error_response
+
+                replaced = True
+                request = Request(scope, receive)
+                response = error_response(request, too_large(scope.get(MAX_BODY_SIZE_SCOPE_KEY)))
+                await response(scope, receive, send)
+                return
+            await send(message)
+
+        await self.app(scope, receive, answer)

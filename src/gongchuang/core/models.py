@@ -92,8 +92,6 @@ class Person(Base):
     home_region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -159,6 +157,20 @@ class WebSession(Base):
     expires_at: Mapped[datetime]
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     revoked_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Base):
+    """Wrong passwords counted by what they were tried with, never by account: a phone (from
+    anywhere), a phone from one source, one source (any phone), a browser that has signed in
+    before. Registered and unknown phones are counted alike, so the answers cannot tell them
+    apart. `key` is a SHA-256 of the kind and value: no phone or address is kept in clear."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    wait_until: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -321,6 +333,21 @@ class StoredFile(Base):
     original_name: Mapped[str] = mapped_column(String(255))
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SeenSignature(Base):
+    """A signed request accepted while its signature is within the tolerance window: the same
+    signature again is a replay (unless it is the same request resent with its own
+    Idempotency-Key). In the database, so that every worker agrees."""
+
+    __tablename__ = "seen_signature"
+    __table_args__ = (UniqueConstraint("scope", "digest", name="uq_seen_signature"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100))  # who signed: e.g. "dispatch_centre:7"
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the signature header
+    request_key: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class LiveEvent(Base):

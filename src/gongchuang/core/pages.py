@@ -24,10 +24,11 @@ from gongchuang.core import (
     people,
     regions,
     spreadsheets,
+    throttle,
     webhooks,
 )
-from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import SUPPORTED_LOCALES
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Membership, Organisation
 from gongchuang.core.organisations import ORGANISATION_KIND_LABELS
@@ -43,6 +44,7 @@ from gongchuang.core.web import (
     Id,
     LoggedIn,
     Require,
+    client_source,
     cookie_secure,
     local_midnight,
     redirect,
@@ -151,16 +153,36 @@ def login_submit(
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=300)] = "/",
 ) -> Response:
-    outcome = auth.login(session, phone, password, request.headers.get("user-agent", ""))
+    outcome = auth.login(
+        session,
+        phone,
+        password,
+        request.headers.get("user-agent", ""),
+        source=client_source(request),
+        known_browser_cookie=request.cookies.get(throttle.KNOWN_BROWSER_COOKIE),
+    )
     if outcome.error is not None or outcome.session_token is None:
         error = outcome.error
-        return render(
+        refused = render(
             request,
             "login.html",
             {"next": safe_next(next), "phone": phone, "error": error.detail() if error else ""},
             status_code=error.status_code if error else 400,
         )
-    return start_session(request, redirect(safe_next(next)), outcome.session_token)
+        if outcome.retry_after_s:
+            refused.headers["Retry-After"] = str(outcome.retry_after_s)
+        return refused
+    response = start_session(request, redirect(safe_next(next)), outcome.session_token)
+    if outcome.known_browser_cookie:
+        response.set_cookie(
+            throttle.KNOWN_BROWSER_COOKIE,
+            outcome.known_browser_cookie,
+            max_age=YEAR,
+            httponly=True,
+            samesite="lax",
+            secure=cookie_secure(request),
+        )
+    return response
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -180,7 +202,7 @@ def register_submit(
     resident_id: Annotated[str, Form(max_length=18)] = "",
     accept_privacy_policy: Annotated[bool, Form()] = False,
 ) -> Response:
-    people.register_self(
+    person = people.register_self(
         session,
         name=name,
         phone=phone,
@@ -188,10 +210,8 @@ def register_submit(
         accept_privacy_policy=accept_privacy_policy,
         resident_id=resident_id,
     )
-    outcome = auth.login(session, phone, password, request.headers.get("user-agent", ""))
-    if outcome.session_token is None:
-        raise outcome.error or InvalidInput()
-    return start_session(request, redirect("/me"), outcome.session_token)
+    token = auth.open_session(session, person, request.headers.get("user-agent", ""))
+    return start_session(request, redirect("/me"), token)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
@@ -352,7 +372,11 @@ def organisation_page(
     return render(request, "organisation.html", context)
 
 
-@router.post("/orgs/{organisation_id}/members/import", dependencies=[CsrfChecked])
+@router.post(
+    "/orgs/{organisation_id}/members/import",
+    dependencies=[CsrfChecked],
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 def import_members(
     organisation_id: Id,
     session: DbSession,

@@ -98,7 +98,6 @@ def register_person(
         id_number_masked=mask_resident_id(resident_id) if resident_id else None,
         home_region_id=home_region_id,
         is_platform_admin=is_platform_admin,
-        failed_logins=0,
     )
     session.add(person)
     session.flush()

@@ -242,6 +242,12 @@ async def form_data(request: Request) -> FormData:
 FormFields = Annotated[FormData, Depends(form_data)]
 
 
+def client_source(request: Request) -> str:
+    """The address a request came from (behind a proxy: run uvicorn with --proxy-headers and
+    --forwarded-allow-ips so that this is the client's, not the proxy's)."""
+    return request.client.host if request.client else ""
+
+
 def cookie_secure(request: Request) -> bool:
     configured = get_settings().cookie_secure
     return configured if configured is not None else request.url.scheme == "https"

@@ -12,26 +12,31 @@ import hmac
 import json
 import secrets
 import time
+from datetime import timedelta
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, events, jobs
 from gongchuang.core.db import utcnow
-from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import (
     Job,
     Organisation,
     OutboxMessage,
+    SeenSignature,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from gongchuang.core.permissions import Principal
 
 SIGNATURE_HEADER = "X-Gongchuang-Signature"
+# How old a signature may be; signatures seen are remembered a while longer (clock skew).
+SIGNATURE_TOLERANCE = timedelta(seconds=300)
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10.0
 
@@ -43,7 +48,11 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
 
 
 def verify_signature(
-    secret: str, body: bytes, header: str, tolerance_seconds: int = 300, now: int | None = None
+    secret: str,
+    body: bytes,
+    header: str,
+    tolerance_seconds: int = int(SIGNATURE_TOLERANCE.total_seconds()),
+    now: int | None = None,
 ) -> bool:
     """What a receiver (or our own incoming webhooks) does with the signature header."""
     try:
@@ -55,6 +64,49 @@ def verify_signature(
         return False
     expected = sign(secret, body, ts).split("v1=", 1)[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def accept_signed_request(
+    session: Session, *, scope: str, secret: str, body: bytes, header: str | None, request_key: str
+) -> None:
+    """Check an incoming signed request and refuse a replay of it.
+
+    A signature is valid for SIGNATURE_TOLERANCE, so one captured in transit could be sent
+    again with a new Idempotency-Key and would pass the check alone. Each accepted signature is
+    remembered (per signer `scope`) until it has expired: the same signature again is refused,
+    unless it comes with the key it first came with, which is the sender's own retry and is
+    answered by the caller's idempotency (the first result). A rollback of the caller's
+    transaction forgets it, as nothing was accepted. Two copies racing in: the unique index
+    lets one insert; the other finds it and is judged by its key."""
+    if not header or not verify_signature(secret, body, header):
+        raise AuthenticationRequired(N_("The request's signature is missing, wrong or too old"))
+    digest = hashlib.sha256(header.strip().encode()).hexdigest()
+    try:
+        with session.begin_nested():
+            session.add(SeenSignature(scope=scope, digest=digest, request_key=request_key))
+            session.flush()
+        return
+    except IntegrityError:
+        pass
+    first_key = session.scalar(
+        select(SeenSignature.request_key).where(
+            SeenSignature.scope == scope, SeenSignature.digest == digest
+        )
+    )
+    if first_key != request_key:
+        raise Conflict(
+            N_("This signed request was already received: each new request needs a new signature")
+        )
+
+
+jobs.register_periodic("core.forget_expired_signatures", 10 * 60)
+
+
+@jobs.job_handler("core.forget_expired_signatures")
+def forget_expired_signatures(session: Session, job: Job | None = None) -> None:
+    session.execute(
+        delete(SeenSignature).where(SeenSignature.created_at < utcnow() - 2 * SIGNATURE_TOLERANCE)
+    )
 
 
 def create_endpoint(

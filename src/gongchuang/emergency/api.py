@@ -19,6 +19,7 @@ from gongchuang.core import files, organisations, regions, spreadsheets
 from gongchuang.core.api import PROBLEMS, live_stream
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import AuthenticationRequired, NotFound
+from gongchuang.core.limits import INCIDENT_BODY_BYTES, UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
@@ -201,6 +202,8 @@ def summary(session: Session, incident: Incident, created: bool) -> IncidentSumm
 @router.post(
     "/centres/{code}/incidents",
     status_code=201,
+    # Refused with 413 before a byte of a larger body is read.
+    max_body_size=INCIDENT_BODY_BYTES,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -220,9 +223,10 @@ async def receive_incident(
     signature: Annotated[str | None, Header(alias="X-Gongchuang-Signature")] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> IncidentSummary:
-    """An incident from a 120 dispatch centre (EIDO-style JSON), signed with the centre's
-    secret. Alerting starts at once when the dispatch code is one of the centre's automatic
-    codes. Resending with the same Idempotency-Key returns the first incident (200)."""
+    """An incident from a 120 dispatch centre (EIDO-style JSON, at most 64 KiB), signed with
+    the centre's secret. Alerting starts at once when the dispatch code is one of the centre's
+    automatic codes. Resending with the same Idempotency-Key returns the first incident (200);
+    the same signature with another key is a replay, refused (409)."""
     body = await request.body()
 
     def receive() -> tuple[IncidentSummary, bool]:
@@ -487,7 +491,9 @@ def change_aed(aed_id: Id, data: AedIn, session: DbSession, principal: VenueStaf
     return aed_out(session, service.update_aed(session, principal, aed, data))
 
 
-@router.post("/organisations/{organisation_id}/aeds/import", status_code=201)
+@router.post(
+    "/organisations/{organisation_id}/aeds/import", status_code=201, max_body_size=UPLOAD_BODY_BYTES
+)
 def import_aeds(
     organisation_id: Id,
     file: Annotated[UploadFile, File()],
@@ -629,7 +635,7 @@ def region_coverage(
     )
 
 
-@router.post("/regions/{code}/population", status_code=201)
+@router.post("/regions/{code}/population", status_code=201, max_body_size=UPLOAD_BODY_BYTES)
 def import_population(
     code: RegionCode,
     file: Annotated[UploadFile, File()],

@@ -34,10 +34,10 @@ from gongchuang.core import (
     people,
     regions,
     spreadsheets,
+    webhooks,
 )
 from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import (
-    AuthenticationRequired,
     Conflict,
     InvalidInput,
     NotFound,
@@ -47,7 +47,6 @@ from gongchuang.core.i18n import N_
 from gongchuang.core.models import Membership, Organisation, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal, has_permission
 from gongchuang.core.web import SHANGHAI, local_today
-from gongchuang.core.webhooks import verify_signature
 from gongchuang.emergency import matching, opening_hours
 from gongchuang.emergency.models import (
     AcceptStat,
@@ -843,9 +842,17 @@ def receive_from_centre(
     organisation = organisations.get_organisation(session, centre.organisation_id)
     if not has_permission(session, actor, EmergencyPerm.DISPATCH, organisation):
         raise PermissionDenied(N_("This token may not send incidents for this centre"))
-    if not signature or not verify_signature(centre.secret, body, signature):
-        raise AuthenticationRequired(N_("The incident's signature is missing, wrong or too old"))
-    key = (idempotency_key or "").strip()
+    key = (idempotency_key or "").strip()[:200]
+    # A captured intake sent again with a new key is refused; the centre's own resend (the
+    # same key) goes on to be answered with the first incident.
+    webhooks.accept_signed_request(
+        session,
+        scope=f"dispatch_centre:{centre.id}",
+        secret=centre.secret,
+        body=body,
+        header=signature,
+        request_key=key,
+    )
     if not key or len(key) > 100:
         raise InvalidInput(
             N_("An Idempotency-Key header (up to 100 characters) is required"),
@@ -889,7 +896,8 @@ def receive_from_centre(
                 lng=lng,
                 address=location.civicAddressText,
                 notes="\n".join(n.notesActionComments for n in document.notesComponent),
-                eido=json.loads(body),
+                # What the platform reads of the document, not whatever else was sent.
+                eido=document.model_dump(mode="json"),
             )
     except IntegrityError:
         # The same key raced in from a second connection: that one won, answer with it.

@@ -13,6 +13,7 @@ from gongchuang.core.api import PROBLEMS, Cursor, Limit
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
 from gongchuang.core.pagination import Page, paginate
 from gongchuang.core.permissions import Principal
@@ -391,6 +392,7 @@ def record_batch(
     V + "/records/import",
     status_code=201,
     summary="Records from Excel/CSV (phone, rule code, date, note); all or nothing",
+    max_body_size=UPLOAD_BODY_BYTES,
 )
 def import_records(
     village_id: Id,

@@ -13,6 +13,7 @@ from gongchuang.core import files, organisations, spreadsheets
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.permissions import Principal
@@ -216,7 +217,7 @@ def report_form(
     )
 
 
-@router.post(V + "/report", dependencies=[CsrfChecked])
+@router.post(V + "/report", dependencies=[CsrfChecked], max_body_size=UPLOAD_BODY_BYTES)
 def report_submit(
     village_id: Id,
     session: DbSession,
@@ -293,7 +294,7 @@ def batch_submit(
     return redirect(f"/points/villages/{village.id}/batch?created={len(records)}")
 
 
-@router.post(V + "/import", dependencies=[CsrfChecked])
+@router.post(V + "/import", dependencies=[CsrfChecked], max_body_size=UPLOAD_BODY_BYTES)
 def import_submit(
     village_id: Id,
     session: DbSession,
@@ -434,7 +435,9 @@ def approve_selected(
     return redirect(f"/points/villages/{village.id}/approvals?approved={count}")
 
 
-@router.post(V + "/records/{record_id}/resubmit", dependencies=[CsrfChecked])
+@router.post(
+    V + "/records/{record_id}/resubmit", dependencies=[CsrfChecked], max_body_size=UPLOAD_BODY_BYTES
+)
 def resubmit(
     village_id: Id,
     record_id: Id,

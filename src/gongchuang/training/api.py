@@ -13,6 +13,7 @@ from gongchuang.core import files, organisations
 from gongchuang.core.api import PROBLEMS
 from gongchuang.core.errors import NotFound
 from gongchuang.core.identity import mask_name, mask_phone
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import CurrentPrincipal, DbSession, Id, Require
 from gongchuang.training import quiz, service, targets
@@ -452,7 +453,7 @@ def get_roster(class_id: Id, session: DbSession, principal: InstitutionStaff) ->
     return trainees_out(session, service.get_class_for(session, principal, class_id))
 
 
-@router.post("/classes/{class_id}/roster", status_code=201)
+@router.post("/classes/{class_id}/roster", status_code=201, max_body_size=UPLOAD_BODY_BYTES)
 def import_roster(
     class_id: Id,
     file: Annotated[UploadFile, File()],
@@ -611,7 +612,7 @@ def add_question(
     return question_out(question)
 
 
-@router.post("/banks/{bank_id}/import", status_code=201)
+@router.post("/banks/{bank_id}/import", status_code=201, max_body_size=UPLOAD_BODY_BYTES)
 def import_questions(
     bank_id: Id, file: Annotated[UploadFile, File()], session: DbSession, principal: Publishing
 ) -> ImportOut:

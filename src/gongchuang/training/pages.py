@@ -20,6 +20,7 @@ from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import mask_name
+from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation, StoredFile
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.pdf import qr_svg
@@ -413,7 +414,11 @@ def update_course(
     return redirect(f"/training/manage/courses/{course_id}")
 
 
-@router.post("/training/manage/courses/{course_id}/lessons", dependencies=[CsrfChecked])
+@router.post(
+    "/training/manage/courses/{course_id}/lessons",
+    dependencies=[CsrfChecked],
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 def add_lesson(
     course_id: Id,
     session: DbSession,
@@ -509,7 +514,11 @@ def bank_page(
     )
 
 
-@router.post("/training/manage/banks/{bank_id}/import", dependencies=[CsrfChecked])
+@router.post(
+    "/training/manage/banks/{bank_id}/import",
+    dependencies=[CsrfChecked],
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 def import_questions(
     bank_id: Id, session: DbSession, principal: LoggedIn, file: Annotated[UploadFile, File()]
 ) -> Response:
@@ -669,7 +678,11 @@ def class_page(
     )
 
 
-@router.post("/training/classes/{class_id}/roster", dependencies=[CsrfChecked])
+@router.post(
+    "/training/classes/{class_id}/roster",
+    dependencies=[CsrfChecked],
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 def import_roster(
     class_id: Id, session: DbSession, principal: LoggedIn, file: Annotated[UploadFile, File()]
 ) -> Response:
