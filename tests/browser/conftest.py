@@ -38,6 +38,16 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.browser
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each browser module's tests run on one test process: its server and demo database (the
+    module's `live` fixture) are then started once, not once per process that got one of its
+    tests."""
+    for item in items:
+        if "tests/browser/" in item.nodeid and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(f"browser:{item.module.__name__}"))
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(base URL, database URL) of a server on a fresh database with the demo world."""
@@ -100,11 +110,15 @@ def check_accessibility(page: Page) -> None:
         # Evaluated through the DevTools protocol: the page's CSP forbids inline scripts,
         # and the tests keep that CSP on so that they catch any script it would block.
         page.evaluate(AXE_SOURCE())
-    result: dict[str, Any] = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})"
+    # resultTypes: axe still runs every rule, but collects nodes only for violations, and only
+    # the violations cross back to the test (the whole result is megabytes on a long page).
+    violations: list[dict[str, Any]] = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}, "
+        "resultTypes: ['violations']})).violations.map(v => ({id: v.id, impact: v.impact, "
+        "help: v.help, nodes: v.nodes.slice(0, 3).map(n => ({target: n.target}))}))"
     )
-    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not bad, "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
         for v in bad

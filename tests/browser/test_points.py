@@ -20,7 +20,7 @@ from gongchuang.modules import load_modules
 from gongchuang.points.models import PointRecord, PublicNotice
 from tests.browser.conftest import check_accessibility, has_no_horizontal_scroll, login
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 VILLAGER = "13800000002"  # 王大妈
 LEADER = "13800000008"  # 孙组长

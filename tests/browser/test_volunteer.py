@@ -18,7 +18,7 @@ from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Shift, Signup
 from tests.browser.conftest import check_accessibility, login
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 ORGANISER = "13800000007"  # 吴社工, staff of the volunteer association
 NEWCOMER = "13900000003"  # a villager who has never volunteered

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# A real hash to verify against when the phone is unknown, so timing does not reveal it.
-_DUMMY_HASH = _hasher.hash("gongchuang-timing-equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the phone is unknown, so timing does not reveal it.
+    Made on first use, not at import: every process (a CLI command, a worker) would otherwise
+    pay an argon2 hash to start."""
+    return _hasher.hash("gongchuang-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -16,7 +24,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
