@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gongchuang.core import (
     audit,
@@ -934,6 +935,11 @@ def raise_sos(
 ) -> Incident:
     assert actor.person_id is not None
     lat, lng = to_wgs84(*point)
+    # SOS pressed on several devices at once are counted one after another. NO KEY UPDATE:
+    # alerts and notifications for this person (foreign keys to the row) are not held up.
+    session.execute(
+        select(Person.id).where(Person.id == actor.person_id).with_for_update(key_share=True)
+    )
     recent = session.scalar(
         select(func.count(Incident.id)).where(
             Incident.reporter_person_id == actor.person_id,
@@ -1083,31 +1089,49 @@ def visible_incidents(
 # --- alerting ---------------------------------------------------------------------------------
 
 
-def begin_alerting(session: Session, incident: Incident) -> None:
-    """Start alerting now, and leave a durable job that will do it if this attempt fails."""
-    if incident.status not in (IncidentStatus.logged,):
-        return
-    incident.status = IncidentStatus.alerting
-    incident.alerting_at = utcnow()
+def begin_alerting(session: Session, incident: Incident) -> bool:
+    """Start alerting now, and leave a durable job that will do it if this attempt fails.
+    False when alerting had already started (or the incident was closed) meanwhile."""
+    if incident.status != IncidentStatus.logged:
+        return False
     policy, _ = policy_for(session, incident.region_id)
-    incident.policy = policy.as_dict()
+    values = {
+        "status": IncidentStatus.alerting,
+        "alerting_at": utcnow(),
+        "policy": policy.as_dict(),
+    }
+    # Conditional, so that a double tap starts one first wave: the second waits for the
+    # first to commit and then matches no row. The row stays locked while the wave is sent.
+    started = session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == IncidentStatus.logged)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(started, "rowcount", 0):
+        session.refresh(incident)
+        return False
+    for name, value in values.items():
+        set_committed_value(incident, name, value)
     jobs.enqueue(session, "emergency.alert_wave", {"incident_id": incident.id, "wave": 1})
     try:
         with session.begin_nested():
             send_wave(session, incident, 1)
     except Exception:
         log.exception("first wave of incident %s failed; the job retries", incident.id)
+    return True
 
 
 def start_alerting(session: Session, actor: Principal, incident: Incident) -> None:
-    if incident.status != IncidentStatus.logged:
-        raise Conflict(N_("Alerting has already started for this incident"))
     if not can_dispatch(session, actor, incident):
         raise NotFound()
+    if not begin_alerting(session, incident):
+        if incident.status in (IncidentStatus.closed, IncidentStatus.cancelled):
+            raise Conflict(N_("This incident is already closed"))
+        raise Conflict(N_("Alerting has already started for this incident"))
     audit.record(
         session, actor, "emergency.incident.start_alerting", "emergency_incident", incident.id
     )
-    begin_alerting(session, incident)
 
 
 def incident_policy(incident: Incident) -> matching.Policy:
@@ -1196,7 +1220,10 @@ def _count_stat(
 
 
 def send_wave(session: Session, incident: Incident, wave: int, count: int | None = None) -> int:
-    """Alert the next responders. `count` defaults to a wave's size (within the total cap)."""
+    """Alert the next responders. `count` defaults to a wave's size (within the total cap).
+
+    The caller holds the incident's row lock (`_lock_incident`, or the update that started
+    alerting): the alerts counted here are still all there are when the new ones go in."""
     policy = incident_policy(incident)
     existing = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
     before = matching.AlreadyAlerted(
@@ -1292,7 +1319,7 @@ def send_wave(session: Session, incident: Incident, wave: int, count: int | None
 
 def next_wave(session: Session, incident_id: int, wave: int) -> int:
     """The durable job: wave 1 if the first attempt failed; later waves if too few accepted."""
-    incident = session.get(Incident, incident_id)
+    incident = _lock_incident(session, incident_id)
     if incident is None or incident.status != IncidentStatus.alerting:
         return 0
     if wave == 1:
@@ -1327,8 +1354,25 @@ def get_alert_for(
     return alert
 
 
-def _open_incident(session: Session, alert: Alert) -> Incident:
-    incident = session.get(Incident, alert.incident_id)
+def _lock_incident(session: Session, incident_id: int) -> Incident | None:
+    """The incident read afresh and row-locked until commit. Its status, waves and the
+    statuses of its alerts change only under this lock (one incident's, never a shared one),
+    so what a caller checks after taking it still holds when it acts. NO KEY UPDATE: rows
+    that only point at the incident (timeline, progress) are not held up; on SQLite the
+    writers are serialised already."""
+    return session.scalars(
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _open_incident(session: Session, alert: Alert, *, lock: bool = False) -> Incident:
+    if lock:
+        incident = _lock_incident(session, alert.incident_id)
+    else:
+        incident = session.get(Incident, alert.incident_id)
     assert incident is not None
     if incident.status != IncidentStatus.alerting:
         raise Conflict(N_("This incident is already closed; thank you"))
@@ -1337,7 +1381,11 @@ def _open_incident(session: Session, alert: Alert) -> Incident:
 
 def answer(session: Session, actor: Principal, alert_id: int, accept: bool) -> Alert:
     alert = get_alert_for(session, actor, alert_id)
-    incident = _open_incident(session, alert)
+    # Under the incident's lock, so that an answer and the close (or a wave) come one after
+    # the other: an accept never lands on an incident closed meanwhile. The alert is read
+    # again under it, so a double tap that waited sees the first tap's answer.
+    incident = _open_incident(session, alert, lock=True)
+    session.refresh(alert)
     wanted = AlertStatus.accepted if accept else AlertStatus.declined
     if alert.status == wanted:
         return alert
@@ -1380,8 +1428,13 @@ def answer(session: Session, actor: Principal, alert_id: int, accept: bool) -> A
     )
     if not accept:
         # The place passes to the next candidate, who may take this alert's AED (a declined
-        # alert keeps its AED on record but no longer holds it).
-        send_wave(session, incident, max(incident.wave, 1), count=1)
+        # alert keeps its AED on record but no longer holds it). The decline stands even if
+        # passing it on fails; the wave job carries on.
+        try:
+            with session.begin_nested():
+                send_wave(session, incident, max(incident.wave, 1), count=1)
+        except IntegrityError:
+            log.exception("incident %s: the place of a decline was not passed on", incident.id)
     _publish_status(session, incident, "responder_accepted" if accept else "responder_declined")
     return alert
 
@@ -1427,6 +1480,7 @@ def report_position(
 def set_ambulance_eta(session: Session, actor: Principal, incident: Incident, minutes: int) -> None:
     if not can_dispatch(session, actor, incident):
         raise NotFound()
+    _lock_incident(session, incident.id)  # refreshes `incident`, the session's own copy
     if incident.status not in (IncidentStatus.logged, IncidentStatus.alerting):
         raise Conflict(N_("This incident is already closed"))
     incident.ambulance_eta_at = utcnow() + timedelta(minutes=minutes)
@@ -1451,6 +1505,9 @@ def set_ambulance_eta(session: Session, actor: Principal, incident: Incident, mi
 def close(session: Session, actor: Principal, incident: Incident, outcome: OutcomeIn) -> None:
     if not can_dispatch(session, actor, incident):
         raise NotFound()
+    # Every answer and wave of the incident waits for this close, or went before it: the
+    # alerts read below are all there are, in their final statuses.
+    _lock_incident(session, incident.id)  # refreshes `incident`, the session's own copy
     if incident.status in (IncidentStatus.closed, IncidentStatus.cancelled):
         raise Conflict(N_("This incident is already closed"))
     if outcome.shock_delivered and not outcome.aed_applied:
@@ -1461,7 +1518,13 @@ def close(session: Session, actor: Principal, incident: Incident, outcome: Outco
     incident.status = IncidentStatus.cancelled if outcome.cancelled else IncidentStatus.closed
     incident.closed_at = utcnow()
     incident.outcome = outcome.model_dump()
-    alerts = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
+    alerts = list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.incident_id == incident.id)
+            .execution_options(populate_existing=True)
+        )
+    )
     for alert in alerts:
         if alert.status == AlertStatus.sent:
             alert.status = AlertStatus.withdrawn
