@@ -174,7 +174,18 @@ class HoursEntry(Base):
     """服务时长: the hours ledger, in minutes. Never updated, never deleted."""
 
     __tablename__ = "volunteer_hours_entry"
-    __table_args__ = (Index("ix_volunteer_hours_person_time", "person_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_volunteer_hours_person_time", "person_id", "created_at"),
+        # A sign-up's hours are verified once; a correction is a reversal and a correction
+        # entry after it, never a second verification.
+        Index(
+            "uq_volunteer_hours_entry_verified",
+            "signup_id",
+            unique=True,
+            sqlite_where=text("kind = 'verified'"),
+            postgresql_where=text("kind = 'verified'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))

@@ -208,9 +208,13 @@ def save_profile(session: Session, actor: Principal, data: ProfileInput) -> Volu
     volunteer = get_volunteer(session, actor.person_id)
     before = audit.snapshot(volunteer, PROFILE_FIELDS) if volunteer else None
     if volunteer is None:
-        volunteer = Volunteer(person_id=person.id, card_code=secrets.token_urlsafe(12))
-        session.add(volunteer)
-        people.set_consent(session, actor, person, SERVICE_PURPOSE, True)
+        volunteer = _register(session, person)
+        if volunteer is None:  # registered a moment ago by another request: update that
+            volunteer = get_volunteer(session, actor.person_id)
+            assert volunteer is not None
+            before = audit.snapshot(volunteer, PROFILE_FIELDS)
+        else:
+            people.set_consent(session, actor, person, SERVICE_PURPOSE, True)
     for name, value in values.items():
         setattr(volunteer, name, value)
     if people.has_consent(session, person.id, LOCATION_PURPOSE) != data.share_location:
@@ -228,6 +232,19 @@ def save_profile(session: Session, actor: Principal, data: ProfileInput) -> Volu
             "location": volunteer.home_lat is not None,
         },
     )
+    return volunteer
+
+
+def _register(session: Session, person: Person) -> Volunteer | None:
+    """The person's new profile; None if another request of theirs made it first (the unique
+    person stops this one, in a savepoint so that the request goes on)."""
+    volunteer = Volunteer(person_id=person.id, card_code=secrets.token_urlsafe(12))
+    try:
+        with session.begin_nested():
+            session.add(volunteer)
+            session.flush()
+    except IntegrityError:
+        return None
     return volunteer
 
 
@@ -777,6 +794,15 @@ def _lock_volunteers(session: Session, person_ids: list[int]) -> None:
         )
 
 
+def _lock_signups(session: Session, signups: list[Signup]) -> None:
+    """Hold these sign-ups until commit and read their state again, for a decision taken once
+    (cancel, confirm hours, correct them, mark absent): a second tap or a second organiser
+    waits here for the first and then sees what it decided. In ascending order, so two
+    callers locking overlapping lists never deadlock."""
+    for signup in sorted(signups, key=lambda s: s.id):
+        session.refresh(signup, ["status", "pending_minutes"], with_for_update=True)
+
+
 def sign_up(session: Session, actor: Principal, shift_id: int) -> Signup:
     """A place on the shift, or a place on its waitlist when it is full."""
     volunteer = require_volunteer(session, actor)
@@ -866,14 +892,15 @@ def waitlist_position(session: Session, signup: Signup) -> int | None:
 def cancel_signup(session: Session, actor: Principal, signup: Signup) -> Signup:
     if signup.person_id != actor.person_id:
         raise NotFound()
+    _lock_signups(session, [signup])
     if signup.status not in (SignupStatus.confirmed, SignupStatus.waitlisted):
         raise Conflict(N_("Only a place not yet used can be cancelled"))
     shift = session.get(Shift, signup.shift_id)
     assert shift is not None
-    was_confirmed = signup.status == SignupStatus.confirmed
+    held_a_place = signup.status == SignupStatus.confirmed
     signup.status = SignupStatus.cancelled
     session.flush()
-    if was_confirmed:
+    if held_a_place:
         _free_place(session, shift.id)
         _promote_waitlisted(session, shift)
     session.refresh(shift, ["taken"])
@@ -985,7 +1012,13 @@ def check(
         )
         .join(Shift, Shift.id == Signup.shift_id)
         .join(Activity, Activity.id == Shift.activity_id)
-        .where(Signup.shift_id == shift_id, Signup.person_id == actor.person_id)
+        .where(
+            Signup.shift_id == shift_id,
+            Signup.person_id == actor.person_id,
+            # At most one live row (uq_volunteer_signup_active); a cancelled one may sit beside
+            # it after a call placed the volunteer again.
+            Signup.status != SignupStatus.cancelled,
+        )
         .with_for_update(of=Signup)
     ).first()
     if place is None and session.get(Shift, shift_id) is None:
@@ -1100,11 +1133,15 @@ def close_finished_shifts(session: Session, now: datetime | None = None) -> tupl
     """After a shift: whoever forgot to check out is checked out at its end (and flagged);
     whoever never checked in is a no-show. Returns (checked out, no-shows)."""
     now = now or utcnow()
+    # Locked (in id order, as `_lock_signups` does): a volunteer checking out or an organiser
+    # marking an absence at the same moment is either seen here or sees this.
     forgotten = session.scalars(
         select(Signup)
         .options(joinedload(Signup.shift))
         .join(Shift, Shift.id == Signup.shift_id)
         .where(Signup.status == SignupStatus.checked_in, Shift.ends_at <= now)
+        .order_by(Signup.id)
+        .with_for_update(of=Signup)
     ).all()
     for signup in forgotten:
         _check_out(signup, signup.shift, signup.shift.ends_at, auto=True)
@@ -1116,8 +1153,10 @@ def close_finished_shifts(session: Session, now: datetime | None = None) -> tupl
             Shift.starts_at <= now - NO_SHOW_AFTER,
             Shift.cancelled.is_(False),
         )
+        .order_by(Signup.id)
+        .with_for_update(of=Signup)
     ).all()
-    for signup in absent:
+    for signup in sorted(absent, key=_by_person):
         _record_no_show(session, signup)
     session.flush()
     return len(forgotten), len(absent)
@@ -1137,6 +1176,11 @@ def _bump_total(
         raise Conflict(N_("A correction cannot take total hours below zero"))
 
 
+def _by_person(signup: Signup) -> tuple[int, int]:
+    """The order in which totals rows are locked, so that two callers never deadlock."""
+    return signup.person_id, signup.id
+
+
 def _record_no_show(session: Session, signup: Signup) -> None:
     signup.status = SignupStatus.no_show
     _bump_total(session, signup.person_id, no_shows=1)
@@ -1146,6 +1190,7 @@ def mark_no_show(session: Session, actor: Principal, signup: Signup) -> Signup:
     shift = signup.shift
     if not can_manage(session, actor, shift.activity.organisation):
         raise NotFound()
+    _lock_signups(session, [signup])
     if signup.status != SignupStatus.confirmed or shift.starts_at > utcnow():
         raise Conflict(N_("Only a confirmed volunteer who has not come can be marked absent"))
     _record_no_show(session, signup)
@@ -1198,14 +1243,15 @@ def approve_hours(
         raise InvalidInput(N_("Hours are corrected one volunteer at a time"))
     changes = []
     for signup in signups:
-        shift = signup.shift
-        if not can_manage(session, actor, shift.activity.organisation):
+        if not can_manage(session, actor, signup.shift.activity.organisation):
             raise NotFound()
+    _lock_signups(session, signups)
+    for signup in signups:
         if signup.status != SignupStatus.checked_out:
             raise Conflict(N_("Only hours waiting for confirmation can be confirmed"))
         if signup.person_id == actor.person_id:
             raise PermissionDenied(N_("You cannot confirm your own hours"))
-    for signup in signups:
+    for signup in sorted(signups, key=_by_person):
         granted = signup.pending_minutes
         if minutes is not None:
             if not 0 <= minutes <= shift_minutes(signup.shift):
@@ -1250,6 +1296,7 @@ def correct_hours(
     """Verified hours found wrong: a reversing entry, then the right amount, with a reason."""
     if not can_manage(session, actor, signup.shift.activity.organisation):
         raise NotFound()
+    _lock_signups(session, [signup])
     if signup.status != SignupStatus.verified:
         raise Conflict(N_("Only confirmed hours can be corrected"))
     if not 0 <= minutes <= shift_minutes(signup.shift):
@@ -1258,8 +1305,14 @@ def correct_hours(
             h=round(shift_minutes(signup.shift) / 60, 1),
         )
     reason = clean_text(reason, "reason", max_length=300)
-    entries = session.scalars(select(HoursEntry).where(HoursEntry.signup_id == signup.id)).all()
+    entries = session.scalars(
+        select(HoursEntry).where(HoursEntry.signup_id == signup.id).order_by(HoursEntry.id)
+    ).all()
     net = sum(e.minutes for e in entries)
+    if minutes == net:  # most often the same correction sent twice
+        raise Conflict(
+            N_("These hours are already %(h)s hours; nothing was corrected"), h=round(net / 60, 1)
+        )
     reversal = _post_hours(
         session, actor, signup, -net, "reversal", reason, reverses=entries[-1].id
     )
@@ -1515,9 +1568,7 @@ def claim_benefit(session: Session, actor: Principal, benefit_id: int) -> Benefi
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(N_("All of this benefit has been claimed"))
     claim = BenefitClaim(
-        benefit_id=benefit.id,
-        person_id=volunteer.person_id,
-        code=secrets.token_hex(4).upper(),
+        benefit_id=benefit.id, person_id=volunteer.person_id, code=_unused_claim_code(session)
     )
     session.add(claim)
     session.flush()
@@ -1532,6 +1583,15 @@ def claim_benefit(session: Session, actor: Principal, benefit_id: int) -> Benefi
     return claim
 
 
+def _unused_claim_code(session: Session) -> str:
+    """Eight characters a till can type. Drawn again when an earlier claim has it: among a
+    hundred thousand claims a repeat is likely, and the unique code would refuse the claim."""
+    while True:
+        code = secrets.token_hex(4).upper()
+        if session.scalar(select(BenefitClaim.id).where(BenefitClaim.code == code)) is None:
+            return code
+
+
 def use_claim(session: Session, actor: Principal, partner: Organisation, code: str) -> BenefitClaim:
     """The partner checks the code the volunteer shows, once."""
     if not has_permission(session, actor, VolunteerPerm.BENEFIT, partner):
@@ -1543,10 +1603,16 @@ def use_claim(session: Session, actor: Principal, partner: Organisation, code: s
     )
     if claim is None or claim.benefit.partner_organisation_id != partner.id:
         raise NotFound(N_("No claim of this partner has this code"))
-    if claim.used_at is not None:
+    # Two tills scanning the code at once: the first UPDATE takes it, the second matches no row.
+    used = session.execute(
+        update(BenefitClaim)
+        .where(BenefitClaim.id == claim.id, BenefitClaim.used_at.is_(None))
+        .values(used_at=utcnow(), used_by_person_id=actor.person_id)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(N_("This code was already used"))
-    claim.used_at = utcnow()
-    claim.used_by_person_id = actor.person_id
+    session.refresh(claim, ["used_at", "used_by_person_id"])
     audit.record(
         session, actor, "volunteer.benefit.use", "volunteer_benefit_claim", claim.id, after={}
     )
