@@ -1,7 +1,10 @@
 """Quiz starts and submissions raced by real threads against a committed database (PostgreSQL
 in the PostgreSQL run): one active attempt per participant, one scored submission per attempt,
-and leaderboards equal to the attempts; one enrolment per learner and course, one progress row
-per lesson and one completion (one certificate) per enrolment."""
+no attempt past the daily limit, and leaderboards equal to the attempts; one enrolment per
+learner and course, one progress row per lesson and one completion (one certificate) per
+enrolment; one completion (one set of credentials) per class, spending within the class's
+funding, one reversal per expense; rosters, registers, accreditations, plans, programme codes
+and campaign addresses sent twice at once stored once."""
 
 from __future__ import annotations
 
@@ -17,18 +20,37 @@ from gongchuang.core.db import Database, utcnow
 from gongchuang.core.errors import Conflict
 from gongchuang.core.models import AuditEntry, Credential, OrganisationKind, Person
 from gongchuang.core.permissions import SYSTEM
-from gongchuang.training import quiz, service
+from gongchuang.core.web import local_today
+from gongchuang.training import quiz, service, targets
 from gongchuang.training.models import (
+    Accreditation,
+    Attendance,
+    ClassTrainee,
     Enrolment,
     LessonProgress,
+    Programme,
+    ProgrammeTarget,
+    QuestionBank,
     QuizAttempt,
+    QuizCampaign,
     QuizRegionTally,
     QuizStanding,
+    TrainingClass,
 )
+from tests.core.test_organisation_races import at_once, held_after
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database
 from tests.support.world import build_world, make_person
-from tests.training.conftest import TrainingWorld, acting, add_questions, answers_for, tw
+from tests.training.conftest import (
+    TrainingWorld,
+    acting,
+    add_questions,
+    answers_for,
+    open_class,
+    resident_id,
+    roster_csv,
+    tw,
+)
 
 
 @pytest.fixture
@@ -37,7 +59,9 @@ def db(tmp_path: Path):
         yield database
 
 
-def setup_campaign(db: Database, players: int) -> tuple[int, list[str]]:
+def setup_campaign(
+    db: Database, players: int, daily_attempt_limit: int = 50
+) -> tuple[int, list[str]]:
     with db.transaction() as session:
         world = build_world(session)
         school = organisations.create_organisation(
@@ -53,7 +77,7 @@ def setup_campaign(db: Database, players: int) -> tuple[int, list[str]]:
                 slug="race",
                 title="答题",
                 pools=[{"bank_id": bank.id, "tag": "", "count": 3}],
-                daily_attempt_limit=50,
+                daily_attempt_limit=daily_attempt_limit,
                 starts_at=utcnow() - timedelta(hours=1),
             ),
         )
@@ -98,6 +122,48 @@ def test_one_active_attempt_and_one_scored_submission(db: Database) -> None:
     with db.transaction(write=False) as session:
         standing = session.scalar(select(QuizStanding))
         assert (standing.attempts, standing.total_score) == (1, 3)
+
+
+def _play(db: Database, campaign_id: int, key: str) -> None:
+    with db.transaction() as session:
+        campaign = session.get(quiz.QuizCampaign, campaign_id)
+        attempt = quiz.start_attempt(session, campaign, _participant(session, key))
+        answers = answers_for(session, attempt)
+    with db.transaction() as session:
+        quiz.submit_attempt(session, attempt.id, key, f"play-{attempt.id:08d}", answers)
+
+
+def test_a_paper_played_during_another_start_does_not_pass_the_daily_limit(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The participant has one of two attempts left. A start that has counted today's attempts
+    is held while a second phone starts and submits a paper: the held start must then not
+    make a third attempt (the one-active index no longer sees the submitted paper). Held in
+    turn, the second phone picks up the first's paper, as it would a moment later."""
+    campaign_id, keys = setup_campaign(db, 1, daily_attempt_limit=2)
+    key = keys[0]
+    _play(db, campaign_id, key)
+
+    def start() -> None:
+        with db.transaction() as session:
+            campaign = session.get(quiz.QuizCampaign, campaign_id)
+            quiz.start_attempt(session, campaign, _participant(session, key))
+
+    succeeded, errors = at_once(
+        db,
+        held_after(monkeypatch, quiz, "_draw_paper", start, [lambda: _play(db, campaign_id, key)]),
+    )
+    with db.transaction(write=False) as session:
+        today = session.scalar(
+            select(func.count(QuizAttempt.id)).where(
+                QuizAttempt.participant_key == key, QuizAttempt.local_day == local_today()
+            )
+        )
+        assert today == 2
+        assert session.scalar(select(QuizStanding.attempts)) == 2
+    assert (succeeded, errors) == (2, [])
+    with pytest.raises(Conflict, match="today's 2 attempts"):
+        _play(db, campaign_id, key)
 
 
 def test_leaderboards_stay_exact_under_concurrent_submissions(db: Database) -> None:
@@ -150,7 +216,15 @@ def _training_world(db: Database, prepare) -> tuple[dict[str, int], object]:  # 
     with db.transaction() as session:
         built: TrainingWorld = tw.__wrapped__(session, build_world(session))
         prepared = prepare(session, built)
-        return {"learner": built.learner.id, "course": built.course.id}, prepared
+        ids = {
+            "learner": built.learner.id,
+            "course": built.course.id,
+            "trainer": built.trainer.id,
+            "department_staff": built.department_staff.id,
+            "department": built.department.id,
+            "institution": built.institution.id,
+        }
+        return ids, prepared
 
 
 def _lessons_done(session, built: TrainingWorld, count: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -171,12 +245,16 @@ def _pass_course_quiz(session, built: TrainingWorld) -> None:  # type: ignore[no
     )
 
 
-def _as_learner(db: Database, ids: dict[str, int], work):  # type: ignore[no-untyped-def]
+def _acting_as(db: Database, person_id: int, work):  # type: ignore[no-untyped-def]
     def attempt() -> None:
         with db.transaction() as session:
-            work(session, acting(session.get(Person, ids["learner"])))
+            work(session, acting(session.get(Person, person_id)))
 
     return attempt
+
+
+def _as_learner(db: Database, ids: dict[str, int], work):  # type: ignore[no-untyped-def]
+    return _acting_as(db, ids["learner"], work)
 
 
 def test_enrolments_sent_at_once_make_one(db: Database) -> None:
@@ -235,3 +313,280 @@ def test_completing_a_course_twice_at_once_issues_one_certificate(db: Database) 
             select(func.count(AuditEntry.id)).where(AuditEntry.action == "training.course.complete")
         )
         assert completions == 1
+
+
+# --- offline classes: completion, funding, roster, register ------------------------------------
+
+ROSTER = roster_csv([(f"学员{n}", f"1390000{n:04d}", resident_id(n)) for n in range(3)])
+
+
+def _class_with_roster(session, built: TrainingWorld, **changes) -> int:  # type: ignore[no-untyped-def]
+    klass = open_class(session, built, **changes)
+    service.import_roster(session, acting(built.trainer), klass.id, ROSTER, "roster.csv")
+    return klass.id
+
+
+def _class_ready_to_complete(session, built: TrainingWorld) -> int:  # type: ignore[no-untyped-def]
+    trainer = acting(built.trainer)
+    class_id = _class_with_roster(session, built)
+    klass = session.get(TrainingClass, class_id)
+    trainees = {t.id for t, _ in service.roster(session, class_id)}
+    for n in range(klass.onsite_days):
+        day = klass.starts_on + timedelta(days=n)
+        service.record_attendance(session, trainer, class_id, day, trainees)
+    service.record_assessment(session, trainer, class_id, dict.fromkeys(trainees, 90))
+    return class_id
+
+
+def test_completing_a_class_twice_at_once_issues_its_credentials_once(db: Database) -> None:
+    ids, class_id = _training_world(db, _class_ready_to_complete)
+    complete = _acting_as(
+        db, ids["trainer"], lambda session, who: service.complete_class(session, who, class_id)
+    )
+    succeeded, errors = at_once(db, [complete for _ in range(4)])
+    assert succeeded == 1, errors[:2]
+    assert len(errors) == 3 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    assert "closed" in str(errors[0])
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(Credential.id))) == 3
+        held = session.scalars(select(ClassTrainee.credential_id)).all()
+        assert None not in held and len(set(held)) == 3
+        completions = session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "training.class.complete")
+        )
+        assert completions == 1
+
+
+def test_expenses_recorded_at_once_stay_within_the_class_funding(db: Database) -> None:
+    def funded(session, built: TrainingWorld) -> int:  # type: ignore[no-untyped-def]
+        return _class_with_roster(session, built, funding_per_trainee_fen=30_000)
+
+    ids, class_id = _training_world(db, funded)
+    spend = _acting_as(
+        db,
+        ids["trainer"],
+        lambda session, who: service.record_expense(
+            session, who, class_id, item="lodging", amount_fen=40_000
+        ),
+    )
+    succeeded, errors = at_once(db, [spend for _ in range(5)])
+    with db.transaction(write=False) as session:
+        funding = service.funding_of(session, session.get(TrainingClass, class_id))
+        assert funding.budget_fen == 90_000
+        assert funding.spent_fen == 80_000
+    assert succeeded == 2
+    assert len(errors) == 3 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    assert "more than the class's funding" in str(errors[0])
+
+
+def test_an_expense_reversed_twice_at_once_is_reversed_once(db: Database) -> None:
+    def class_with_an_expense(session, built: TrainingWorld) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        class_id = _class_with_roster(session, built)
+        expense = service.record_expense(
+            session, acting(built.trainer), class_id, item="lodging", amount_fen=80_000
+        )
+        return class_id, expense.id
+
+    ids, (class_id, expense_id) = _training_world(db, class_with_an_expense)
+    reverse = _acting_as(
+        db,
+        ids["trainer"],
+        lambda session, who: service.reverse_expense(session, who, class_id, expense_id, "录错"),
+    )
+    succeeded, errors = at_once(db, [reverse for _ in range(4)])
+    assert succeeded == 1, errors[:2]
+    assert len(errors) == 3 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    assert "already reversed" in str(errors[0])
+    with db.transaction(write=False) as session:
+        funding = service.funding_of(session, session.get(TrainingClass, class_id))
+        assert (funding.spent_fen, len(funding.entries)) == (0, 2)
+
+
+def test_a_roster_imported_twice_at_once_lists_each_trainee_once(db: Database) -> None:
+    ids, class_id = _training_world(
+        db, lambda session, built: open_class(session, built, title="第二期").id
+    )
+    imported = []
+    importer = _acting_as(
+        db,
+        ids["trainer"],
+        lambda session, who: imported.append(
+            service.import_roster(session, who, class_id, ROSTER, "roster.csv")
+        ),
+    )
+    succeeded, errors = at_once(db, [importer for _ in range(3)])
+    assert (succeeded, errors) == (3, [])
+    assert sorted((r.added, r.registered, r.unchanged) for r in imported) == [
+        (0, 0, 3),
+        (0, 0, 3),
+        (3, 3, 0),
+    ]
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(ClassTrainee.id))) == 3
+        assert (
+            session.scalar(select(func.count(Person.id)).where(Person.phone.like("1390000%"))) == 3
+        )
+
+
+def test_a_days_register_sent_twice_at_once_keeps_one_mark_per_trainee(db: Database) -> None:
+    ids, class_id = _training_world(db, _class_with_roster)
+    with db.transaction(write=False) as session:
+        day = session.get(TrainingClass, class_id).starts_on
+        trainees = sorted(session.scalars(select(ClassTrainee.id)))
+    registers = [set(trainees), set(trainees[:1])]
+    mark = [
+        _acting_as(
+            db,
+            ids["trainer"],
+            lambda session, who, present=present: service.record_attendance(
+                session, who, class_id, day, present
+            ),
+        )
+        for present in registers
+    ]
+    succeeded, errors = at_once(db, mark)
+    assert (succeeded, errors) == (2, [])
+    with db.transaction(write=False) as session:
+        marks = session.execute(select(Attendance.trainee_id, Attendance.present)).all()
+        assert sorted(t for t, _ in marks) == trainees
+        assert {t for t, present in marks if present} in registers
+
+
+# --- accreditation, programmes, campaigns ------------------------------------------------------
+
+
+def test_an_institution_accredited_twice_at_once_holds_one_accreditation(db: Database) -> None:
+    def second_institution(session, built: TrainingWorld) -> int:  # type: ignore[no-untyped-def]
+        return organisations.create_organisation(
+            session,
+            SYSTEM,
+            name="县农广校",
+            kind=OrganisationKind.school,
+            region=built.world.county,
+        ).id
+
+    ids, institution_id = _training_world(db, second_institution)
+    until = [local_today() + timedelta(days=days) for days in (100, 200, 300)]
+
+    def accredit(valid_until):  # type: ignore[no-untyped-def]
+        def work(session, who) -> None:  # type: ignore[no-untyped-def]
+            service.accredit(
+                session,
+                who,
+                organisations.get_organisation(session, ids["department"]),
+                organisations.get_organisation(session, institution_id),
+                accreditation_no="HN-002",
+                valid_until=valid_until,
+            )
+
+        return _acting_as(db, ids["department_staff"], work)
+
+    succeeded, errors = at_once(db, [accredit(day) for day in until])
+    assert (succeeded, errors) == (3, [])
+    with db.transaction(write=False) as session:
+        held = session.scalars(
+            select(Accreditation).where(Accreditation.institution_organisation_id == institution_id)
+        ).all()
+        assert len(held) == 1 and held[0].valid_until in until
+        assert service.active_accreditation(session, institution_id) is not None
+
+
+def test_a_programme_code_taken_twice_at_once_makes_one_programme(db: Database) -> None:
+    ids, _ = _training_world(db, lambda session, built: None)
+    year = local_today().year
+
+    def create(session, who) -> None:  # type: ignore[no-untyped-def]
+        targets.create_programme(
+            session,
+            who,
+            organisations.get_organisation(session, ids["department"]),
+            code="WCGYZ",
+            name="为村耕耘者",
+            start_year=year,
+            end_year=year + 2,
+        )
+
+    succeeded, errors = at_once(
+        db, [_acting_as(db, ids["department_staff"], create) for _ in range(3)]
+    )
+    assert succeeded == 1, errors[:2]
+    assert len(errors) == 2 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    assert "already has this code" in str(errors[0])
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(func.count(Programme.id))) == 1
+
+
+def test_a_plan_replaced_twice_at_once_is_one_of_the_two(db: Database) -> None:
+    year = local_today().year
+
+    def programme(session, built: TrainingWorld) -> int:  # type: ignore[no-untyped-def]
+        created = targets.create_programme(
+            session,
+            acting(built.department_staff),
+            built.department,
+            code="WCGYZ",
+            name="为村耕耘者",
+            start_year=year,
+            end_year=year + 1,
+        )
+        targets.set_targets(
+            session,
+            acting(built.department_staff),
+            created.id,
+            [targets.TargetInput("430000", year, "offline", 10)],
+        )
+        return created.id
+
+    ids, programme_id = _training_world(db, programme)
+    plans = [
+        [
+            targets.TargetInput("430000", year, "offline", planned),
+            targets.TargetInput("430000", year + 1, "offline", planned * 2),
+        ]
+        for planned in (30, 40)
+    ]
+    replace = [
+        _acting_as(
+            db,
+            ids["department_staff"],
+            lambda session, who, rows=rows: targets.set_targets(session, who, programme_id, rows),
+        )
+        for rows in plans
+    ]
+    succeeded, errors = at_once(db, replace)
+    assert (succeeded, errors) == (2, [])
+    with db.transaction(write=False) as session:
+        stored = sorted(
+            session.execute(select(ProgrammeTarget.year, ProgrammeTarget.cumulative_planned)).all()
+        )
+        assert stored in [sorted((r.year, r.cumulative_planned) for r in rows) for rows in plans]
+
+
+def test_a_campaign_address_taken_twice_at_once_makes_one_campaign(db: Database) -> None:
+    ids, bank_id = _training_world(
+        db, lambda session, built: session.scalar(select(QuestionBank.id))
+    )
+
+    def create(session, who) -> None:  # type: ignore[no-untyped-def]
+        quiz.create_campaign(
+            session,
+            who,
+            organisations.get_organisation(session, ids["institution"]),
+            quiz.CampaignInput(
+                slug="spring-quiz",
+                title="春季答题",
+                pools=[{"bank_id": bank_id, "tag": "", "count": 3}],
+            ),
+        )
+
+    succeeded, errors = at_once(db, [_acting_as(db, ids["trainer"], create) for _ in range(3)])
+    assert succeeded == 1, errors[:2]
+    assert len(errors) == 2 and all(isinstance(e, Conflict) for e in errors), errors[:2]
+    assert "already uses this web address" in str(errors[0])
+    with db.transaction(write=False) as session:
+        assert (
+            session.scalar(
+                select(func.count(QuizCampaign.id)).where(QuizCampaign.slug == "spring-quiz")
+            )
+            == 1
+        )

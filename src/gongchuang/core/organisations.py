@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit, live, notifications, people, spreadsheets
@@ -238,8 +239,17 @@ def _record_membership(
     membership = Membership(
         person_id=person_id, organisation_id=organisation.id, roles=roles, title=title
     )
-    session.add(membership)
-    session.flush()
+    try:
+        # One membership per person and organisation (uq_membership_person_id): of two adds
+        # at once, the second is told the person is already a member.
+        with session.begin_nested():
+            session.add(membership)
+            session.flush()
+    except IntegrityError:
+        person = session.get(Person, person_id)
+        if person is None or _membership_of(session, organisation, person_id) is None:
+            raise
+        raise Conflict(N_("%(name)s is already a member"), name=person.name) from None
     after: dict[str, object] = {
         "person_id": person_id,
         "organisation_id": organisation.id,
@@ -280,13 +290,6 @@ def add_member(
             N_("No one is registered with this phone number. Give their name to register them."),
             errors=[{"field": "phone", "message": "not registered"}],
         )
-    exists = session.scalar(
-        select(Membership).where(
-            Membership.person_id == person.id, Membership.organisation_id == organisation.id
-        )
-    )
-    if exists is not None:
-        raise Conflict(N_("%(name)s is already a member"), name=person.name)
     membership = _record_membership(
         session,
         actor,
@@ -308,8 +311,32 @@ def add_member(
     return membership
 
 
-def _membership_for(session: Session, organisation: Organisation, membership_id: int) -> Membership:
-    membership = session.get(Membership, membership_id)
+def _membership_of(session: Session, organisation: Organisation, person_id: int) -> int | None:
+    return session.scalar(
+        select(Membership.id).where(
+            Membership.person_id == person_id, Membership.organisation_id == organisation.id
+        )
+    )
+
+
+def _hold_administrators(
+    session: Session, actor: Principal, organisation: Organisation, membership_id: int
+) -> Membership:
+    """Lock the organisation's row until commit, then read the membership to change, and the
+    actor's own right to change it, afresh: changes to an organisation's members happen one at
+    a time, each seeing the one before it (two administrators removing or demoting each other
+    at once would each still count the other, and leave none; one already removed would still
+    act). FOR NO KEY UPDATE, so rows that merely point at the organisation are not held up."""
+    session.execute(
+        select(Organisation.id)
+        .where(Organisation.id == organisation.id)
+        .with_for_update(key_share=True)
+    )
+    # The grants the request loaded before the lock may be gone by now.
+    fresh = replace(actor, _grants=None)
+    if not has_permission(session, fresh, CorePerm.ORG_MANAGE_MEMBERS, organisation):
+        raise Conflict(N_("Your roles in %(organisation)s changed"), organisation=organisation.name)
+    membership = session.get(Membership, membership_id, populate_existing=True)
     if membership is None or membership.organisation_id != organisation.id:
         raise NotFound()
     return membership
@@ -321,10 +348,16 @@ def _would_leave_no_admin(
     membership: Membership,
     new_roles: list[str] | None,
 ) -> bool:
+    """Read under `_hold_administrators`: plain columns, never objects the session may hold
+    from before the lock."""
     if "admin" not in membership.roles or (new_roles and "admin" in new_roles):
         return False
-    admins = [m for m in list_members(session, organisation) if "admin" in m.roles]
-    return len(admins) <= 1
+    others = session.scalars(
+        select(Membership.roles).where(
+            Membership.organisation_id == organisation.id, Membership.id != membership.id
+        )
+    )
+    return not any("admin" in (roles or []) for roles in others)
 
 
 def set_roles(
@@ -337,7 +370,7 @@ def set_roles(
     if not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
         raise NotFound()
     roles = _check_roles(roles)
-    membership = _membership_for(session, organisation, membership_id)
+    membership = _hold_administrators(session, actor, organisation, membership_id)
     if _would_leave_no_admin(session, organisation, membership, roles):
         raise Conflict(N_("An organisation must keep at least one administrator"))
     before = {"roles": list(membership.roles)}
@@ -368,7 +401,7 @@ def remove_member(
 ) -> None:
     if not has_permission(session, actor, CorePerm.ORG_MANAGE_MEMBERS, organisation):
         raise NotFound()
-    membership = _membership_for(session, organisation, membership_id)
+    membership = _hold_administrators(session, actor, organisation, membership_id)
     if _would_leave_no_admin(session, organisation, membership, None):
         raise Conflict(N_("An organisation must keep at least one administrator"))
     audit.record(

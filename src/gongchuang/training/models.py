@@ -246,7 +246,8 @@ class Attendance(Base):
 
 
 class ClassExpense(Base):
-    """The use of a class's funding: append-only; a correction is a reversing entry."""
+    """The use of a class's funding: append-only; a correction is a reversing entry, at most
+    one per expense (held by the unique `reverses_id`; the expenses themselves have none)."""
 
     __tablename__ = "training_class_expense"
 
@@ -255,7 +256,9 @@ class ClassExpense(Base):
     item: Mapped[str] = mapped_column(String(32))
     amount_fen: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(String(300), default="")
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("training_class_expense.id"))
+    reverses_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_class_expense.id"), unique=True
+    )
     recorded_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 

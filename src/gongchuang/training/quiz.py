@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, text, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -357,13 +358,23 @@ def create_campaign(
     if not has_permission(session, actor, TrainingPerm.PUBLISH, organisation):
         raise NotFound()
     fields = _campaign_fields(session, organisation, data)
-    if session.scalar(select(QuizCampaign.id).where(QuizCampaign.slug == data.slug)):
-        raise Conflict(N_("Another campaign already uses this web address"))
     campaign = QuizCampaign(organisation_id=organisation.id, **fields)
-    session.add(campaign)
-    session.flush()
+    _add_campaign(session, campaign)
     audit.record(session, actor, "training.campaign.create", "training_quiz_campaign", campaign.id)
     return campaign
+
+
+def _add_campaign(session: Session, campaign: QuizCampaign) -> None:
+    """A campaign's web address is unique (uq_training_quiz_campaign_slug): of two campaigns
+    given the same one at once, the second is told so."""
+    try:
+        with session.begin_nested():
+            session.add(campaign)
+            session.flush()
+    except IntegrityError:
+        if session.scalar(select(QuizCampaign.id).where(QuizCampaign.slug == campaign.slug)):
+            raise Conflict(N_("Another campaign already uses this web address")) from None
+        raise
 
 
 def get_campaign_to_edit(session: Session, actor: Principal, campaign_id: int) -> QuizCampaign:
@@ -417,11 +428,14 @@ def set_course_quiz(
         session.get(QuizCampaign, course.quiz_campaign_id) if course.quiz_campaign_id else None
     )
     if campaign is None:
-        campaign = QuizCampaign(organisation_id=organisation.id, status=CampaignStatus.open)
-        session.add(campaign)
-    for name, value in fields.items():
-        setattr(campaign, name, value)
-    session.flush()
+        campaign = QuizCampaign(
+            organisation_id=organisation.id, status=CampaignStatus.open, **fields
+        )
+        _add_campaign(session, campaign)
+    else:
+        for name, value in fields.items():
+            setattr(campaign, name, value)
+        session.flush()
     course.quiz_campaign_id = campaign.id
     audit.record(session, actor, "training.course.quiz", "training_course", course.id)
     return campaign
@@ -641,6 +655,7 @@ def start_attempt(
         ):
             raise NotFound()
     today = local_today()
+    _hold_daily_count(session, campaign.id, participant.key)
     # The running attempt and today's count in one indexed read.
     mine = session.execute(
         select(
@@ -700,6 +715,24 @@ def start_attempt(
     if winner is None:
         raise Conflict(N_("This attempt was already submitted"))
     return winner
+
+
+_DAILY_COUNT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def _hold_daily_count(session: Session, campaign_id: int, participant_key: str) -> None:
+    """On PostgreSQL, one start at a time per participant and campaign, until commit: today's
+    count read next then stays true until the new attempt is in. Without it, a paper started
+    and submitted from a second phone meanwhile is neither counted nor (no longer active)
+    stopped by the one-active index, and the day gets one attempt over its limit. Every
+    campaign has a daily limit; SQLite serialises writers already. The key is a stable hash:
+    an unrelated pair sharing it only waits a moment."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(
+        f"training.quiz.daily:{campaign_id}:{participant_key}".encode(), digest_size=8
+    ).digest()
+    session.execute(_DAILY_COUNT_LOCK, {"k": int.from_bytes(digest, "big", signed=True)})
 
 
 def _attempt_insert(session: Session) -> Any:

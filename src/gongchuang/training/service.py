@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, credentials, events, notifications, people, spreadsheets
-from gongchuang.core.db import utcnow
+from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (
@@ -663,26 +663,31 @@ def accredit(
             N_("The accreditation must be valid after today"),
             errors=[{"field": "valid_until", "message": "in the past"}],
         )
-    accreditation = session.scalar(
-        select(Accreditation).where(
-            Accreditation.institution_organisation_id == institution.id,
-            Accreditation.department_organisation_id == department.id,
-        )
-    )
-    if accreditation is None:
-        accreditation = Accreditation(
+    now = utcnow()
+    terms = {
+        "accreditation_no": number,
+        "valid_until": valid_until,
+        "status": AccreditationStatus.active.value,
+        "note": note.strip()[:2000],
+        "updated_at": now,
+    }
+    # One accreditation per institution and department: created or renewed in one statement,
+    # so two clerks saving it at once both succeed and the later terms stand.
+    accreditation = session.scalars(
+        upsert(session, Accreditation)
+        .values(
             institution_organisation_id=institution.id,
             department_organisation_id=department.id,
-            accreditation_no=number,
-            valid_until=valid_until,
+            created_at=now,
+            **terms,
         )
-        session.add(accreditation)
-    accreditation.accreditation_no = number
-    accreditation.valid_until = valid_until
-    accreditation.status = AccreditationStatus.active
-    accreditation.note = note.strip()[:2000]
-    accreditation.updated_at = utcnow()
-    session.flush()
+        .on_conflict_do_update(
+            index_elements=["institution_organisation_id", "department_organisation_id"],
+            set_=terms,
+        )
+        .returning(Accreditation),
+        execution_options={"populate_existing": True},
+    ).one()
     audit.record(
         session,
         actor,
@@ -830,8 +835,26 @@ def get_class_for(
     raise NotFound()
 
 
+def _class_to_manage(session: Session, actor: Principal, class_id: int) -> TrainingClass:
+    """The class for its institution's staff, its row locked until commit and read afresh: the
+    roster, the registers, the scores, the spending and the completion of one class change one
+    at a time, each seeing what the one before it committed (two completions at once would
+    otherwise issue two sets of credentials, and two expenses at once pass the funding cap).
+    FOR NO KEY UPDATE, so rows that merely point at the class are not held up."""
+    get_class_for(session, actor, class_id, manage=True)
+    klass = session.scalar(
+        select(TrainingClass)
+        .where(TrainingClass.id == class_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if klass is None:
+        raise NotFound()
+    return klass
+
+
 def _open_class(session: Session, actor: Principal, class_id: int) -> TrainingClass:
-    klass = get_class_for(session, actor, class_id, manage=True)
+    klass = _class_to_manage(session, actor, class_id)
     if klass.status != ClassStatus.open:
         raise Conflict(N_("This class is closed: its records can no longer change"))
     return klass
@@ -908,13 +931,7 @@ def import_roster(
             continue
         person = session.scalar(select(Person).where(Person.phone == phone))
         if person is None:
-            person = people.register_person(
-                session,
-                actor,
-                name=row.values["name"].strip(),
-                phone=phone,
-                resident_id=resident_id,
-            )
+            person = _register_trainee(session, actor, row.values["name"], phone, resident_id)
             registered += 1
         elif person.id_number_hash is None:
             person.id_number_hash = people.resident_id_hash(resident_id)
@@ -937,6 +954,26 @@ def import_roster(
         after={"added": added, "registered": registered, "unchanged": unchanged},
     )
     return RosterImport(added, registered, unchanged)
+
+
+def _register_trainee(
+    session: Session, actor: Principal, name: str, phone: str, resident_id: str
+) -> Person:
+    try:
+        # Another institution's roster may register the same person at this moment (phone
+        # and ID number are unique): theirs wins, this import is refused with the reason,
+        # and sent again it finds the person registered.
+        with session.begin_nested():
+            return people.register_person(
+                session, actor, name=name.strip(), phone=phone, resident_id=resident_id
+            )
+    except IntegrityError:
+        if session.scalar(select(Person.id).where(Person.phone == phone)) is not None:
+            raise Conflict(N_("This phone number is already registered")) from None
+        id_hash = people.resident_id_hash(resident_id)
+        if session.scalar(select(Person.id).where(Person.id_number_hash == id_hash)) is not None:
+            raise Conflict(N_("This resident ID number is already registered")) from None
+        raise
 
 
 def roster(session: Session, class_id: int) -> list[tuple[ClassTrainee, Person]]:
@@ -1167,7 +1204,7 @@ def record_expense(
     amount_fen: int,
     note: str = "",
 ) -> ClassExpense:
-    klass = get_class_for(session, actor, class_id, manage=True)
+    klass = _class_to_manage(session, actor, class_id)
     if item not in EXPENSE_ITEMS:
         raise InvalidInput(N_("Unknown expense item"), errors=[{"field": "item", "message": "?"}])
     if not 0 < amount_fen <= 10_000_000_00:
@@ -1204,8 +1241,6 @@ def reverse_expense(
     original = session.get(ClassExpense, expense_id)
     if original is None or original.class_id != klass.id or original.amount_fen <= 0:
         raise NotFound()
-    if session.scalar(select(ClassExpense.id).where(ClassExpense.reverses_id == original.id)):
-        raise Conflict(N_("This expense was already reversed"))
     reversal = ClassExpense(
         class_id=klass.id,
         item=original.item,
@@ -1214,8 +1249,16 @@ def reverse_expense(
         reverses_id=original.id,
         recorded_by_person_id=actor.person_id,
     )
-    session.add(reversal)
-    session.flush()
+    try:
+        # Once per expense, held by uq_training_class_expense_reverses_id: of two reversals
+        # at once the second waits for the first and is then refused.
+        with session.begin_nested():
+            session.add(reversal)
+            session.flush()
+    except IntegrityError:
+        if session.scalar(select(ClassExpense.id).where(ClassExpense.reverses_id == original.id)):
+            raise Conflict(N_("This expense was already reversed")) from None
+        raise
     audit.record(
         session, actor, "training.expense.reverse", "training_class", klass.id,
         after={"reverses": original.id},

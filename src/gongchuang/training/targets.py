@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, cast, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, regions, spreadsheets
@@ -49,8 +50,6 @@ def create_programme(
             N_("A programme runs from a start year to an end year at most ten years later"),
             errors=[{"field": "end_year", "message": "invalid years"}],
         )
-    if session.scalar(select(Programme.id).where(Programme.code == code)):
-        raise Conflict(N_("Another programme already has this code"))
     programme = Programme(
         organisation_id=department.id,
         code=code,
@@ -58,8 +57,16 @@ def create_programme(
         start_year=start_year,
         end_year=end_year,
     )
-    session.add(programme)
-    session.flush()
+    try:
+        # The code is unique (uq_training_programme_code): of two programmes given the same
+        # one at once, the second is told so.
+        with session.begin_nested():
+            session.add(programme)
+            session.flush()
+    except IntegrityError:
+        if session.scalar(select(Programme.id).where(Programme.code == code)):
+            raise Conflict(N_("Another programme already has this code")) from None
+        raise
     audit.record(session, actor, "training.programme.create", "training_programme", programme.id)
     return programme
 
@@ -89,7 +96,15 @@ def set_targets(
 ) -> int:
     """Replace the plan of the provinces named in `rows`. The plan is cumulative, so it may not
     shrink from one year to the next."""
-    programme = get_programme_for(session, actor, programme_id)
+    get_programme_for(session, actor, programme_id)
+    # One replacement at a time, each deleting what the one before it stored (two at once
+    # would each delete only the old plan, and the second's rows collide with the first's).
+    programme = session.scalars(
+        select(Programme)
+        .where(Programme.id == programme_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).one()
     errors: list[dict[str, object]] = []
     resolved: list[tuple[int, TargetInput]] = []
     for index, row in enumerate(rows):
