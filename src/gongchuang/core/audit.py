@@ -102,10 +102,14 @@ def record_many(session: Session, actor: Principal, changes: list[Change]) -> li
     lookup, not thousands."""
     if not changes:
         return []
+    # Flushed before the chain's lock is taken: the row locks this transaction's pending
+    # changes need are taken first, so it never waits for a row while holding the lock that
+    # every audited write waits for (two transactions would deadlock). The flush also puts
+    # entries added earlier in this transaction into the chain.
+    session.flush()
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    session.flush()  # entries added earlier in this transaction are part of the chain
     prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
     prev_hash = prev or GENESIS_HASH
     occurred_at = utcnow()
