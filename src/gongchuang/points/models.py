@@ -257,6 +257,18 @@ class Approval(Base):
     """审核: one decision at one approval level."""
 
     __tablename__ = "points_approval"
+    __table_args__ = (
+        # Nobody approves a record twice, at one level or two (the service checks first, under
+        # the record's lock); the database holds it for any path that forgets.
+        Index(
+            "uq_points_approval_approver",
+            "record_id",
+            "decided_by_person_id",
+            unique=True,
+            sqlite_where=text("decision = 'approve'"),
+            postgresql_where=text("decision = 'approve'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("points_record.id"), index=True)

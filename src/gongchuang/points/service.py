@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.util import identity_key
 
 from gongchuang.core import audit, events, files, notifications, spreadsheets
-from gongchuang.core.db import utcnow
+from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import (
@@ -194,8 +198,13 @@ def create_catalogue(
         volunteer_rule_code=template.volunteer_rule_code,
         current_period="",
     )
-    session.add(catalogue)
-    session.flush()
+    try:
+        # Two set-ups sent together both find no catalogue: the unique organisation keeps one.
+        with session.begin_nested():
+            session.add(catalogue)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(N_("This village already has a rule catalogue")) from None
     _copy_rules(session, catalogue, template)
     audit.record(
         session,
@@ -581,6 +590,25 @@ def _village_person_by_phone(session: Session, village: Organisation, phone: str
     return person
 
 
+@contextmanager
+def _one_household_each(
+    session: Session, village: Organisation, people: list[Person]
+) -> Iterator[None]:
+    """Writes new household members in a savepoint. Two cadres filing the same villager at
+    once both pass the check before it; the unique member of a village keeps the first, and the
+    second is told who, not a bare conflict."""
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError:
+        taken = next(
+            (p for p in people if household_of(session, village.id, p.id) is not None), None
+        )
+        if taken is None:
+            raise
+        raise Conflict(N_("%(name)s already belongs to a household"), name=taken.name) from None
+
+
 def create_household(
     session: Session,
     actor: Principal,
@@ -593,7 +621,7 @@ def create_household(
     if not can(session, actor, PointsPerm.MANAGE, village):
         raise NotFound()
     name = clean_text(name, "name", max_length=100)
-    phones = [p.strip() for p in member_phones if p.strip()]
+    phones = list(dict.fromkeys(p.strip() for p in member_phones if p.strip()))
     if not phones:
         raise InvalidInput(N_("A household needs at least one member"))
     members = [_village_person_by_phone(session, village, p) for p in phones]
@@ -606,15 +634,16 @@ def create_household(
         head_person_id=members[0].id,
         card_code=secrets.token_urlsafe(12),
     )
-    session.add(household)
-    session.flush()
-    for person in members:
-        session.add(
-            HouseholdMember(
-                household_id=household.id, organisation_id=village.id, person_id=person.id
+    with _one_household_each(session, village, members):
+        session.add(household)
+        session.flush()
+        for person in members:
+            session.add(
+                HouseholdMember(
+                    household_id=household.id, organisation_id=village.id, person_id=person.id
+                )
             )
-        )
-    session.flush()
+        session.flush()
     audit.record(
         session,
         actor,
@@ -637,8 +666,9 @@ def add_household_member(
     member = HouseholdMember(
         household_id=household.id, organisation_id=village.id, person_id=person.id
     )
-    session.add(member)
-    session.flush()
+    with _one_household_each(session, village, [person]):
+        session.add(member)
+        session.flush()
     audit.record(
         session,
         actor,
@@ -659,22 +689,28 @@ def holder_key(catalogue: RuleCatalogue, person_id: int, household_id: int | Non
 def account_for_holder(
     session: Session, village_id: int, key: str, *, create: bool = True
 ) -> PointsAccount | None:
-    account = session.scalar(
-        select(PointsAccount).where(
-            PointsAccount.organisation_id == village_id, PointsAccount.holder_key == key
-        )
+    """The holder's account, opened on first use. Opening is an insert that does nothing when
+    the account exists, so that two first uses at once (a villager's first redemption while
+    the settlement job opens accounts) both get the one account instead of a conflict."""
+    query = select(PointsAccount).where(
+        PointsAccount.organisation_id == village_id, PointsAccount.holder_key == key
     )
+    account = session.scalar(query)
     if account is None and create:
         kind, _, raw = key.partition(":")
-        account = PointsAccount(
-            organisation_id=village_id,
-            holder_key=key,
-            household_id=int(raw) if kind == "h" else None,
-            person_id=int(raw) if kind == "p" else None,
-            balance=0,
+        session.execute(
+            upsert(session, PointsAccount)
+            .values(
+                organisation_id=village_id,
+                holder_key=key,
+                household_id=int(raw) if kind == "h" else None,
+                person_id=int(raw) if kind == "p" else None,
+                balance=0,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["organisation_id", "holder_key"])
         )
-        session.add(account)
-        session.flush()
+        account = session.scalar(query)
     return account
 
 
@@ -1266,6 +1302,30 @@ def awaiting_me(session: Session, principal: Principal, village: Organisation) -
     return list(session.scalars(query).unique())
 
 
+def _lock_records(session: Session, village_id: int, record_ids: list[int]) -> list[PointRecord]:
+    """The records, held until commit and read afresh. A request checks a record's status and
+    approval level on the copy it loaded first; a second request deciding the same record at the
+    same moment would pass the same checks. Taking the row lock makes it wait for the first to
+    commit, and reading after the wait shows it what the first did. In id order, so that two
+    batches never deadlock; SQLite's writers are already serialised (BEGIN IMMEDIATE)."""
+    ids = sorted(set(record_ids))
+    session.flush()
+    columns = [attr.key for attr in sa_inspect(PointRecord).column_attrs]
+    for record_id in ids:
+        held = session.identity_map.get(identity_key(PointRecord, record_id))
+        if held is not None:
+            # Expired columns are filled from the locked rows below (relationships stay).
+            session.expire(held, columns)
+    return list(
+        session.scalars(
+            select(PointRecord)
+            .where(PointRecord.id.in_(ids), PointRecord.organisation_id == village_id)
+            .order_by(PointRecord.id)
+            .with_for_update()
+        )
+    )
+
+
 def decide(
     session: Session,
     actor: Principal,
@@ -1277,6 +1337,8 @@ def decide(
     if record.organisation_id != village.id:
         raise NotFound()
     catalogue = get_catalogue(session, village)
+    if not _lock_records(session, village.id, [record.id]):
+        raise NotFound()
     if record.status != RecordStatus.pending:
         raise Conflict(N_("This record is not waiting for approval"))
     role = approval_role(catalogue, record.approval_step)
@@ -1347,24 +1409,29 @@ def decide(
 def _todays_notice(
     session: Session, catalogue: RuleCatalogue, village: Organisation
 ) -> PublicNotice:
-    """The public notice of the day, which stays up for `notice_days`."""
+    """The public notice of the day, which stays up for `notice_days`. The day's first
+    approvals may come at the same moment from two approvers: the notice is opened by an insert
+    that does nothing when another has just opened it, and both records go onto that one."""
     now = utcnow()
     day = now.astimezone(SHANGHAI).date()
     number = f"{day:%Y%m%d}"
-    notice = session.scalar(
-        select(PublicNotice).where(
-            PublicNotice.organisation_id == village.id, PublicNotice.number == number
-        )
+    query = select(PublicNotice).where(
+        PublicNotice.organisation_id == village.id, PublicNotice.number == number
     )
+    notice = session.scalar(query)
     if notice is None:
-        notice = PublicNotice(
-            organisation_id=village.id,
-            number=number,
-            opens_at=now,
-            closes_at=local_midnight(day + timedelta(days=catalogue.notice_days + 1)),
+        session.execute(
+            upsert(session, PublicNotice)
+            .values(
+                organisation_id=village.id,
+                number=number,
+                opens_at=now,
+                closes_at=local_midnight(day + timedelta(days=catalogue.notice_days + 1)),
+            )
+            .on_conflict_do_nothing(index_elements=["organisation_id", "number"])
         )
-        session.add(notice)
-        session.flush()
+        notice = session.scalar(query)
+        assert notice is not None
     return notice
 
 
@@ -1400,6 +1467,7 @@ def resubmit(
     """A returned record goes back to the first approval level with more evidence."""
     if record.organisation_id != village.id or actor.person_id != record.reported_by_person_id:
         raise NotFound()
+    _lock_records(session, village.id, [record.id])
     if record.status != RecordStatus.returned:
         raise Conflict(N_("Only a record returned for more evidence can be resubmitted"))
     _check_evidence(session, actor, evidence_file_id)
@@ -1435,13 +1503,7 @@ def approve_many(
     catalogue = get_catalogue(session, village)
     levels = catalogue.approval_roles or [Reporter.cadre]
     held = roles_in(session, actor.person_id, village.id)
-    records = list(
-        session.scalars(
-            select(PointRecord)
-            .where(PointRecord.id.in_(ids), PointRecord.organisation_id == village.id)
-            .order_by(PointRecord.id)
-        )
-    )
+    records = _lock_records(session, village.id, ids)
     if len(records) != len(ids):
         raise NotFound()
     approved_before = set(
@@ -1696,11 +1758,34 @@ def decide_objection(
     record = get_record(session, village, objection.record_id)
     if actor.person_id == record.person_id:
         raise PermissionDenied(N_("You cannot decide an objection to your own record"))
+    points = (adjusted_points or 0) if uphold else 0
+    # An adjustment keeps the record's sign, which no decision changes.
+    if points and (abs(points) > MAX_POINTS or (points > 0) != (record.points > 0)):
+        raise InvalidInput(N_("Adjusted points keep the sign of the rule, at most 1000"))
+    # Decided once: of two answers sent together (two cadres, a double tap) the second finds
+    # the objection no longer open once the first commits, and nothing of it is applied.
+    decided = session.execute(
+        update(Objection)
+        .where(Objection.id == objection.id, Objection.status == ObjectionStatus.open)
+        .values(
+            status=ObjectionStatus.upheld if uphold else ObjectionStatus.dismissed,
+            answer=answer,
+            adjusted_points=points if uphold else None,
+            decided_by_person_id=actor.person_id,
+            decided_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(objection)
+    if decided.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(N_("This objection has already been decided"))
+    if uphold:
+        # Several objections to one record, or a cadre reversing it meanwhile: its status and
+        # entries are read under the village's lock, after whatever came first.
+        lock_village(session, village.id)
+        _lock_records(session, village.id, [record.id])
     before = audit.snapshot(record, ("status", "points"))
     if uphold:
-        points = adjusted_points or 0
-        if points and (abs(points) > MAX_POINTS or (points > 0) != (record.points > 0)):
-            raise InvalidInput(N_("Adjusted points keep the sign of the rule, at most 1000"))
         if record.status == RecordStatus.in_notice:
             if points == 0:
                 record.status = RecordStatus.cancelled
@@ -1708,11 +1793,6 @@ def decide_objection(
                 record.points = points
         elif record.status == RecordStatus.settled:
             _reverse_settled(session, actor, record, new_points=points, note=answer)
-    objection.status = ObjectionStatus.upheld if uphold else ObjectionStatus.dismissed
-    objection.answer = answer
-    objection.adjusted_points = (adjusted_points or 0) if uphold else None
-    objection.decided_by_person_id = actor.person_id
-    objection.decided_at = utcnow()
     session.flush()
     audit.record(
         session,
@@ -1784,12 +1864,14 @@ def settle_due(
                 )
             )
             if not waiting:
-                session.execute(
+                closed = session.execute(
                     update(PublicNotice)
-                    .where(PublicNotice.id == notice_id)
+                    .where(PublicNotice.id == notice_id, PublicNotice.settled_at.is_(None))
                     .values(settled_at=now)
                     .execution_options(synchronize_session=False)
                 )
+                if closed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # a run that held the lock before this one closed it
                 report.notices += 1
                 events.publish(
                     session,
@@ -1800,9 +1882,14 @@ def settle_due(
 
 
 def lock_village(session: Session, village_id: int) -> RuleCatalogue:
-    """Serialises the village's balance-moving work (settlement, redemptions, rollover)."""
+    """Serialises the village's balance-moving work (settlement, redemptions, rollover,
+    corrections). The catalogue returned is read after the wait (`current_period` as the
+    previous holder left it), not the copy the session may have loaded before."""
     catalogue = session.scalar(
-        select(RuleCatalogue).where(RuleCatalogue.organisation_id == village_id).with_for_update()
+        select(RuleCatalogue)
+        .where(RuleCatalogue.organisation_id == village_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if catalogue is None:
         raise NotFound()
@@ -2000,7 +2087,9 @@ def _reverse_settled(
     note: str,
 ) -> None:
     """Undo what the record's entries moved (a reversing entry each), then, for an
-    adjustment, post the corrected amount."""
+    adjustment, post the corrected amount. The caller holds the village's lock and read the
+    record's status under it (`_lock_records`), so the entries read here are all there are."""
+    lock_village(session, record.organisation_id)
     moved = session.scalars(
         select(PointsEntry).where(
             PointsEntry.record_id == record.id,
@@ -2011,7 +2100,6 @@ def _reverse_settled(
     if not moved:
         raise Conflict(N_("This record has no settled entries to reverse"))
     account_id = moved[0].account_id
-    lock_village(session, record.organisation_id)
     post_entry(
         session,
         account_id,
@@ -2058,9 +2146,13 @@ def reverse_record(
     """A settled record found wrong later: reversed by an entry, never edited."""
     if not can(session, actor, PointsPerm.MANAGE, village) or record.organisation_id != village.id:
         raise NotFound()
+    reason = clean_text(reason, "reason", max_length=1000)
+    # Two cadres correcting the same record at once: the second reads it after the first
+    # committed, finds it reversed, and takes nothing a second time.
+    lock_village(session, village.id)
+    _lock_records(session, village.id, [record.id])
     if record.status != RecordStatus.settled:
         raise Conflict(N_("Only a settled record can be reversed"))
-    reason = clean_text(reason, "reason", max_length=1000)
     _reverse_settled(session, actor, record, note=reason)
     audit.record(
         session,
@@ -2087,8 +2179,10 @@ def roll_periods(session: Session, day: date | None = None) -> int:
         key = period_key(period, day)
         if catalogue.current_period == key:
             continue
-        first_run = catalogue.current_period == ""
         lock_village(session, catalogue.organisation_id)
+        if catalogue.current_period == key:
+            continue  # another run (a second worker) rolled it while this one waited
+        first_run = catalogue.current_period == ""
         keys = _period_holders(session, catalogue)
         accounts = _accounts_for_keys(session, catalogue.organisation_id, keys)
         for account_id in sorted(accounts.values()):
@@ -2163,6 +2257,22 @@ def record_volunteer_hours(session: Session, payload: dict[str, Any]) -> list[Po
         .join(RuleCatalogue, RuleCatalogue.organisation_id == Organisation.id)
         .where(Membership.person_id == person_id, RuleCatalogue.volunteer_rule_code != "")
     ).all()
+    if not villages:
+        return []
+    # Two shifts verified at once are two messages that workers handle side by side: each
+    # counts the caps under the villager's lock, as a submitted record does (`_lock_members`).
+    # The villager's villages all at once, before the first audit entry: that entry holds the
+    # audit chain's lock until commit, and a membership lock waited for after it could
+    # deadlock with a record being submitted in the next village.
+    session.execute(
+        select(Membership.id)
+        .where(
+            Membership.person_id == person_id,
+            Membership.organisation_id.in_(sorted(v.id for v in villages)),
+        )
+        .order_by(Membership.id)
+        .with_for_update()
+    )
     for village in villages:
         catalogue = get_catalogue(session, village)
         rule = session.scalar(

@@ -2,7 +2,8 @@
 
 A redemption takes points, stock and money in one transaction under the village's lock, and each
 cached figure moves only by a conditional UPDATE that cannot go below zero: never negative,
-never oversold, never unfunded.
+never oversold, never unfunded. A redemption leaves `awaiting_handover` once, by a conditional
+UPDATE too: handed over or cancelled (and refunded), never both, never refunded twice.
 """
 
 from __future__ import annotations
@@ -356,17 +357,48 @@ def get_redemption(session: Session, village: Organisation, redemption_id: int) 
     return redemption
 
 
+def _leave_awaiting(
+    session: Session,
+    redemption: Redemption,
+    status: RedemptionStatus,
+    refused: str,
+    **values: object,
+) -> None:
+    """Move the redemption out of `awaiting_handover`, once. The request's copy of it may be
+    stale: a shopkeeper handing over while the holder cancels, or a double tap on "cancel",
+    both read it waiting. The UPDATE is conditional on the row as it is now; the second waits
+    for the first to commit, then matches nothing and is refused before it moves anything."""
+    moved = session.execute(
+        update(Redemption)
+        .where(
+            Redemption.id == redemption.id,
+            Redemption.status == RedemptionStatus.awaiting_handover,
+        )
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(redemption)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(refused)
+
+
 def hand_over(
     session: Session, actor: Principal, village: Organisation, redemption: Redemption
 ) -> Redemption:
     """The shopkeeper confirms the goods left the shop."""
     if not service.can(session, actor, PointsPerm.SHOP, village):
         raise NotFound()
+    refused = N_("This redemption is not waiting for hand-over")
     if redemption.status != RedemptionStatus.awaiting_handover:
-        raise Conflict(N_("This redemption is not waiting for hand-over"))
-    redemption.status = RedemptionStatus.handed_over
-    redemption.handed_over_at = utcnow()
-    redemption.handed_over_by_person_id = actor.person_id
+        raise Conflict(refused)
+    _leave_awaiting(
+        session,
+        redemption,
+        RedemptionStatus.handed_over,
+        refused,
+        handed_over_at=utcnow(),
+        handed_over_by_person_id=actor.person_id,
+    )
     audit.record(
         session, actor, "points.redeem.handover", "points_redemption", redemption.id, after={}
     )
@@ -385,10 +417,12 @@ def cancel_redemption(
         or service.can_use_account(session, actor, account)
     ):
         raise NotFound()
+    refused = N_("Only a redemption not yet handed over can be cancelled")
     if redemption.status != RedemptionStatus.awaiting_handover:
-        raise Conflict(N_("Only a redemption not yet handed over can be cancelled"))
+        raise Conflict(refused)
     service.lock_village(session, village.id)
-    redemption.status = RedemptionStatus.cancelled
+    # Before any entry: the refund below is made by the one request that cancelled.
+    _leave_awaiting(session, redemption, RedemptionStatus.cancelled, refused)
     service.post_entry(
         session,
         account.id,
