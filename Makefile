@@ -8,7 +8,7 @@ LOCALE := src/gongchuang/locale
 export GONGCHUANG_LOG_JSON ?= false
 
 .PHONY: run test install assets locale lint typecheck check-migrations import-check \
-        test-sqlite test-postgres extract-messages bench clean browser-packages
+        test-sqlite test-postgres static-checks extract-messages bench clean browser-packages
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	scripts/system-packages.sh $(PYTHON):$(PYTHON),$(PYTHON)-venv
@@ -74,7 +74,13 @@ test-sqlite: install browser-packages
 test-postgres: install browser-packages
 	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n 2 --dist loadgroup -q
 
-test: install browser-packages lint typecheck import-check check-migrations test-sqlite test-postgres
+static-checks: lint typecheck import-check check-migrations
+
+# The static checks run beside the SQLite half (the tests leave a core idle while they wait on
+# servers and the browser); the PostgreSQL half follows. Any failure fails `make test`.
+test: install browser-packages
+	$(MAKE) --no-print-directory --output-sync=target -j2 static-checks test-sqlite
+	$(MAKE) --no-print-directory test-postgres
 
 bench: install
 	command -v wrk >/dev/null || (apt-get install -y -qq wrk || echo "no wrk: the Python load generator is slower")

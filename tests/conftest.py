@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +19,31 @@ from gongchuang.app import create_app
 from gongchuang.core import auth
 from gongchuang.core.db import Database, set_database
 from gongchuang.core.web import db_session
-from tests.support.databases import BACKEND, fresh_database
+from tests.support.databases import BACKEND, drop_templates, fresh_database
 from tests.support.openapi import OpenAPIValidator, ValidatingClient
 from tests.support.world import PASSWORD, World, build_world
 
 
 def pytest_report_header() -> str:
     return f"gongchuang test database: {BACKEND}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controlling process of an xdist run names the run itself, so that it knows which
+    database templates its test processes share (tests.support.databases) and removes them."""
+    if (
+        not hasattr(config, "workerinput")
+        and config.getoption("numprocesses", None)
+        and config.getoption("testrunuid", None) is None
+    ):
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        run = session.config.getoption("testrunuid", None)
+        if run:
+            drop_templates(run)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -28,50 +29,96 @@ def _pg_admin_conninfo() -> str:
     return make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-# Building a database is paid once per test process and kind: migrating (and loading the demo
+# Building a database is paid once per test run and kind: migrating (and loading the demo
 # world, ~8 s on SQLite and ~14 s on PostgreSQL on a 2-core machine) happens in a template that
 # each test copies (SQLite's backup API; PostgreSQL's CREATE DATABASE ... TEMPLATE). Every test
-# still gets a database of its own.
+# still gets a database of its own. Under pytest-xdist the test processes of one run share the
+# templates: the first to need one builds it under a file lock while the others wait for it,
+# and the controlling process removes them when the run ends (tests/conftest.py).
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}{uuid.uuid4().hex[:8]}"
+_SHARED = "PYTEST_XDIST_TESTRUNUID" in os.environ
+_TEMPLATE_PREFIX = "gc_tpl_"
 _templates: dict[tuple[str, ...], str] = {}
-_template_dir: Path | None = None
+
+
+def _template_dir(run: str = _RUN) -> Path:
+    return Path(tempfile.gettempdir()) / f"gongchuang-templates-{run[:16]}"
 
 
 def _pg_url(name: str) -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_templates() -> None:
-    if BACKEND != "postgresql":
-        return
+def _pg_template_names(run: str) -> list[str]:
     with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
-        for name in _templates.values():
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return [
+            name
+            for (name,) in admin.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                (f"{_TEMPLATE_PREFIX}{run[:16]}%",),
+            )
+        ]
+
+
+def drop_templates(run: str = _RUN) -> None:
+    """Remove a run's templates (PostgreSQL databases and the SQLite folder)."""
+    if BACKEND == "postgresql":
+        names = _pg_template_names(run)
+        with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    shutil.rmtree(_template_dir(run), ignore_errors=True)
+
+
+if not _SHARED:
+    atexit.register(drop_templates)
+
+
+def _pg_exists(name: str) -> bool:
+    with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return found is not None
 
 
 def _template(key: tuple[str, ...], build: Callable[[str], None] | None) -> str:
     """The name (PostgreSQL) or path (SQLite) of a migrated template, `build` run on it once."""
-    global _template_dir
     if key in _templates:
         return _templates[key]
-    if BACKEND == "postgresql":
-        name = f"gc_tpl_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        if not _templates:
-            atexit.register(_drop_templates)
-        _templates[key] = name
-        url = _pg_url(name)
-    else:
-        if _template_dir is None:
-            _template_dir = Path(tempfile.mkdtemp(prefix="gongchuang-templates-"))
-            atexit.register(shutil.rmtree, _template_dir, ignore_errors=True)
-        path = _template_dir / f"{uuid.uuid4().hex[:8]}.db"
-        url = f"sqlite:///{path}"
-        _templates[key] = str(path)
+    directory = _template_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    label = "_".join(key)
+    with open(directory / f"{label}.lock", "w") as lock:
+        # Held while building: another test process asking for the same template waits here.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if BACKEND == "postgresql":
+            name = f"{_TEMPLATE_PREFIX}{_RUN[:16]}_{label}"
+            if not _pg_exists(name):
+                building = f"{name}_building"
+                with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+                    admin.execute(f'CREATE DATABASE "{building}"')
+                _build(_pg_url(building), build)
+                with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
+                    admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+            _templates[key] = name
+        else:
+            path = directory / f"{label}.db"
+            if not path.exists():
+                building_path = directory / f"{label}.building.db"
+                building_path.unlink(missing_ok=True)
+                _build(f"sqlite:///{building_path}", build)
+                with closing(sqlite3.connect(building_path)) as built:
+                    # Into the one file, so that the rename moves all of it.
+                    built.execute("PRAGMA journal_mode=DELETE")
+                building_path.rename(path)  # whole or not at all, for the processes that wait
+            _templates[key] = str(path)
+    return _templates[key]
+
+
+def _build(url: str, build: Callable[[str], None] | None) -> None:
     upgrade(url)
     if build is not None:
         build(url)
-    return _templates[key]
 
 
 @contextmanager

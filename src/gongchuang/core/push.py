@@ -12,7 +12,6 @@ from urllib.parse import urlparse
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
-from pywebpush import WebPushException, webpush
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -109,6 +108,8 @@ class WebPushChannel:
         if not targets:
             return "skipped: no subscribed device"
         payload = json.dumps({"title": title, "body": body, "link": link}, ensure_ascii=False)
+        from pywebpush import WebPushException, webpush  # (its import is slow; sending only)
+
         sent, gone, failed = 0, 0, []
         for subscription in targets:
             try:

@@ -14,9 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from openpyxl import load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
 
@@ -117,6 +114,8 @@ def _read_table(data: bytes, filename: str) -> list[Sequence[object]]:
 
 
 def _read_workbook(data: bytes) -> list[Sequence[object]]:
+    from openpyxl import load_workbook  # (here: a fifth of a second to import, for imports only)
+
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         if not book.worksheets:
@@ -210,4 +209,6 @@ def workbook_sheets(sheets: list[tuple[str, list[str], list[list[object]]]]) -> 
 def _xlsx_value(value: object) -> object:
     # Control characters are not allowed in the file format; openpyxl would refuse the whole
     # export over one pasted into an address.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value

@@ -14,11 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from gongchuang.core.geo import EARTH_RADIUS_M
 
@@ -121,6 +120,14 @@ def chord_for(metres: float) -> float:
     return 2 * math.sin(min(metres / EARTH_RADIUS_M, math.pi) / 2)
 
 
+def _kd_tree(points: FloatArray) -> Any:
+    # Imported here: scipy.spatial costs every process a third of a second to import (the CLI,
+    # each web worker), and only matching uses it.
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points)
+
+
 class GeoIndex:
     """Points (with integer ids) for repeated radius queries."""
 
@@ -128,7 +135,7 @@ class GeoIndex:
         self.ids: IntArray = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids)
         self.lats: FloatArray = np.asarray(lats, dtype=np.float64)
         self.lngs: FloatArray = np.asarray(lngs, dtype=np.float64)
-        self._tree = cKDTree(unit_vectors(self.lats, self.lngs)) if len(self.lats) else None
+        self._tree = _kd_tree(unit_vectors(self.lats, self.lngs)) if len(self.lats) else None
 
     def __len__(self) -> int:
         return len(self.lats)
