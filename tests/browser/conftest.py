@@ -86,14 +86,32 @@ def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
     )
     ctx.set_default_timeout(10_000)
     problems: list[str] = []
+    visited: set[str] = set()
 
     def watch(page: Page) -> None:
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         # (HTTP error statuses the tests provoke on purpose are logged as "Failed to load".)
         page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on(
+            "framenavigated",
+            lambda frame: visited.add(frame.url) if frame.parent_frame is None else None,
+        )
 
     ctx.on("page", watch)
+    # Every HTML answer the pages fetched, fragments swapped in by htmx included.
+    ctx.on(
+        "response",
+        lambda r: visited.add(r.url)
+        if r.request.method == "GET" and "text/html" in (r.headers.get("content-type") or "")
+        else None,
+    )
     yield ctx
+    # Each page the test saw, read again: none may show the translation catalogue's header
+    # (what gettext("") answers) — text shown from an empty message.
+    for url in sorted(u for u in visited if u.startswith(live_server)):
+        answer = ctx.request.get(url)
+        if "Project-Id-Version" in answer.text():
+            problems.append(f"the catalogue header on {url}")
     ctx.close()
     # A script error or a CSP violation is a broken page even when the test's clicks worked.
     assert not [p for p in problems if not p.startswith("Failed to load resource")], problems

@@ -237,6 +237,26 @@ def test_learner_finishes_a_course_offline_and_downloads_the_certificate(
     expect(page.locator("p.ok")).to_be_visible()
     expect(page.locator("dd").first).to_have_text("王**")
     check_accessibility(page)
+    # The completion reached the inbox: its text, and no catalogue header for its empty body.
+    page.goto("/notifications")
+    expect(page.locator("main")).to_contain_text("结业")
+    expect(page.locator("main")).not_to_contain_text("Project-Id-Version")
+
+
+def test_the_demo_worlds_certificates_run_from_enrolment_to_completion(
+    live: tuple[str, str],
+) -> None:
+    """Every certificate reads "from <enrolled> to <completed>": the dates in that order."""
+    database = Database(live[1])
+    try:
+        with database.transaction(write=False) as session:
+            finished = session.scalars(
+                select(Enrolment).where(Enrolment.completed_at.is_not(None))
+            ).all()
+    finally:
+        database.dispose()
+    assert finished
+    assert all(e.enrolled_at <= e.completed_at for e in finished)
 
 
 def test_guest_takes_a_quiz_on_a_phone_in_large_text(page: Page) -> None:

@@ -12,8 +12,44 @@ def test_joining_an_organisation_lands_in_the_inbox_in_the_readers_language(
     headers = api_token(client, world.outsider.phone, ["read"])
     zh = client.get("/api/v1/me/notifications", headers=headers).json()
     assert zh["items"][0]["title"] == f"您已加入 {world.village_b.name}"
+    assert zh["items"][0]["body"] == "您的角色：成员"  # the role's name, never its code
     en = client.get("/api/v1/me/notifications", headers={**headers, "Accept-Language": "en"})
     assert en.json()["items"][0]["title"] == f"You joined {world.village_b.name}"
+    assert en.json()["items"][0]["body"] == "Your roles: Member"
+
+
+def test_a_notification_without_a_body_shows_none_not_the_catalogues_header(
+    client, world, session
+) -> None:
+    """gettext("") is the translation catalogue's header ("Project-Id-Version: …")."""
+    notifications.notify(session, world.villager_a.id, kind="t", title="The incident is closed.")
+    session.commit()
+    headers = api_token(client, world.villager_a.phone, ["read"])
+    for language in ("zh-CN", "en"):
+        items = client.get(
+            "/api/v1/me/notifications", headers={**headers, "Accept-Language": language}
+        ).json()["items"]
+        assert items[0]["body"] == ""
+    login(client, world.villager_a.phone)
+    assert "Project-Id-Version" not in client.get("/notifications").text
+
+
+def test_stored_message_ids_are_shown_in_the_readers_language(session, world) -> None:
+    from gongchuang.core.i18n import N_, current_locale, translatable
+
+    shown = notifications.notify(
+        session,
+        world.villager_a.id,
+        kind="t",
+        title=N_("Emergency nearby: %(kind)s"),
+        params={"kind": translatable(N_("Cardiac arrest"))},
+    )
+    token = current_locale.set("zh_CN")
+    try:
+        title, _body = notifications.render(shown)
+    finally:
+        current_locale.reset(token)
+    assert title == "附近有急救事件：心脏骤停"
 
 
 def test_marking_read_only_touches_your_own(client, world, session) -> None:

@@ -380,3 +380,34 @@ def test_a_venue_reports_from_its_own_console_only(session: Session, ew: Emergen
     assert incident.organisation_id == ew.mall.id and len(alerts_of(session, incident)) == 3
     assert service.can_dispatch(session, acting(ew.mall_staff), incident)
     assert service.can_dispatch(session, acting(ew.dispatcher), incident)
+
+
+def test_an_incident_is_seen_by_its_centre_and_the_health_department_not_by_other_offices(
+    session: Session, ew: EmergencyWorld
+) -> None:
+    """A patient's description and the responders' names are for the 120 centre, the venue,
+    the region's health department and the platform's operators: an agriculture office of the
+    same county (whose people hold "department staff" too) neither opens nor lists it."""
+    from gongchuang.core import organisations
+    from gongchuang.core.models import OrganisationKind
+
+    incident, _ = ew.receive(session)
+    health = organisations.create_organisation(
+        session,
+        SYSTEM,
+        name="示范县卫生健康局",
+        kind=OrganisationKind.government_department,
+        region=ew.world.county,
+    )
+    health_officer = make_person(session, "13500000077", "卫健科员")
+    organisations.add_member(
+        session, SYSTEM, health, phone=health_officer.phone, roles=["health_staff"], check=False
+    )
+    agriculture = acting(ew.world.county_staff)  # 新化县农业农村局, department staff
+
+    assert service.get_incident_for(session, acting(ew.dispatcher), incident.id) is incident
+    assert service.get_incident_for(session, acting(health_officer), incident.id) is incident
+    with pytest.raises(NotFound):
+        service.get_incident_for(session, agriculture, incident.id)
+    assert incident not in service.visible_incidents(session, agriculture, open_only=False)
+    assert incident in service.visible_incidents(session, acting(health_officer), open_only=False)

@@ -316,3 +316,25 @@ def test_guest_attempt_on_the_public_pages(client, tw: TrainingWorld, session: S
     # Another browser (no cookie) cannot open the attempt.
     client.cookies.delete("gc_quiz_guest")
     assert client.get(attempt_url).status_code == 404
+
+
+def test_the_department_follows_a_class_page_to_its_institution(
+    client, tw: TrainingWorld, session: Session
+) -> None:
+    """Every link on a class page opens for the department that oversees it: the institution's
+    page, without the institution's own forms."""
+    from tests.training.conftest import open_class
+
+    klass = open_class(session, tw)
+    session.commit()
+    login(client, tw.department_staff.phone)
+    page = client.get(f"/training/classes/{klass.id}")
+    assert page.status_code == 200
+    link = f"/training/institutions/{tw.institution.id}"
+    assert f'href="{link}"' in page.text
+    institution = client.get(link)
+    assert institution.status_code == 200, institution.text
+    assert klass.title in institution.text
+    assert f'action="{link}/classes"' not in institution.text  # opening classes is theirs
+    login(client, tw.other_learner.phone)
+    assert client.get(link).status_code == 404

@@ -29,8 +29,25 @@ def translations(locale: str) -> NullTranslations:
 
 
 def gettext(message: str, **params: Any) -> str:
+    # gettext("") is the catalogue's header ("Project-Id-Version: …"), never a message: an
+    # empty text (a notification without a body, an optional label) stays empty.
+    if not message:
+        return ""
     text = translations(current_locale.get()).ugettext(message)
     return text % params if params else text
+
+
+def translatable(*messages: str) -> dict[str, list[str]]:
+    """A stored parameter (of a notification, say) that is one or more message ids: kept as ids
+    and translated when shown, in the reader's language (`shown_param`)."""
+    return {"msgids": list(messages)}
+
+
+def shown_param(value: Any) -> Any:
+    if isinstance(value, dict) and isinstance(value.get("msgids"), list):
+        separator = "、" if current_locale.get() == "zh_CN" else ", "
+        return separator.join(gettext(str(m)) for m in value["msgids"])
+    return value
 
 
 def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:

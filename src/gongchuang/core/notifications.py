@@ -16,7 +16,7 @@ from gongchuang.config import get_settings
 from gongchuang.core import jobs, live
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import NotFound
-from gongchuang.core.i18n import gettext
+from gongchuang.core.i18n import gettext, shown_param
 from gongchuang.core.models import Job, Notification, NotificationDelivery, Person
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ if get_settings().sms_gateway == "log":
 
 
 def render(notification: Notification) -> tuple[str, str]:
-    params = notification.params or {}
+    params = {key: shown_param(value) for key, value in (notification.params or {}).items()}
     return gettext(notification.title, **params), gettext(notification.body, **params)
 
 

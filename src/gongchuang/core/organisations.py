@@ -18,7 +18,7 @@ from gongchuang.core.errors import (
     PermissionDenied,
     refuse_bad_rows,
 )
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, translatable
 from gongchuang.core.identity import is_valid_phone, normalise_phone
 from gongchuang.core.models import Membership, Organisation, OrganisationKind, Person, Region
 from gongchuang.core.permissions import (
@@ -169,6 +169,11 @@ def list_organisations(
     return list(session.scalars(query))
 
 
+def _role_labels(roles: list[str]) -> dict[str, list[str]]:
+    """Roles as their labels, translated when the notification is read (never the codes)."""
+    return translatable(*(ROLES[r].label if r in ROLES else r for r in roles))
+
+
 def _check_roles(roles: list[str]) -> list[str]:
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
@@ -304,7 +309,7 @@ def add_member(
         kind="membership.added",
         title=N_("You joined %(organisation)s"),
         body=N_("Your roles: %(roles)s"),
-        params={"organisation": organisation.name, "roles": ", ".join(roles)},
+        params={"organisation": organisation.name, "roles": _role_labels(roles)},
         link=f"/orgs/{organisation.id}",
     )
     live.announce(session, f"org:{organisation.id}", "members", {"count_changed": True})
@@ -390,7 +395,7 @@ def set_roles(
         kind="membership.roles",
         title=N_("Your roles in %(organisation)s changed"),
         body=N_("Your roles: %(roles)s"),
-        params={"organisation": organisation.name, "roles": ", ".join(roles)},
+        params={"organisation": organisation.name, "roles": _role_labels(roles)},
         link=f"/orgs/{organisation.id}",
     )
     return membership

@@ -201,7 +201,7 @@ def load_demo(
         SYSTEM,
         bureau,
         phone=department_phone,
-        roles=["department_staff"],
+        roles=["health_staff"],
         title="科长",
         check=False,
     )

@@ -35,4 +35,9 @@ register_role(
 register_role("staff", N_("Staff"), {EmergencyPerm.DISPATCH.value, EmergencyPerm.VENUE.value})
 register_role("dispatcher", N_("120 dispatcher"), {EmergencyPerm.DISPATCH.value})
 register_role("venue_operator", N_("Venue AED operator"), {EmergencyPerm.VENUE.value})
-register_role("department_staff", N_("Department staff"), {EmergencyPerm.OVERSEE.value})
+# Oversight (incidents with a patient's description and responders' names, coverage, policy) is
+# a health department's: its own role, not the "department staff" role every department's
+# people hold (an agriculture office must not read incidents; PIPL, purpose limitation).
+register_role(
+    "health_staff", N_("Health department staff"), {EmergencyPerm.OVERSEE.value}
+)

@@ -44,7 +44,7 @@ from gongchuang.core.errors import (
     NotFound,
     PermissionDenied,
 )
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, translatable
 from gongchuang.core.models import Membership, Organisation, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal, has_permission
 from gongchuang.core.web import SHANGHAI, local_today
@@ -1287,7 +1287,7 @@ def send_wave(session: Session, incident: Incident, wave: int, count: int | None
             title=N_("Emergency nearby: %(kind)s"),
             body=N_("%(address)s, about %(minutes)s min on foot. Can you help?"),
             params={
-                "kind": label,
+                "kind": translatable(label),
                 "address": incident.address or "",
                 "minutes": max(1, round(alert.eta_s / 60)),
             },

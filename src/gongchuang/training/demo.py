@@ -380,7 +380,10 @@ def load_demo(
         )
         enrolment = service.enrolment_of(session, person.id, course_id)
         if enrolment and enrolment.completed_at:
+            # Spread over the past year; they enrolled a few weeks before finishing (a
+            # certificate reads "from <enrolled> to <completed>").
             enrolment.completed_at = utcnow() - timedelta(days=rng.randint(5, 330))
+            enrolment.enrolled_at = enrolment.completed_at - timedelta(days=rng.randint(3, 40))
             completed += 1
 
     now = utcnow()

@@ -584,13 +584,14 @@ def _institution(session: Session, principal: Principal, organisation_id: int) -
 def institution_page(
     request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    institution = _institution(session, principal, organisation_id)
+    institution, can_manage = service.institution_to_view(session, principal, organisation_id)
     return render(
         request,
         "training/institution.html",
         {
             **_labels(),
             "institution": institution,
+            "can_manage": can_manage,
             "accreditation": service.active_accreditation(session, institution.id),
             "classes": service.classes_of(session, institution.id),
             "programmes": targets.programmes(session),

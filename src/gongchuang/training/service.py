@@ -819,6 +819,22 @@ def classes_of(session: Session, institution_id: int) -> list[TrainingClass]:
     )
 
 
+def institution_to_view(
+    session: Session, actor: Principal, organisation_id: int
+) -> tuple[Organisation, bool]:
+    """(institution, may manage). Its own staff run it; the department that accredits it
+    (reaching it by region) sees it without managing, as it sees the institution's classes.
+    Everyone else: not found."""
+    institution = session.get(Organisation, organisation_id)
+    if institution is None:
+        raise NotFound()
+    if has_permission(session, actor, TrainingPerm.INSTITUTION, institution):
+        return institution, True
+    if has_permission(session, actor, TrainingPerm.DEPARTMENT, institution):
+        return institution, False
+    raise NotFound()
+
+
 def get_class_for(
     session: Session, actor: Principal, class_id: int, *, manage: bool = False
 ) -> TrainingClass:
