@@ -101,9 +101,11 @@ def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
     # Every HTML answer the pages fetched, fragments swapped in by htmx included.
     ctx.on(
         "response",
-        lambda r: visited.add(r.url)
-        if r.request.method == "GET" and "text/html" in (r.headers.get("content-type") or "")
-        else None,
+        lambda r: (
+            visited.add(r.url)
+            if r.request.method == "GET" and "text/html" in (r.headers.get("content-type") or "")
+            else None
+        ),
     )
     yield ctx
     # Each page the test saw, read again: none may show the translation catalogue's header

@@ -196,3 +196,35 @@ def test_only_what_the_platform_reads_of_an_intake_is_kept(client, ew, session: 
     assert "vendorBlob" not in kept.eido
     assert "callerIdentity" not in kept.eido["incidentComponent"]
     assert kept.eido["incidentComponent"]["incidentTrackingIdentifier"] == "EXTRA-1"
+
+
+def test_menus_offer_what_the_persons_roles_allow(client, ew: EmergencyWorld, session) -> None:
+    """A village committee's administrator holds the "admin" role, which carries dispatching
+    and venue rights in a 120 centre or a venue: in the village, neither is offered nor held."""
+    import pytest
+
+    from gongchuang.core.errors import NotFound
+    from gongchuang.emergency import service
+    from gongchuang.emergency.schemas import CentreIn
+    from tests.conftest import login
+    from tests.emergency.conftest import SITE, acting
+
+    cadre = ew.world.cadre_a  # admin of the village committee
+    session.commit()
+    login(client, cadre.phone)
+    home = client.get("/emergency").text
+    assert "/emergency/console" not in home
+    assert "/emergency/centres/" not in home and "/emergency/venues/" not in home
+    assert client.get(f"/emergency/centres/{ew.world.village_a.id}").status_code == 404
+    with pytest.raises(NotFound):
+        service.save_centre(
+            session,
+            acting(cadre),
+            ew.world.village_a,
+            CentreIn(code="village-120", name="村120", lat=SITE[0], lng=SITE[1]),
+        )
+
+    client.cookies.clear()
+    login(client, ew.dispatcher.phone)
+    home = client.get("/emergency").text
+    assert "/emergency/console" in home and f"/emergency/centres/{ew.dispatch.id}" in home

@@ -62,6 +62,21 @@ def register_local_only(*perms: str) -> None:
     LOCAL_ONLY.update(perms)
 
 
+# Permissions that mean something only in some kinds of organisation: an "admin" of a village
+# committee holds the admin role, but runs no 120 centre and no training institution there.
+# Checked against the organisation acted on, whoever acts (the platform's operators too).
+KIND_LIMITED: dict[str, frozenset[str]] = {}
+
+
+def register_kinds(perm: str, *kinds: str) -> None:
+    KIND_LIMITED[perm] = frozenset(kinds)
+
+
+def kind_allows(perm: str, kind: str) -> bool:
+    allowed = KIND_LIMITED.get(perm)
+    return allowed is None or kind in allowed
+
+
 def register_self_service(*perms: str) -> None:
     KNOWN_PERMISSIONS.update(perms)
     SELF_SERVICE.update(perms)
@@ -122,6 +137,18 @@ class Principal:
     def scope_allows(self, perm: str) -> bool:
         return self.scopes is None or perm in self.scopes
 
+    def holds_anywhere(self, perm: str) -> bool:
+        """Whether some role of the person grants `perm` somewhere (for menus: what to offer).
+        Reads the grants the request already loaded (`grants`)."""
+        if not self.scope_allows(perm):
+            return False
+        if self.is_platform_admin or (self.is_authenticated and perm in SELF_SERVICE):
+            return True
+        return any(
+            perm in g.permissions and kind_allows(perm, g.organisation_kind)
+            for g in self._grants or []
+        )
+
     def grants(self, session: Session) -> list[Grant]:
         if self._grants is None:
             self._grants = load_grants(session, self.person_id) if self.person_id else []
@@ -163,6 +190,8 @@ def has_permission(
     session: Session, principal: Principal, perm: str, organisation: Organisation | None
 ) -> bool:
     if not principal.scope_allows(perm):
+        return False
+    if organisation is not None and not kind_allows(perm, organisation.kind):
         return False
     if principal.is_platform_admin:
         return True

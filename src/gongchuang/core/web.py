@@ -178,6 +178,7 @@ def current_principal(request: Request, session: DbSession) -> Principal:
     request.state.principal = principal
     if principal.person_id is not None and not request.url.path.startswith("/api/"):
         request.state.unread_count = notifications.unread_count(session, principal.person_id)
+        principal.grants(session)  # loaded now: the menus ask what the person may do
     return principal
 
 
@@ -272,6 +273,8 @@ def render(
         "current_url": str(request.url.path)
         + (f"?{request.url.query}" if request.url.query else ""),
         "unread_count": getattr(request.state, "unread_count", 0),
+        # Menus offer what the person's roles allow: {% if can("emergency.dispatch") %}.
+        "can": principal.holds_anywhere,
         **(context or {}),
     }
     # Translations must be the request's: the environment is shared across requests.

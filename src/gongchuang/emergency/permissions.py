@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 
 from gongchuang.core.i18n import N_
+from gongchuang.core.models import OrganisationKind
 from gongchuang.core.permissions import (
+    register_kinds,
     register_local_only,
     register_permissions,
     register_role,
@@ -29,6 +31,15 @@ register_permissions(EmergencyPerm)
 # run a mall's AEDs through that reach.
 register_local_only(EmergencyPerm.DISPATCH, EmergencyPerm.VENUE)
 register_self_service(EmergencyPerm.RESPOND.value)
+register_kinds(EmergencyPerm.DISPATCH, OrganisationKind.dispatch_centre)
+# The venues that keep AEDs and their own first-aiders.
+register_kinds(
+    EmergencyPerm.VENUE,
+    OrganisationKind.company,
+    OrganisationKind.school,
+    OrganisationKind.hospital,
+    OrganisationKind.ngo,
+)
 register_role(
     "admin", N_("Administrator"), {EmergencyPerm.DISPATCH.value, EmergencyPerm.VENUE.value}
 )
@@ -38,6 +49,4 @@ register_role("venue_operator", N_("Venue AED operator"), {EmergencyPerm.VENUE.v
 # Oversight (incidents with a patient's description and responders' names, coverage, policy) is
 # a health department's: its own role, not the "department staff" role every department's
 # people hold (an agriculture office must not read incidents; PIPL, purpose limitation).
-register_role(
-    "health_staff", N_("Health department staff"), {EmergencyPerm.OVERSEE.value}
-)
+register_role("health_staff", N_("Health department staff"), {EmergencyPerm.OVERSEE.value})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 
 from gongchuang.core.i18n import N_
+from gongchuang.core.models import OrganisationKind
 from gongchuang.core.permissions import (
+    register_kinds,
     register_local_only,
     register_permissions,
     register_role,
@@ -28,6 +30,15 @@ class TrainingPerm(enum.StrEnum):
 register_permissions(TrainingPerm)
 register_local_only(TrainingPerm.PUBLISH, TrainingPerm.INSTITUTION)
 register_self_service(TrainingPerm.LEARN.value)
+# Classes are run by accredited institutions. (DEPARTMENT is a reach over institutions in a
+# region: it is checked on the institution, so it is not limited by kind.)
+register_kinds(
+    TrainingPerm.INSTITUTION,
+    OrganisationKind.school,
+    OrganisationKind.hospital,
+    OrganisationKind.ngo,
+    OrganisationKind.company,
+)
 register_role(
     "admin", N_("Administrator"), {TrainingPerm.PUBLISH.value, TrainingPerm.INSTITUTION.value}
 )
