@@ -316,3 +316,63 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     for path in ("/emergency/coverage?region=431322", "/emergency", "/emergency/aeds"):
         page.goto(path)
         assert has_no_horizontal_scroll(page), path
+
+
+def test_a_guest_reaches_call_120_the_nearest_open_aed_and_the_cpr_guide_in_two_taps(
+    browser: Browser, live: tuple[str, str]
+) -> None:
+    """Someone who finds a collapsed person is not signed in. On a 390 px phone in large-text
+    mode: the home page's first tap asks for the position (granted here) and opens call 120,
+    the AEDs that can be fetched now with walking directions, and the CPR guide."""
+    from gongchuang.core import geo
+
+    ctx = browser.new_context(
+        base_url=live[0],
+        viewport={"width": 390, "height": 844},
+        locale="zh-CN",
+        geolocation={"latitude": 27.73690, "longitude": 111.30510},  # by the demo mall
+        permissions=["geolocation"],
+    )
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto("/")
+        page.get_by_role("button", name="大字模式").click()
+        expect(page.locator('a[href="tel:120"]').first).to_be_visible()
+        page.get_by_test_id("home-find-aeds").click()  # tap 1 (tap 2: the call itself)
+        page.wait_for_url("**/first-aid?*")
+        expect(page.get_by_test_id("call-120")).to_have_attribute("href", "tel:120")
+        cards = page.get_by_test_id("public-aeds").locator("li")
+        expect(cards.first).to_contain_text("现在开放")
+        expect(cards.first).to_contain_text("米")  # a distance people read, not "87 m"
+        first = page.get_by_test_id("public-aeds").locator("h3").first.inner_text()
+        amap = cards.first.locator('a[href^="https://uri.amap.com/navigation"]')
+        expect(amap).to_have_count(1)
+        # Amap reads GCJ-02: the stored WGS-84 point is shifted, by some hundreds of metres.
+        to = amap.get_attribute("href").split("to=")[1].split(",")
+        shown = geo.Point(float(to[1]), float(to[0]))
+        database = Database(live[1])
+        try:
+            with database.transaction(write=False) as session:
+                from gongchuang.emergency.models import Aed
+
+                aed = session.scalars(select(Aed).where(Aed.address == first)).first()
+                assert aed is not None
+        finally:
+            database.dispose()
+        assert 100 < geo.haversine_m(shown, geo.Point(aed.lat, aed.lng)) < 1000
+        gcj = geo.wgs84_to_gcj02(aed.lat, aed.lng)
+        assert abs(shown.lat - gcj.lat) < 1e-5 and abs(shown.lng - gcj.lng) < 1e-5
+        expect(page.locator("#cpr-h")).to_be_visible()
+        expect(page.locator("#metronome")).to_be_visible()
+        assert has_no_horizontal_scroll(page)
+        check_accessibility(page)
+        # A typed place finds the venue's AEDs without a position.
+        page.get_by_label("或输入您所在的地点").fill("购物中心")
+        page.get_by_role("button", name="搜索").click()
+        expect(page.get_by_test_id("public-aeds")).to_contain_text("新化示范购物中心")
+        # Every page carries the way here.
+        page.goto("/regions")
+        expect(page.locator('header a[href="/first-aid"]')).to_have_text("急救")
+    finally:
+        ctx.close()

@@ -411,3 +411,30 @@ def test_an_incident_is_seen_by_its_centre_and_the_health_department_not_by_othe
         service.get_incident_for(session, agriculture, incident.id)
     assert incident not in service.visible_incidents(session, agriculture, open_only=False)
     assert incident in service.visible_incidents(session, acting(health_officer), open_only=False)
+
+
+def test_a_bystander_is_shown_open_aeds_first_never_closed_ones(
+    session: Session, ew: EmergencyWorld
+) -> None:
+    from datetime import UTC, datetime
+
+    def aed(north: float, address: str, hours: str | None) -> None:
+        lat, lng = at(north, 0)
+        service.create_aed(
+            session,
+            SYSTEM,
+            ew.mall,
+            AedIn(lat=lat, lng=lng, address=address, opening_hours=hours),
+        )
+
+    aed(20, "办公楼大堂", "Mo-Fr 08:00-18:00")  # nearest, but closed on a Sunday night
+    aed(60, "社区诊所", None)  # hours unknown: shown, after the open ones
+    sunday_night = datetime(2026, 11, 28, 19, 0, tzinfo=UTC)  # 03:00 Sunday in Beijing
+    found = service.aeds_for_a_bystander(session, sunday_night, near=SITE)
+    assert [f.aed.address for f in found] == ["商场北门", "社区诊所"]
+    assert [f.known_open for f in found] == [True, False]
+    assert found[0].distance_m == 150
+    typed = service.aeds_for_a_bystander(session, sunday_night, place="示范商场")
+    assert {f.aed.address for f in typed} == {"商场北门", "社区诊所"}
+    assert all(f.distance_m is None for f in typed)
+    assert service.aeds_for_a_bystander(session, sunday_night, place="  ") == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from urllib.parse import quote
 
 EARTH_RADIUS_M = 6_371_008.8
 # Krasovsky 1940 ellipsoid, as the GCJ-02 formula uses it.
@@ -79,3 +80,33 @@ def haversine_m(a: Point, b: Point) -> float:
     d_lng = math.radians(b.lng - a.lng)
     h = math.sin(d_lat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(d_lng / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+@dataclass(frozen=True)
+class MapAppLink:
+    app: str  # "amap" | "baidu" | "apple"
+    url: str
+
+
+def walking_directions(lat: float, lng: float, name: str) -> list[MapAppLink]:
+    """Walking directions to a stored (WGS-84) point, handed to the phone's map app. Amap, Baidu
+    and Apple Maps in China read GCJ-02, so the point is shifted here, at the edge (Baidu is
+    told the system it is given). Outside mainland China the two systems coincide."""
+    shifted = wgs84_to_gcj02(lat, lng) if in_mainland_bounds(lat, lng) else Point(lat, lng)
+    at = f"{shifted.lat:.6f},{shifted.lng:.6f}"
+    label = quote(name[:60] or "AED")
+    return [
+        MapAppLink(
+            "amap",
+            "https://uri.amap.com/navigation?"
+            f"to={shifted.lng:.6f},{shifted.lat:.6f},{label}&mode=walk&coordinate=gaode"
+            "&callnative=1&src=gongchuang",
+        ),
+        MapAppLink(
+            "baidu",
+            "https://api.map.baidu.com/direction?"
+            f"destination=latlng:{at}|name:{label}&mode=walking&coord_type=gcj02"
+            "&region=&output=html&src=gongchuang",
+        ),
+        MapAppLink("apple", f"https://maps.apple.com/?daddr={at}&dirflg=w"),
+    ]

@@ -53,6 +53,10 @@ class ModuleEntry:
     title: str
     summary: str
     href: str
+    # What cannot wait for a menu (a collapsed person): a block at the top of the home page
+    # (a template) and a link in every page's header, for everyone, signed in or not.
+    home_block: str | None = None
+    header_link: tuple[str, str] | None = None  # (title, href)
 
 
 modules: list[ModuleEntry] = []
@@ -85,6 +89,15 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
+def distance(metres: float | None) -> str:
+    """A walking distance as people say it: 850 米, 1.3 公里 (850 m, 1.3 km)."""
+    if metres is None:
+        return ""
+    if metres < 1000:
+        return gettext("%(n)s m", n=int(round(metres / 10) * 10 or round(metres)))
+    return gettext("%(n)s km", n=f"{metres / 1000:.1f}")
+
+
 def build_templates() -> Jinja2Templates:
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs]),
@@ -98,6 +111,7 @@ def build_templates() -> Jinja2Templates:
     )
     env.filters["local_time"] = local_time
     env.filters["mask_phone"] = mask_phone
+    env.filters["distance"] = distance
     env.globals["modules"] = modules
     env.policies["ext.i18n.trimmed"] = True
     # |tojson keeps the keys in the order the page built them (a chart's series follow the

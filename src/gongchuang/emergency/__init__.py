@@ -29,6 +29,8 @@ def install(app: FastAPI) -> None:
                 "console for 120 dispatchers."
             ),
             href="/emergency",
+            home_block="emergency/_home_first_aid.html",
+            header_link=(N_("First aid"), "/first-aid"),
         ),
         Path(__file__).resolve().parent / "templates",
     )

@@ -585,6 +585,55 @@ def save_centre(
 # --- public AED map ---------------------------------------------------------------------------
 
 
+@router.get("/first-aid", response_class=HTMLResponse)
+def first_aid(
+    request: Request,
+    session: DbSession,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    place: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    """For whoever finds a collapsed person, no account needed: call 120, the nearest AEDs
+    that can be fetched now with walking directions in the phone's map app, and the CPR guide.
+    The position is asked for only when the person taps the button, and is used for this one
+    answer only (it is neither stored nor logged)."""
+    located = (lat, lng) if lat is not None and lng is not None else None
+    if located is not None and not geo.in_mainland_bounds(*located):
+        located = None
+    searched = located is not None or bool(place.strip())
+    found = service.aeds_for_a_bystander(session, utcnow(), near=located, place=place)
+    org_names = service.owner_names(session, [f.aed for f in found])
+    return render(
+        request,
+        "emergency/first_aid.html",
+        {
+            "searched": searched,
+            "located": located is not None,
+            "place": place,
+            "found": [
+                (f, geo.walking_directions(f.aed.lat, f.aed.lng, f.aed.address)) for f in found
+            ],
+            "org_names": org_names,
+            "map_data": _map_data(
+                [
+                    {
+                        "lat": f.aed.lat,
+                        "lng": f.aed.lng,
+                        "kind": "aed" if f.known_open else "aed-unknown",
+                        "label": f.aed.address,
+                    }
+                    for f in found
+                ],
+                {"lat": located[0], "lng": located[1], "radius": service.PUBLIC_RADIUS_M}
+                if located
+                else None,
+            )
+            if found
+            else None,
+        },
+    )
+
+
 @router.get("/emergency/aeds", response_class=HTMLResponse)
 def aed_map(
     request: Request,

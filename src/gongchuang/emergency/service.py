@@ -363,6 +363,62 @@ def aeds_near(session: Session, lat: float, lng: float, radius_m: float) -> list
     return [rows[i] for i in np.argsort(distances) if distances[i] <= radius_m]
 
 
+@dataclass(frozen=True)
+class PublicAed:
+    """An AED as the public first-aid page shows it: open now (True) or hours unknown (False),
+    and how far it is from where the person stands (None: a place was typed, not located)."""
+
+    aed: Aed
+    known_open: bool
+    distance_m: int | None
+
+
+PUBLIC_RADIUS_M = 3000
+
+
+def aeds_for_a_bystander(
+    session: Session,
+    moment: datetime,
+    *,
+    near: tuple[float, float] | None = None,
+    place: str = "",
+    limit: int = 5,
+) -> list[PublicAed]:
+    """The AEDs someone who found a collapsed person can fetch now: near their position (the
+    ones known to be open first, then those whose hours are unknown, each by distance), or
+    whose address or venue matches a place they typed. Closed, expired and retired AEDs are
+    left out: sending a bystander to a locked cabinet costs the patient minutes."""
+    if near is not None:
+        candidates = aeds_near(session, near[0], near[1], PUBLIC_RADIUS_M)
+    else:
+        text = place.strip()[:100]
+        if not text:
+            return []
+        pattern = f"%{text.replace('%', '').replace('_', '')}%"
+        candidates = list(
+            session.scalars(
+                select(Aed)
+                .join(Organisation, Organisation.id == Aed.organisation_id)
+                .where(or_(Aed.address.ilike(pattern), Organisation.name.ilike(pattern)))
+                .order_by(Aed.id)
+                .limit(200)
+            )
+        )
+    found = []
+    for aed in candidates:
+        state = worth_sending_for(aed, moment)
+        if state is None:
+            continue
+        distance = (
+            round(geo.haversine_m(geo.Point(*near), geo.Point(aed.lat, aed.lng)))
+            if near is not None
+            else None
+        )
+        found.append(PublicAed(aed, state is opening_hours.Availability.open, distance))
+    found.sort(key=lambda p: (not p.known_open, p.distance_m or 0))
+    return found[:limit]
+
+
 def owner_names(session: Session, aeds: Iterable[Aed]) -> dict[int, str]:
     """The owners' names of a list of AEDs, in one query."""
     ids = {a.organisation_id for a in aeds}
