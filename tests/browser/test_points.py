@@ -195,3 +195,40 @@ def test_points_pages_in_large_text_on_a_small_phone(context: BrowserContext, pa
         assert has_no_horizontal_scroll(page), (path, overflowing(page))
     check_accessibility(page)
     page.get_by_role("button", name="大字模式").click()
+
+
+def test_on_a_phone_every_table_cell_says_which_column_it_is(
+    context: BrowserContext, page: Page
+) -> None:
+    """Below 40rem a table row is a card: without its heading "肥皂 / 5 / 174" cannot say
+    which number is the price and which the stock. Every cell of every table on the pages
+    walked carries its column's name, shown before the value; captions do not wrap a
+    character a line; the large-text switch looks pressed when it is on."""
+    as_user(context, page, CADRE)
+    page.goto("/points")
+    page.get_by_role("link", name="油茶示范村村民委员会").click()
+    village_url = page.url
+    page.get_by_role("button", name="大字模式").click()
+    switch = page.get_by_role("button", name="大字模式")
+    expect(switch).to_have_attribute("aria-pressed", "true")
+    pressed = switch.evaluate("b => getComputedStyle(b).backgroundColor")
+    assert pressed != "rgb(255, 255, 255)"
+    seen = 0
+    for path in ("/shop", "/records", "/rankings", "/approvals", "/manage"):
+        page.goto(village_url + path)
+        cells = page.evaluate(
+            """() => [...document.querySelectorAll('main table:not(.keep) tbody td')]
+                .filter(td => td.closest('table').querySelector('thead th'))
+                .map(td => ({label: td.dataset.label || '',
+                             before: getComputedStyle(td, '::before').content}))"""
+        )
+        for cell in cells:
+            assert cell["label"], (path, cell)
+            assert cell["before"] == f'"{cell["label"]}"', (path, cell)
+        seen += len(cells)
+        widths = page.evaluate(
+            "() => [...document.querySelectorAll('main caption:not(.visually-hidden)')]"
+            ".map(c => c.getBoundingClientRect().width)"
+        )
+        assert all(w > 100 for w in widths), (path, widths)
+    assert seen > 10

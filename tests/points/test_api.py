@@ -60,6 +60,12 @@ def test_villager_and_cadres_do_the_journey_through_the_api(
     assert board[0]["is_open"] and [r["id"] for r in board[0]["records"]] == [record["id"]]
     pdf = client.get(url(pw, f"/notices/{board[0]['id']}.pdf"), headers=villager)
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    # The public notice is public: the page and its printable PDF, without any account.
+    assert not client.cookies.get("gc_session")
+    public = client.get(f"/points/villages/{pw.village.id}/board")
+    assert public.status_code == 200 and pw.villager.name in public.text
+    public_pdf = client.get(f"/points/villages/{pw.village.id}/notices/{board[0]['id']}.pdf")
+    assert public_pdf.status_code == 200 and public_pdf.content.startswith(b"%PDF")
     neighbour = api_token(client, pw.neighbour.phone, ["read", "points.participate"])
     objection = client.post(
         url(pw, f"/records/{record['id']}/objections"),
@@ -183,7 +189,7 @@ def test_excel_import_through_the_page_lists_bad_rows(client, session: Session, 
 
 
 @pytest.mark.parametrize(
-    "who, manage, board",
+    "who, manage, dashboard",
     [
         ("outsider", 404, 404),
         ("villager", 404, 200),
@@ -191,7 +197,7 @@ def test_excel_import_through_the_page_lists_bad_rows(client, session: Session, 
         ("cadre", 200, 200),
     ],
 )
-def test_pages_open_to_whom_they_should(client, pw: PointsWorld, who, manage, board) -> None:
+def test_pages_open_to_whom_they_should(client, pw: PointsWorld, who, manage, dashboard) -> None:
     people = {
         "outsider": pw.world.outsider,
         "villager": pw.villager,
@@ -202,10 +208,23 @@ def test_pages_open_to_whom_they_should(client, pw: PointsWorld, who, manage, bo
     base = f"/points/villages/{pw.village.id}"
     assert client.get(base + "/manage").status_code == manage
     assert client.get(base + "/cards.pdf").status_code == manage
-    assert client.get(base + "/board").status_code == board
-    assert client.get(base + "/dashboard").status_code == board
+    assert client.get(base + "/board").status_code == 200  # the public notice is public
+    assert client.get(base + "/dashboard").status_code == dashboard
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, pw: PointsWorld) -> None:
-    response = client.get(f"/points/villages/{pw.village.id}/board", follow_redirects=False)
+    response = client.get(f"/points/villages/{pw.village.id}/records", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_the_public_notice_is_read_without_an_account(
+    client, pw: PointsWorld, session: Session
+) -> None:
+    """公示 is posted for the whole village: anyone reads it and its printable PDF, with the
+    villagers' names and points but no phone or ID number, and no links into signed-in pages
+    (the PDF is read without an account in the journey above)."""
+    board = client.get(f"/points/villages/{pw.village.id}/board")
+    assert board.status_code == 200
+    assert "/records/" not in board.text and "/shop" not in board.text
+    assert pw.villager.phone not in board.text and pw.villager.phone[:3] + "****" not in board.text
+    assert client.get(f"/points/villages/{pw.world.county_department.id}/board").status_code == 404

@@ -17,7 +17,15 @@ from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn, redirect, render
+from gongchuang.core.web import (
+    CsrfChecked,
+    CurrentPrincipal,
+    DbSession,
+    Id,
+    LoggedIn,
+    redirect,
+    render,
+)
 from gongchuang.points import reports, service, shop
 from gongchuang.points.catalogue_templates import TEMPLATES
 from gongchuang.points.models import (
@@ -506,9 +514,9 @@ def export_balances(village_id: Id, session: DbSession, principal: LoggedIn) -> 
 
 @router.get(V + "/board", response_class=HTMLResponse)
 def board(
-    village_id: Id, request: Request, session: DbSession, principal: LoggedIn
+    village_id: Id, request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> HTMLResponse:
-    village = _village(session, principal, village_id)
+    village = service.village_for_the_public(session, village_id)
     return _page(
         request,
         "points/board.html",
@@ -522,8 +530,8 @@ def board(
 
 
 @router.get(V + "/notices/{notice_id}.pdf")
-def notice_pdf(village_id: Id, notice_id: Id, session: DbSession, principal: LoggedIn) -> Response:
-    village = _village(session, principal, village_id)
+def notice_pdf(village_id: Id, notice_id: Id, session: DbSession) -> Response:
+    village = service.village_for_the_public(session, village_id)
     notice = service.get_notice(session, village, notice_id)
     data = reports.notice_pdf(session, village, notice, service.notice_records(session, notice))
     return Response(

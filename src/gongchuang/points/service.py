@@ -102,6 +102,19 @@ def can(session: Session, principal: Principal, perm: str, village: Organisation
     return has_permission(session, principal, perm, village)
 
 
+def village_for_the_public(session: Session, organisation_id: int) -> Organisation:
+    """The village whose public notice (公示) anyone may read, signed in or not: the notice is
+    posted for the whole village to see and object to (names and points; no phone, no ID)."""
+    village = session.scalar(
+        select(Organisation)
+        .options(joinedload(Organisation.region))
+        .where(Organisation.id == organisation_id)
+    )
+    if village is None or village.kind not in VILLAGE_KINDS:
+        raise NotFound()
+    return village
+
+
 def get_village_for(
     session: Session, principal: Principal, organisation_id: int, perm: str | None = None
 ) -> Organisation:
