@@ -102,3 +102,21 @@ def test_every_shell_page_has_a_plain_text_title(client, world) -> None:
         assert page.status_code == 200, path
         title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1).strip()
         assert "<" not in title and title.endswith("· 共创"), (path, title)
+
+
+def test_chinese_text_addresses_the_reader_one_way_and_never_shows_a_raw_gap() -> None:
+    """One form of address (您) throughout; Chinese punctuation between Chinese words."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from gongchuang.core.i18n import LOCALE_DIR
+
+    with open(LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po", "rb") as po:
+        catalogue = read_po(po, locale="zh_CN")
+    texts = [m.string for m in catalogue if m.id and isinstance(m.string, str)]
+    assert not [t for t in texts if "你" in t]
+    han = r"[\u4e00-\u9fff]"
+    # (Commas are left out: input formats such as "名称, 纬度, 经度" show the file's own commas.)
+    half_width = re.compile(rf"{han}[;:!?]\s*{han}")
+    assert not [t for t in texts if half_width.search(t)]
