@@ -152,3 +152,32 @@ def test_every_sunday_inside_a_break_is_a_holiday_and_a_plain_sunday_is_not() ->
     assert workdays.day_kind(date(2026, 9, 20)) is DayKind.make_up_working_day
     assert workdays.day_kind(date(2026, 12, 2)) is DayKind.working_day
     assert workdays.day_kind(date(2026, 12, 2) + timedelta(days=3)) is DayKind.rest_day
+
+
+@pytest.mark.parametrize(
+    "text, zh, en",
+    [
+        ("24/7", "全天24小时开放", "Open 24 hours"),
+        (
+            "Mo-Fr 08:00-22:00; Sa,Su 09:00-18:00",
+            "周一至周五 08:00–22:00；周六、周日 09:00–18:00",
+            "Mon–Fri 08:00–22:00; Sat, Sun 09:00–18:00",
+        ),
+        (
+            "Mo-Fr 08:00-12:00,14:00-18:00; PH off",
+            "周一至周五 08:00–12:00、14:00–18:00；法定节假日关闭",
+            "Mon–Fri 08:00–12:00, 14:00–18:00; public holidays closed",
+        ),
+        ("08:00-20:00", "每天 08:00–20:00", "Every day 08:00–20:00"),
+        # Richer shapes are shown as written, never half-translated.
+        ("sunrise-sunset", "sunrise-sunset", "sunrise-sunset"),
+        ("Jan-Mar Mo 08:00-10:00", "Jan-Mar Mo 08:00-10:00", "Jan-Mar Mo 08:00-10:00"),
+        ('Mo-Fr 08:00-18:00 "ask the guard"', 'Mo-Fr 08:00-18:00 "ask the guard"', None),
+    ],
+)
+def test_opening_hours_are_said_in_words(text: str, zh: str, en: str | None) -> None:
+    from gongchuang.emergency.opening_hours import describe
+
+    assert describe(text, "zh_CN") == zh
+    assert describe(text, "en") == (en or text)
+    assert describe(None) is None and describe("") is None

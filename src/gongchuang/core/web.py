@@ -62,6 +62,17 @@ class ModuleEntry:
 modules: list[ModuleEntry] = []
 
 
+template_globals: dict[str, Callable[..., Any]] = {}
+
+
+def register_template_global(name: str, function: Callable[..., Any]) -> None:
+    """A function a module's templates call (e.g. opening hours said in words)."""
+    global _templates
+    if template_globals.get(name) is not function:
+        template_globals[name] = function
+        _templates = None
+
+
 def register_module(entry: ModuleEntry, templates_dir: FilePath | None = None) -> None:
     """Idempotent: every app created in one process (tests make many) registers again."""
     global _templates
@@ -113,6 +124,7 @@ def build_templates() -> Jinja2Templates:
     env.filters["mask_phone"] = mask_phone
     env.filters["distance"] = distance
     env.globals["modules"] = modules
+    env.globals.update(template_globals)
     env.policies["ext.i18n.trimmed"] = True
     # |tojson keeps the keys in the order the page built them (a chart's series follow the
     # table beside it) and Chinese as is; it still writes <, >, & and ' as \u escapes.

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import ModuleEntry, register_module
+from gongchuang.core.web import ModuleEntry, register_module, register_template_global
 
 
 def register() -> None:
@@ -16,10 +16,11 @@ def register() -> None:
 
 
 def install(app: FastAPI) -> None:
-    from gongchuang.emergency import api, pages
+    from gongchuang.emergency import api, opening_hours, pages
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    register_template_global("opening_hours_in_words", opening_hours.describe)
     register_module(
         ModuleEntry(
             code="emergency",

@@ -193,3 +193,81 @@ def availability(
         return parse(text or "").availability(moment, follows_workdays=follows_workdays)
     except OpeningHoursError:
         return Availability.unknown
+
+
+# --- said in words ------------------------------------------------------------------------------
+
+_DAY_NAMES = {
+    "zh_CN": dict(
+        zip(
+            _WEEKDAYS_ORDER := ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"),
+            ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+            strict=True,
+        )
+    ),
+    "en": dict(
+        zip(_WEEKDAYS_ORDER, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)
+    ),
+}
+_WORDS = {
+    "zh_CN": {
+        "always": "全天24小时开放",
+        "to": "至",
+        "and": "、",
+        "rules": "；",
+        "off": "关闭",
+        "PH": "法定节假日",
+        "every day": "每天",
+    },
+    "en": {
+        "always": "Open 24 hours",
+        "to": "–",
+        "and": ", ",
+        "rules": "; ",
+        "off": "closed",
+        "PH": "public holidays",
+        "every day": "Every day",
+    },
+}
+_DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su|PH)"
+_DAYS = re.compile(rf"^{_DAY}(?:-{_DAY})?(?:,{_DAY}(?:-{_DAY})?)*$")
+_SPAN = re.compile(r"^([0-2]\d:[0-5]\d)-([0-2]\d:[0-5]\d)$")
+
+
+def _days_in_words(selector: str, words: dict[str, str], days: dict[str, str]) -> str:
+    def one(piece: str) -> str:
+        if piece == "PH":
+            return words["PH"]
+        first, _, last = piece.partition("-")
+        return f"{days[first]}{words['to']}{days[last]}" if last else days[piece]
+
+    return words["and"].join(one(piece) for piece in selector.split(","))
+
+
+def describe(text: str | None, locale: str = "zh_CN") -> str | None:
+    """Opening hours as people read them: "Mo-Fr 08:00-22:00; PH off" → "周一至周五
+    08:00–22:00；法定节假日关闭". The common shapes only (days, times, "off", 24/7); anything
+    richer (months, weeks, sunrise, comments) is shown as written. None: not known."""
+    if not text:
+        return None
+    words, days = _WORDS.get(locale, _WORDS["en"]), _DAY_NAMES.get(locale, _DAY_NAMES["en"])
+    value = text.strip()
+    if value == "24/7":
+        return words["always"]
+    said = []
+    for rule in (r.strip() for r in value.split(";")):
+        if not rule:
+            continue
+        parts = rule.split(" ", 1)
+        selector, times = (parts[0], parts[1].strip()) if _DAYS.match(parts[0]) else ("", rule)
+        day_words = _days_in_words(selector, words, days) if selector else words["every day"]
+        if times in ("off", "closed"):
+            said.append(f"{day_words}{'' if locale == 'zh_CN' else ' '}{words['off']}")
+            continue
+        spans = [_SPAN.match(s.strip()) for s in times.split(",")]
+        if not times or not all(spans):
+            return value  # a shape this does not say in words: as written
+        said.append(
+            f"{day_words} " + words["and"].join(f"{m.group(1)}–{m.group(2)}" for m in spans if m)
+        )
+    return words["rules"].join(said) if said else value
