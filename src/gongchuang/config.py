@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
     sms_gateway: str = "log"
+    # Who runs this installation: the personal-information processor the privacy notice names
+    # (PIPL art. 17), and how to reach them about personal information.
+    operator_name: str = ""
+    operator_contact: str = ""
     # Web Push (VAPID). `gongchuang push-keys` prints a fresh pair; unset disables push.
     vapid_private_key_pem: str | None = None
     vapid_subject: str = "mailto:admin@gongchuang.invalid"

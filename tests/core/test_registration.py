@@ -277,3 +277,26 @@ def test_api_registers_a_new_member_when_a_name_is_given(client, world, session)
     assert added.status_code == 201 and added.json()["person"]["name"] == "李奶奶"
     grandma = session.query(Person).filter_by(phone="13977778888").one()
     assert grandma.password_hash is None
+
+
+def test_the_consent_asked_at_registration_links_to_the_documents_in_both_languages(
+    client,
+) -> None:
+    page = client.get("/register").text
+    assert 'href="/privacy"' in page and 'href="/terms"' in page
+    assert "我已阅读并同意" in page and "《个人信息保护说明》" in page
+    for path, zh, en in (
+        ("/privacy", "个人信息保护法", "Personal Information Protection Law"),
+        ("/terms", "请先拨打120", "call 120 first"),
+    ):
+        chinese = client.get(path)
+        assert chinese.status_code == 200 and zh in chinese.text and en not in chinese.text
+        english = client.get(path, params={"lang": "en"})
+        assert english.status_code == 200 and en in english.text and zh not in english.text
+    # What the notice says is kept is what the platform keeps (and deletes when it says).
+    from gongchuang.core import throttle
+    from gongchuang.emergency import service
+
+    notice = client.get("/privacy").text
+    assert service.TRACK_RETENTION.days == 1 and "事件结束一天后删除" in notice
+    assert throttle.FORGET_AFTER.total_seconds() == 24 * 3600 and "24小时后删除" in notice

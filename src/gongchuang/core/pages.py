@@ -27,7 +27,7 @@ from gongchuang.core import (
     throttle,
     webhooks,
 )
-from gongchuang.core.i18n import SUPPORTED_LOCALES
+from gongchuang.core.i18n import N_, SUPPORTED_LOCALES, current_locale, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
 from gongchuang.core.models import ApiToken, Membership, Organisation
@@ -183,6 +183,29 @@ def login_submit(
             secure=cookie_secure(request),
         )
     return response
+
+
+LEGAL_DOCUMENTS = {"privacy": N_("Privacy notice"), "terms": N_("Terms of use")}
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+@router.get("/terms", response_class=HTMLResponse)
+def legal_document(request: Request) -> HTMLResponse:
+    """The privacy notice and the terms registration asks to accept, in the reader's language
+    (each a document of its own per language, not a string per sentence)."""
+    name = request.url.path.strip("/")
+    locale = "en" if current_locale.get() == "en" else "zh_CN"
+    settings = get_settings()
+    return render(
+        request,
+        "legal.html",
+        {
+            "title": gettext(LEGAL_DOCUMENTS[name]),
+            "document": f"legal/{name}_{locale}.html",
+            "operator_name": settings.operator_name,
+            "operator_contact": settings.operator_contact,
+        },
+    )
 
 
 @router.get("/register", response_class=HTMLResponse)
