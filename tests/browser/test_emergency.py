@@ -309,6 +309,11 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     page.get_by_role("link", name="新化县AED覆盖分析").click()
     expect(page.get_by_test_id("suggestions")).to_be_visible()
     expect(page.locator("#coverage-chart svg")).to_have_count(1)
+    # The legend names what the coverage map draws: population points are not patients.
+    legend = page.get_by_test_id("map-legend")
+    expect(legend).to_contain_text("建议新增AED的位置")
+    expect(legend).to_contain_text("人口点")
+    expect(legend).not_to_contain_text("患者")
     check_accessibility(page)
     # The large-text mode keeps the report usable on a phone.
     page.get_by_role("button", name="大字模式").click()
