@@ -232,3 +232,27 @@ def test_on_a_phone_every_table_cell_says_which_column_it_is(
         )
         assert all(w > 100 for w in widths), (path, widths)
     assert seen > 10
+
+
+def test_retiring_a_rule_asks_first(context: BrowserContext, page: Page) -> None:
+    """What cannot be undone asks first: saying no changes nothing, saying yes retires."""
+    as_user(context, page, CADRE)
+    page.goto("/points")
+    page.get_by_role("link", name="油茶示范村村民委员会").click()
+    page.goto(page.url + "/manage")
+    retired_before = page.locator("main tbody .tag", has_text="已停用").count()
+    asked: list[str] = []
+
+    def answer(dialog, yes: bool) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.accept() if yes else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.get_by_role("button", name="停用").first.click()
+    page.wait_for_timeout(300)
+    assert asked and "停用这条规则" in asked[0]
+    assert page.locator("main tbody .tag", has_text="已停用").count() == retired_before
+    page.once("dialog", lambda d: answer(d, True))
+    with page.expect_navigation():
+        page.get_by_role("button", name="停用").first.click()
+    expect(page.locator("main tbody .tag", has_text="已停用")).to_have_count(retired_before + 1)
