@@ -141,7 +141,7 @@ def test_a_newcomer_registers_and_lands_on_their_profile(page: Page) -> None:
     page.get_by_label("姓名").fill("钱新人")
     page.get_by_label("手机号码").fill("13655556666")
     page.get_by_label("密码（至少8位）").fill("a-good-password")
-    page.get_by_label("我已阅读并同意隐私政策和使用条款").check()
+    page.get_by_label("我已阅读并同意").check()
     page.get_by_role("button", name="注册").last.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("个人中心")
     expect(page.get_by_text("13655556666")).to_be_visible()
