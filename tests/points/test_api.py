@@ -228,3 +228,28 @@ def test_the_public_notice_is_read_without_an_account(
     assert "/records/" not in board.text and "/shop" not in board.text
     assert pw.villager.phone not in board.text and pw.villager.phone[:3] + "****" not in board.text
     assert client.get(f"/points/villages/{pw.world.county_department.id}/board").status_code == 404
+
+
+def test_the_shop_offers_only_what_the_villager_can_redeem(
+    client, pw: PointsWorld, session: Session
+) -> None:
+    """No redeem button that can only fail: an item out of stock says so, one the balance does
+    not reach says how many points are missing; a refusal reads as plain words."""
+    from gongchuang.core.permissions import SYSTEM
+    from gongchuang.points import shop
+
+    service.account_of_person(session, pw.village, pw.villager.id, create=True)  # balance 0
+    shop.add_item(session, SYSTEM, pw.village, name="毛巾", price_points=1, unit_cost_fen=100)
+    session.commit()
+    login(client, pw.villager.phone)
+    page = client.get(f"/points/villages/{pw.village.id}/shop").text
+    assert "还差 5 分" in page  # soap costs 5
+    assert "已兑完" in page  # towels: none in stock
+    assert 'aria-label="兑换肥皂"' not in page and 'aria-label="兑换毛巾"' not in page
+    refused = client.post(
+        f"/points/villages/{pw.village.id}/shop/redeem",
+        data={"item_id": pw.soap.id, "quantity": 1, "csrf_token": csrf_token(client)},
+    )
+    assert refused.status_code == 409
+    assert "现在无法办理" in refused.text and "积分不足" in refused.text
+    assert "冲突" not in refused.text

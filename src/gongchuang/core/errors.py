@@ -80,7 +80,9 @@ class PermissionDenied(GongchuangError):
 class Conflict(GongchuangError):
     status_code = 409
     type_slug = "conflict"
-    title = N_("This conflicts with data already stored")
+    # Said as the person meets it (not enough points, no place left, already decided): the
+    # message says what happened; the title must not read like a database error.
+    title = N_("This cannot be done now")
 
 
 class TooManyAttempts(GongchuangError):

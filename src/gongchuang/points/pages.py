@@ -724,6 +724,7 @@ def shop_page(
         {
             **context,
             "items": shop.items(session, village, active_only=not context["can_manage"]),
+            "max_quantity": shop.MAX_QUANTITY,
             "mine": shop.redemptions(session, village, account_id=account.id, limit=20)
             if account
             else [],
