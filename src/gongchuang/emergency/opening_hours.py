@@ -197,17 +197,12 @@ def availability(
 
 # --- said in words ------------------------------------------------------------------------------
 
+_OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _DAY_NAMES = {
     "zh_CN": dict(
-        zip(
-            _WEEKDAYS_ORDER := ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"),
-            ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
-            strict=True,
-        )
+        zip(_OSM_DAYS, ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), strict=True)
     ),
-    "en": dict(
-        zip(_WEEKDAYS_ORDER, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)
-    ),
+    "en": dict(zip(_OSM_DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)),
 }
 _WORDS = {
     "zh_CN": {

@@ -120,13 +120,7 @@ def get_village_for(
 ) -> Organisation:
     """The village, if the principal may see its points (members, and staff above it) and,
     with `perm`, also holds that permission over it. Missing and forbidden look the same."""
-    village = session.scalar(
-        select(Organisation)
-        .options(joinedload(Organisation.region))
-        .where(Organisation.id == organisation_id)
-    )
-    if village is None or village.kind not in VILLAGE_KINDS:
-        raise NotFound()
+    village = village_for_the_public(session, organisation_id)
     if perm is not None:
         if not can(session, principal, perm, village):
             raise NotFound()
