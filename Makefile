@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VENDOR := src/gongchuang/static/vendor
 LOCALE := src/gongchuang/locale
+PDF_FONT := src/gongchuang/core/fonts/NotoSansCJKsc-Regular.ttf
 export GONGCHUANG_LOG_JSON ?= false
+TEST_PROCESSES ?= 2
 
-.PHONY: run test install assets locale lint typecheck check-migrations import-check \
+.PHONY: run test install assets locale pdf-font lint typecheck check-migrations import-check \
         test-sqlite test-postgres static-checks extract-messages bench clean browser-packages
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -18,7 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP) assets locale
+install: $(STAMP) assets locale pdf-font
 
 # Front-end libraries come from npm at the versions package-lock.json pins.
 $(VENDOR)/.stamp: package.json package-lock.json
@@ -35,6 +37,14 @@ $(VENDOR)/.stamp: package.json package-lock.json
 	touch $@
 
 assets: $(VENDOR)/.stamp
+
+# PDFs embed Noto Sans CJK SC so that notices and certificates print the same on any reader:
+# Debian's font rewritten with the TrueType outlines reportlab embeds (~20 s, once a machine).
+$(PDF_FONT): scripts/build-pdf-font.py | $(STAMP)
+	scripts/system-packages.sh "font:Noto Sans CJK SC:fonts-noto-cjk"
+	$(BIN)/python scripts/build-pdf-font.py $@
+
+pdf-font: $(PDF_FONT)
 
 locale: $(STAMP)
 	$(BIN)/pybabel compile -d $(LOCALE) -D messages
@@ -69,10 +79,10 @@ browser-packages:
 	scripts/system-packages.sh chromium:chromium "font:Noto Sans CJK SC:fonts-noto-cjk"
 
 test-sqlite: install browser-packages
-	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n 2 --dist loadgroup -q
+	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q
 
 test-postgres: install browser-packages
-	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n 2 --dist loadgroup -q
+	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q
 
 static-checks: lint typecheck import-check check-migrations
 
@@ -87,4 +97,4 @@ bench: install
 	$(BIN)/python bench/http_core.py
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) var/*.db*
+	rm -rf $(VENV) node_modules $(VENDOR) $(PDF_FONT) var/*.db*

@@ -467,7 +467,8 @@ def test_notice_pdf_names_people_but_not_phones(session: Session, pw: PointsWorl
     record = pw.approve(session, pw.report(session, pw.villager))
     notice = session.get(PublicNotice, record.notice_id)
     assert notice is not None
-    data = reports.notice_pdf(session, pw.village, notice, service.notice_records(session, notice))
+    records = service.notice_records(session, notice)
+    data = reports.notice_pdf(session, pw.village, notice, records, base_url="http://x")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
     assert pw.villager.name in text and "参加村组义务劳动" in text and "+3" in text
     assert pw.villager.phone not in text and pw.villager.phone[-4:] not in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 
 from gongchuang.core import files
@@ -488,10 +488,14 @@ def list_notices(
     responses={200: {"content": {"application/pdf": {}}}},
     summary="The printable A4 notice for the village board",
 )
-def notice_pdf(village_id: Id, notice_id: Id, session: DbSession, principal: LoggedIn) -> Response:
+def notice_pdf(
+    village_id: Id, notice_id: Id, request: Request, session: DbSession, principal: LoggedIn
+) -> Response:
     village = service.get_village_for(session, principal, village_id)
     notice = service.get_notice(session, village, notice_id)
-    data = reports.notice_pdf(session, village, notice, service.notice_records(session, notice))
+    records = service.notice_records(session, notice)
+    base_url = str(request.base_url).rstrip("/")
+    data = reports.notice_pdf(session, village, notice, records, base_url=base_url)
     return Response(data, media_type="application/pdf")
 
 

@@ -530,10 +530,12 @@ def board(
 
 
 @router.get(V + "/notices/{notice_id}.pdf")
-def notice_pdf(village_id: Id, notice_id: Id, session: DbSession) -> Response:
+def notice_pdf(village_id: Id, notice_id: Id, request: Request, session: DbSession) -> Response:
     village = service.village_for_the_public(session, village_id)
     notice = service.get_notice(session, village, notice_id)
-    data = reports.notice_pdf(session, village, notice, service.notice_records(session, notice))
+    records = service.notice_records(session, notice)
+    base_url = str(request.base_url).rstrip("/")
+    data = reports.notice_pdf(session, village, notice, records, base_url=base_url)
     return Response(
         data,
         media_type="application/pdf",

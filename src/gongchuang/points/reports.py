@@ -15,7 +15,7 @@ from gongchuang.core import spreadsheets
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Membership, Organisation, Region
-from gongchuang.core.pdf import register_cjk_font
+from gongchuang.core.pdf import draw_qr, draw_string, markup, qr_flowable, register_cjk_font
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import local_midnight, local_time
 from gongchuang.points import service, shop
@@ -471,9 +471,16 @@ def balances_workbook(session: Session, village: Organisation) -> bytes:
 
 
 def notice_pdf(
-    session: Session, village: Organisation, notice: PublicNotice, records: list[PointRecord]
+    session: Session,
+    village: Organisation,
+    notice: PublicNotice,
+    records: list[PointRecord],
+    *,
+    base_url: str,
 ) -> bytes:
-    """The A4 notice for the village's physical board: names, never phones or ID numbers."""
+    """The A4 notice for the village's physical board: names, never phones or ID numbers, and a
+    QR code (with its address written out) that opens the notice online, where a villager can
+    object. `base_url` is the site's absolute address, as the request saw it."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -489,17 +496,39 @@ def notice_pdf(
     title_style = ParagraphStyle("t", fontName=font, fontSize=20, leading=28, alignment=1)
     body = ParagraphStyle("b", fontName=font, fontSize=11, leading=17)
     cell = ParagraphStyle("c", fontName=font, fontSize=10, leading=13)
+    small = ParagraphStyle("small", fontName=font, fontSize=9, leading=12)
     closes = notice.closes_at - timedelta(seconds=1)
+    online = f"{base_url}/points/villages/{village.id}/board"
+    qr_size = 28 * mm
+    intro = Table(
+        [
+            [
+                Paragraph(
+                    markup(
+                        f"经审核，以下积分记录予以公示。公示期自 "
+                        f"{local_time(notice.opens_at, '%Y年%m月%d日')}至 "
+                        f"{local_time(closes, '%Y年%m月%d日')}。村民如有异议，请在公示期内向"
+                        "村民委员会书面或当面反映，也可扫描右侧二维码在“共创”平台提出，"
+                        "委员会将作出书面答复。",
+                        font,
+                    ),
+                    body,
+                ),
+                [
+                    qr_flowable(online, qr_size),
+                    Paragraph("扫码查看网上公示", ParagraphStyle("q", parent=small, alignment=1)),
+                ],
+            ]
+        ],
+        colWidths=[180 * mm - qr_size - 6 * mm, qr_size + 6 * mm],
+        style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (1, 0), (1, 0), "CENTER")],
+    )
     story: list[Any] = [
-        Paragraph(f"{village.name}积分公示", title_style),
+        Paragraph(markup(f"{village.name}积分公示", font), title_style),
         Paragraph(f"第 {notice.number} 号", ParagraphStyle("n", parent=body, alignment=1)),
         Spacer(1, 6 * mm),
-        Paragraph(
-            f"经审核，以下积分记录予以公示。公示期自 {local_time(notice.opens_at, '%Y年%m月%d日')}"
-            f"至 {local_time(closes, '%Y年%m月%d日')}。村民如有异议，请在公示期内向村民委员会"
-            "书面或当面反映，也可在“共创”平台提出，委员会将作出书面答复。",
-            body,
-        ),
+        intro,
+        Paragraph(markup(f"网上公示：{online}", font), small),
         Spacer(1, 5 * mm),
     ]
     data: list[list[Any]] = [["序号", "姓名", "户", "积分事项", "分值", "日期"]]
@@ -509,9 +538,9 @@ def notice_pdf(
         data.append(
             [
                 str(index),
-                Paragraph(record.person.name, cell),
-                Paragraph(households.get(record.household_id or 0, ""), cell),
-                Paragraph(record.rule.title, cell),
+                Paragraph(markup(record.person.name, font), cell),
+                Paragraph(markup(households.get(record.household_id or 0, ""), font), cell),
+                Paragraph(markup(record.rule.title, font), cell),
                 points,
                 record.occurred_on.strftime("%m-%d"),
             ]
@@ -537,7 +566,7 @@ def notice_pdf(
     story += [
         table,
         Spacer(1, 10 * mm),
-        Paragraph(f"{village.name}", ParagraphStyle("s", parent=body, alignment=2)),
+        Paragraph(markup(village.name, font), ParagraphStyle("s", parent=body, alignment=2)),
         Paragraph(
             local_time(notice.opens_at, "%Y年%m月%d日"),
             ParagraphStyle("d", parent=body, alignment=2),
@@ -561,9 +590,6 @@ def household_cards_pdf(
     session: Session, village: Organisation, households: list[Household], base_url: str
 ) -> bytes:
     """Printable redemption cards, eight to an A4 sheet: the shopkeeper scans the QR code."""
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
@@ -581,22 +607,20 @@ def household_cards_pdf(
         x = 12 * mm + (slot % 2) * (card_w + 6 * mm)
         y = height - 15 * mm - (slot // 2 + 1) * (card_h + 6 * mm)
         pdf.roundRect(x, y, card_w, card_h, 4 * mm)
-        pdf.setFont(font, 13)
-        pdf.drawString(x + 5 * mm, y + card_h - 10 * mm, village.name)
-        pdf.setFont(font, 16)
-        pdf.drawString(x + 5 * mm, y + card_h - 20 * mm, household.name)
-        pdf.setFont(font, 10)
-        pdf.drawString(x + 5 * mm, y + card_h - 28 * mm, "积分超市兑换卡")
-        pdf.drawString(x + 5 * mm, y + 6 * mm, f"户号 {household.id}")
-        widget = QrCodeWidget(f"{base_url}/points/villages/{village.id}/card/{household.card_code}")
-        x0, y0, x1, y1 = widget.getBounds()
+        draw_string(pdf, x + 5 * mm, y + card_h - 10 * mm, village.name, font, 13)
+        draw_string(pdf, x + 5 * mm, y + card_h - 20 * mm, household.name, font, 16)
+        draw_string(pdf, x + 5 * mm, y + card_h - 28 * mm, "积分超市兑换卡", font, 10)
+        draw_string(pdf, x + 5 * mm, y + 6 * mm, f"户号 {household.id}", font, 10)
         size = 42 * mm
-        drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-        drawing.add(widget)
-        renderPDF.draw(drawing, pdf, x + card_w - size - 4 * mm, y + 9 * mm)
+        draw_qr(
+            pdf,
+            f"{base_url}/points/villages/{village.id}/card/{household.card_code}",
+            x + card_w - size - 4 * mm,
+            y + 9 * mm,
+            size,
+        )
     if not households:
-        pdf.setFont(font, 14)
-        pdf.drawString(20 * mm, height - 30 * mm, "本村尚未建立户档案")
+        draw_string(pdf, 20 * mm, height - 30 * mm, "本村尚未建立户档案", font, 14)
     pdf.showPage()
     pdf.save()
     return out.getvalue()
