@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,24 +40,76 @@ def process_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+class _Forked:
+    """A server forked by the test process's fork server: what `running_server` needs of a
+    Popen (its parent, the fork server, reaps it, so it is gone as soon as it has ended)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return 0
+        return None
+
+    def terminate(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.02)
+        return 0
+
+
+_fork_server: subprocess.Popen[str] | None = None
+_fork_lock = threading.Lock()
+
+
+def _fork(database_url: str, port: int, log_path: Path) -> _Forked:
+    """A uvicorn server on `port` for `database_url`, forked from the fork server of this test
+    process (tests/support/server_fork.py), which is started on first use."""
+    global _fork_server
+    with _fork_lock:
+        if _fork_server is None or _fork_server.poll() is not None:
+            _fork_server = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.server_fork"],
+                cwd=ROOT,
+                env=process_env(""),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            atexit.register(_fork_server.stdin.close)  # type: ignore[union-attr]
+        request = {"env": process_env(database_url), "port": port, "log": str(log_path)}
+        assert _fork_server.stdin is not None and _fork_server.stdout is not None
+        _fork_server.stdin.write(json.dumps(request) + "\n")
+        _fork_server.stdin.flush()
+        answer = _fork_server.stdout.readline()
+        if not answer:
+            raise RuntimeError("the fork server ended: see the test process's output")
+        return _Forked(int(json.loads(answer)["pid"]))
+
+
 @contextmanager
 def running_server(database_url: str, log_path: Path, workers: int = 1) -> Iterator[str]:
-    """uvicorn directly for one worker; `gongchuang serve --workers N` for several, so the
-    CLI's own multi-worker set-up is what runs."""
+    """One worker: a uvicorn server forked from a process that has imported the code already
+    (see tests/support/server_fork.py). Several: `gongchuang serve --workers N`, so the CLI's
+    own multi-worker set-up is what runs."""
     port = free_port()
+    process: subprocess.Popen[bytes] | _Forked
     if workers == 1:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gongchuang.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
+        log_path.touch()
+        process = _fork(database_url, port, log_path)
     else:
         command = [
             sys.executable,
@@ -64,29 +121,33 @@ def running_server(database_url: str, log_path: Path, workers: int = 1) -> Itera
             "--workers",
             str(workers),
         ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=process_env(database_url), stdout=log, stderr=subprocess.STDOUT
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=process_env(database_url),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def start_worker(database_url: str, log_path: Path, *plugins: str) -> subprocess.Popen[bytes]:
