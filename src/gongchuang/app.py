@@ -25,10 +25,11 @@ from gongchuang.core.errors import (
     InvalidInput,
     MethodNotAllowed,
     NotFound,
+    validation_message,
 )
 from gongchuang.core.i18n import N_
 from gongchuang.core.middleware import ObserveMiddleware, RefusedBodyAnswer, ShellMiddleware
-from gongchuang.core.web import error_response, render
+from gongchuang.core.web import answer_error, error_response, render, wants_json
 from gongchuang.modules import load_modules
 
 log = logging.getLogger(__name__)
@@ -99,34 +100,36 @@ def create_app(database: Database | None = None, *, background: bool | None = No
 
     @app.exception_handler(GongchuangError)
     async def domain_error(request: Request, exc: GongchuangError) -> Response:
-        return error_response(request, exc)
+        return await answer_error(request, exc)
 
     @app.exception_handler(IntegrityError)
     async def constraint_error(request: Request, exc: IntegrityError) -> Response:
         # Services check uniqueness first; this answers the race where two requests pass
         # the check together and the database's constraint stops the second.
         log.warning("constraint violated: %s", exc.orig)
-        return error_response(request, Conflict())
+        return await answer_error(request, Conflict())
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:
         # The database refused a value its column cannot hold (a NUL character in text on
         # PostgreSQL, a number out of range): bad input, and the transaction rolled back.
         log.warning("database refused a value: %s", exc.orig)
-        return error_response(
+        return await answer_error(
             request, InvalidInput(N_("The input contains a value that cannot be stored"))
         )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        # A page's form is answered in the person's words; the API keeps pydantic's.
+        plain = not wants_json(request)
         errors = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
-                "message": e.get("msg", ""),
+                "message": validation_message(e) if plain else e.get("msg", ""),
             }
             for e in exc.errors()
         ]
-        return error_response(
+        return await answer_error(
             request, InvalidInput(N_("Some of the input is not valid"), errors=errors)
         )
 

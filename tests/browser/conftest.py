@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.support.databases import demo_database_url
 from tests.support.servers import ROOT, running_server
@@ -151,6 +158,15 @@ def login(page: Page, phone: str, password: str = "gongchuang2026") -> None:
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").last.click()
     page.wait_for_load_state()
+
+
+def open_menu(page: Page) -> None:
+    """Open the header's menu as a person on a phone does: the navigation, the language and
+    logging out are behind it on a narrow screen (a wide screen shows them, the menu open)."""
+    menu = page.locator("header details.menu")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    expect(menu.get_by_role("navigation")).to_be_visible()
 
 
 def has_no_horizontal_scroll(page: Page) -> bool:

@@ -6,6 +6,7 @@ signed status updates."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,7 +268,7 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     page.goto("/emergency")
     page.get_by_role("link", name="新化示范购物中心的AED与急救员").click()
     expect(page.locator("table").first).to_contain_text("新化示范购物中心地下停车场B1")
-    expect(page.locator("table").first).to_contain_text("pads_expired")
+    expect(page.locator("table").first).to_contain_text("电极片已过期")
     check_accessibility(page)
     page.get_by_role("link", name="编辑AED：新化示范购物中心一楼服务台").click()
     edit_url = page.url
@@ -308,6 +309,15 @@ def test_venue_centre_console_and_coverage_pages_work_and_are_accessible(
     page.goto("/emergency")
     page.get_by_role("link", name="新化县AED覆盖分析").click()
     expect(page.get_by_test_id("suggestions")).to_be_visible()
+    # Suggested sites are places a person knows: the town, the nearest AED's place with the
+    # distance and direction, and whom it would cover; coordinates only as a link.
+    first_site = page.get_by_test_id("suggestions").locator("li").first
+    expect(first_site).to_contain_text("溪口示范镇")
+    expect(first_site).to_contain_text(
+        re.compile(r"在新化示范.+[东南西北]+方向约 [\d.]+ (公里|米)处")
+    )
+    expect(first_site).to_contain_text(re.compile(r"可让另外 \d+ 人在步行3分钟内取到AED"))
+    expect(first_site.locator('a[href^="geo:"]')).to_have_count(1)
     expect(page.locator("#coverage-chart svg")).to_have_count(1)
     # The legend names what the coverage map draws: population points are not patients.
     legend = page.get_by_test_id("map-legend")

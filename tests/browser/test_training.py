@@ -263,6 +263,8 @@ def test_guest_takes_a_quiz_on_a_phone_in_large_text(page: Page) -> None:
     page.goto("/quiz/yingji-baiwen")
     page.get_by_role("button", name="大字模式").click()
     expect(page.locator("html")).to_have_class(re.compile("large-text"))
+    # Only the rules that give points are said: this campaign gives none per correct answer.
+    expect(page.get_by_test_id("scoring")).to_have_text("计分：完成得 1 分，全部答对再加 2 分。")
     check_accessibility(page)
     page.locator("#nick").fill("山里娃")
     page.locator("#region").select_option(index=1)
@@ -298,6 +300,20 @@ def test_province_dashboard_shows_progress_against_the_plan(page: Page) -> None:
     page.locator('a[href^="/training/programmes/"]').first.click()
     expect(page.locator("#chart-trend canvas")).to_have_count(1)
     expect(page.locator("#chart-provinces canvas")).to_have_count(1)
+    # Month by month as a table too; months to come have no trained figure (not 0), and the
+    # month still running is marked as such, in the table and dashed in the chart.
+    rows = page.get_by_test_id("trend-table").locator("tbody tr")
+    current = rows.filter(has_text="（进行中）")
+    expect(current).to_have_count(1)
+    index = int(current.evaluate("tr => tr.rowIndex")) - 1
+    if index + 1 < rows.count():
+        expect(rows.nth(index + 1).locator("td").first).to_have_text("—")
+    expect(page.get_by_test_id("partial-month")).to_contain_text("尚未结束")
+    drawn = page.evaluate(
+        """() => echarts.getInstanceByDom(document.getElementById('chart-trend')).getOption()
+                 .series.filter(s => s.lineStyle && s.lineStyle.type === 'dashed').length"""
+    )
+    assert drawn == (2 if index > 0 else 0)
     provinces = page.locator('section[aria-labelledby="prov-h"] tbody tr')
     expect(provinces).to_have_count(2)
     expect(provinces.first).to_contain_text("湖南省")

@@ -16,7 +16,7 @@ from gongchuang.core.db import Database, utcnow
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Shift, Signup
-from tests.browser.conftest import check_accessibility, login
+from tests.browser.conftest import check_accessibility, has_no_horizontal_scroll, login
 
 pytestmark = pytest.mark.browser
 
@@ -61,6 +61,14 @@ def test_volunteer_journey(context: BrowserContext, page: Page, live: tuple[str,
     page.goto("/volunteer")
     check_accessibility(page)
     page.get_by_role("link", name="发布活动").first.click()
+    # The organisation's dashboard: the month still running is drawn as partial (a pale bar,
+    # a dashed line) and said so, not shown as a fall.
+    new_activity = page.url
+    page.goto(new_activity.split("/activities/new")[0])
+    expect(page.locator("#chart-hours canvas")).to_have_count(1)
+    expect(page.get_by_test_id("partial-month")).to_contain_text("尚未结束")
+    expect(page.locator("table.keep thead th").last).to_contain_text("（进行中）")
+    page.goto(new_activity)
     page.get_by_label("活动名称").fill("梅溪河岸清洁")
     page.get_by_label("类别").select_option("environment")
     page.get_by_label("服务内容").fill("捡拾河岸垃圾，分类装袋。")
@@ -85,11 +93,43 @@ def test_volunteer_journey(context: BrowserContext, page: Page, live: tuple[str,
     page.get_by_role("button", name="注册成为志愿者").click()
     recommended = page.get_by_role("link", name="梅溪河岸清洁")
     expect(recommended).to_be_visible()
+    # A recommendation says when: the next shift's date and time.
+    card = page.locator("li.card").filter(has=recommended)
+    expect(card.get_by_test_id("activity-when")).to_contain_text(f"最近一场：{tomorrow}")
     check_accessibility(page)
-    recommended.click()
+
+    # The list of activities: dated cards with a count (in pages: tests/volunteer/
+    # test_listing.py), narrowed by words and dates, the filters kept in the address; htmx
+    # swaps the results in as the person types.
+    page.goto("/volunteer/activities")
+    expect(page.get_by_test_id("activity-count")).to_contain_text("个活动")
+    expect(page.get_by_test_id("activity-when").first).to_contain_text("最近一场：")
+    assert has_no_horizontal_scroll(page)
+    check_accessibility(page)
+    page.get_by_role("searchbox", name="搜索").fill("梅溪")
+    expect(page).to_have_url(re.compile(r"[?&]q=%E6%A2%85%E6%BA%AA", re.IGNORECASE))
+    expect(page.get_by_test_id("activity-count")).to_have_text("共 1 个活动")
+    expect(page.get_by_role("link", name="梅溪河岸清洁")).to_be_visible()
+    page.get_by_label("从", exact=True).fill(tomorrow.isoformat())
+    page.get_by_label("至", exact=True).fill(tomorrow.isoformat())
+    page.get_by_role("button", name="查看").click()
+    expect(page).to_have_url(re.compile(rf"date_to={tomorrow}"))
+    expect(page.get_by_test_id("activity-count")).to_have_text("共 1 个活动")
+    check_accessibility(page)
+    page.get_by_role("link", name="梅溪河岸清洁").click()
     page.get_by_role("button", name=re.compile("报名")).first.click()
     expect(page.get_by_role("status")).to_contain_text("报名成功")
     check_accessibility(page)
+    # Their home page now leads with their next shift: when and where.
+    page.goto("/")
+    shifts = page.get_by_test_id("home-shifts")
+    expect(shifts).to_contain_text("梅溪河岸清洁")
+    expect(shifts).to_contain_text(f"{tomorrow}")
+    expect(shifts).to_contain_text("梅溪河岸")
+    expect(page.locator("#stats-h")).to_have_count(0)
+    assert has_no_horizontal_scroll(page)
+    check_accessibility(page)
+    shifts.get_by_role("link", name="我的全部服务班次").click()
     shift_id = int(
         page.get_by_role("link", name="签到/签退").first.get_attribute("href").split("=")[1]
     )

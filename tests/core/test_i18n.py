@@ -120,3 +120,13 @@ def test_chinese_text_addresses_the_reader_one_way_and_never_shows_a_raw_gap() -
     # (Commas are left out: input formats such as "名称, 纬度, 经度" show the file's own commas.)
     half_width = re.compile(rf"{han}[;:!?]\s*{han}")
     assert not [t for t in texts if half_width.search(t)]
+    # Full stops and brackets in Chinese text are full-width; so are commas, except where a
+    # text shows a file's own format ("名称, 纬度, 经度", "省份代码,年份,…").
+    assert not [t for t in texts if re.search(rf"{han}\.(\s|$)|\([^)]*{han}", t)]
+    formats = ("名称, 纬度", "省份代码,")
+    assert not [t for t in texts if re.search(rf"{han},", t) and not any(f in t for f in formats)]
+    # A name is written against its particle: "王大妈的成绩", "您已加入油茶示范村", never with a
+    # gap ("王大妈 的成绩"). Numbers keep their spaces ("得 5 分").
+    name = r"%\((?:name|organisation|title|place|region|village|person|venue|item)\)s"
+    gap = re.compile(rf"{name} {han}|{han} {name}")
+    assert not [t for t in texts if gap.search(t)]

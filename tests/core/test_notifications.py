@@ -11,7 +11,7 @@ def test_joining_an_organisation_lands_in_the_inbox_in_the_readers_language(
     )
     headers = api_token(client, world.outsider.phone, ["read"])
     zh = client.get("/api/v1/me/notifications", headers=headers).json()
-    assert zh["items"][0]["title"] == f"您已加入 {world.village_b.name}"
+    assert zh["items"][0]["title"] == f"您已加入{world.village_b.name}"
     assert zh["items"][0]["body"] == "您的角色：成员"  # the role's name, never its code
     en = client.get("/api/v1/me/notifications", headers={**headers, "Accept-Language": "en"})
     assert en.json()["items"][0]["title"] == f"You joined {world.village_b.name}"

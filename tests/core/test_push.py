@@ -82,7 +82,7 @@ def test_push_reaches_the_device_encrypted_and_signed(
     plain = http_ece.decrypt(
         received.body, private_key=private, auth_secret=auth_secret, version="aes128gcm"
     )
-    assert json.loads(plain)["title"] == "您已加入 甲示范村"
+    assert json.loads(plain)["title"] == "您已加入甲示范村"
 
 
 def test_expired_subscriptions_are_removed(client, world, session, vapid, browser_keys) -> None:

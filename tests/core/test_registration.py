@@ -300,3 +300,47 @@ def test_the_consent_asked_at_registration_links_to_the_documents_in_both_langua
     notice = client.get("/privacy").text
     assert service.TRACK_RETENTION.days == 1 and "事件结束一天后删除" in notice
     assert throttle.FORGET_AFTER.total_seconds() == 24 * 3600 and "24小时后删除" in notice
+
+
+def test_a_refused_form_comes_back_on_its_own_page_with_its_problems_by_field(
+    client, world, session: Session
+) -> None:
+    """A form refused is answered with the page it was sent from (the same status), carrying
+    the problem for forms.js: each field named with what is wrong in the reader's words (not
+    pydantic's English, not the field as the code spells it), and said at the top of the page
+    for a browser without scripts."""
+    import json
+    import re
+
+    before = session.scalar(select(func.count(Person.id)))
+    form = {
+        "name": "钱新人",
+        "password": "longenough",
+        "accept_privacy_policy": "true",
+        "csrf_token": csrf_token(client),
+    }
+    referer = {"Referer": "http://testserver/register"}
+
+    def problem(response) -> dict:  # type: ignore[no-untyped-def]
+        found = re.search(r'id="form-problem">(.*?)</script>', response.text)
+        assert found, response.text[:300]
+        return json.loads(found.group(1))
+
+    bad_phone = client.post("/register", data={**form, "phone": "12345"}, headers=referer)
+    assert bad_phone.status_code == 422 and 'action="/register"' in bad_phone.text
+    said = problem(bad_phone)
+    assert said["action"] == "/register"
+    assert said["fields"] == [{"field": "phone", "message": "请输入11位中国大陆手机号码。"}]
+    assert 'role="alert" id="form-problem-banner">' in bad_phone.text
+    missing = client.post("/register", data={"csrf_token": form["csrf_token"]}, headers=referer)
+    fields = {f["field"]: f["message"] for f in problem(missing)["fields"]}
+    assert fields["name"] == fields["phone"] == "请填写这一项。"
+    taken = client.post(
+        "/register", data={**form, "phone": world.villager_a.phone}, headers=referer
+    )
+    assert taken.status_code == 409 and problem(taken)["fields"][0]["field"] == "phone"
+    assert session.scalar(select(func.count(Person.id))) == before
+    # Without a page of ours to return to, the error page says it, in the same words.
+    plain = client.post("/register", data={**form, "phone": "12345"})
+    assert plain.status_code == 422 and "请输入11位中国大陆手机号码。" in plain.text
+    assert 'id="form-problem"' not in plain.text

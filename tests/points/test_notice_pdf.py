@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import pdf
 from gongchuang.points import reports, service
 from gongchuang.points.models import Household
+from tests.conftest import login
 from tests.points.conftest import PointsWorld
 from tests.support import pdfs
 from tests.support.openapi import ValidatingClient
@@ -25,6 +26,7 @@ def test_the_printed_notice_embeds_its_font_and_its_qr_opens_the_notice_online(
     household = session.scalars(select(Household).where(Household.id == record.household_id)).one()
     household.name = "甲&amp;<b>村民</b>户"  # markup in a name prints as typed
     session.commit()
+    login(client, pw.cadre.phone)  # the cadres' copy for the village board: names in full
     answer = client.get(f"/points/villages/{pw.village.id}/notices/{record.notice_id}.pdf")
     assert answer.status_code == 200
     used = [f for f in pdfs.fonts(answer.content) if f.name != "Helvetica"]

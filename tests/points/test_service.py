@@ -151,8 +151,10 @@ def test_cap_per_person_per_period(session: Session, pw: PointsWorld) -> None:
     day = service.today_local().replace(day=1)
     for _ in range(8):
         pw.report(session, pw.villager, day=day)
-    with pytest.raises(InvalidInput, match="8 records per person per month"):
+    with pytest.raises(InvalidInput, match="at most 8 times per person a month") as caught:
         pw.report(session, pw.villager, day=day)
+    # Said with the rule's title: villagers never see rule codes.
+    assert "GY01" not in str(caught.value) and caught.value.errors[0]["field"] == "rule_code"
     assert session.scalar(select(func.count(PointRecord.id))) == 8
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gongchuang.core.db import utcnow
+from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import AuditEntry, Person
 from gongchuang.core.permissions import Principal
 
@@ -158,6 +160,30 @@ def latest(session: Session, limit: int = 100) -> list[tuple[AuditEntry, str | N
         .limit(limit)
     ).all()
     return [(entry, name) for entry, name in rows]
+
+
+# How an entry's actor acted (Principal.audit_label keeps the way in English, in the ledger).
+_ACTING_WAYS = {
+    "session": N_("signed in on the web"),
+    "password": N_("API, with a password"),
+    "token": N_("API token"),
+    "self": N_("own account"),
+    "registration": N_("self-registration"),
+    "self-registration": N_("self-registration"),
+    "demo": N_("demo data"),
+    "system": N_("the platform itself"),
+    "anonymous": N_("not signed in"),
+}
+_PERSON_LABEL = re.compile(r"^person#(\d+) \((.+)\)$")
+
+
+def actor_in_words(label: str) -> str:
+    """An entry's actor label as the auditor reads it: "person#8 (session)" → "#8 · 网页登录"."""
+    person = _PERSON_LABEL.match(label)
+    way = person.group(2) if person else label
+    words = _ACTING_WAYS.get(way.split(":", 1)[0])
+    said = gettext(words) if words else way
+    return f"#{person.group(1)} · {said}" if person else said
 
 
 @dataclass

@@ -35,12 +35,15 @@ class InvalidInput(GongchuangError):
     title = N_("Some of the input is not valid")
 
 
+FIELD_PROBLEM = N_("%(field)s: %(problem)s")
+
+
 def refuse_if_any(errors: list[dict[str, Any]]) -> None:
     """Refuse input with every field's problem listed, the first one named in the message (a
     form shows one line; the API lists them all)."""
     if errors:
         raise InvalidInput(
-            N_("%(field)s: %(problem)s"),
+            FIELD_PROBLEM,
             field=errors[0]["field"],
             problem=errors[0]["message"],
             errors=errors,
@@ -107,3 +110,40 @@ class UnsupportedMediaType(GongchuangError):
     status_code = 415
     type_slug = "unsupported-media-type"
     title = N_("This type of file is not accepted")
+
+
+# What a form field's problem means to the person who typed it, by pydantic's error type (the
+# page answers in these words; the API keeps pydantic's own for developers).
+_VALIDATION_WORDS: dict[str, str] = {
+    "missing": N_("Please fill this in."),
+    "string_too_short": N_("Please write at least %(n)s characters."),
+    "string_too_long": N_("Please write at most %(n)s characters."),
+    "too_short": N_("Please give at least %(n)s."),
+    "too_long": N_("Please give at most %(n)s."),
+    "int_parsing": N_("Please enter a whole number."),
+    "int_from_float": N_("Please enter a whole number."),
+    "float_parsing": N_("Please enter a number."),
+    "decimal_parsing": N_("Please enter a number."),
+    "greater_than": N_("Please enter a number above %(n)s."),
+    "greater_than_equal": N_("Please enter %(n)s or more."),
+    "less_than": N_("Please enter a number below %(n)s."),
+    "less_than_equal": N_("Please enter %(n)s or less."),
+    "date_parsing": N_("Please enter a date such as 2026-03-01."),
+    "date_from_datetime_parsing": N_("Please enter a date such as 2026-03-01."),
+    "datetime_parsing": N_("Please enter a date and time."),
+    "datetime_from_date_parsing": N_("Please enter a date and time."),
+    "time_parsing": N_("Please enter a time such as 08:30."),
+    "bool_parsing": N_("Please choose yes or no."),
+    "literal_error": N_("Please choose one of the options."),
+    "enum": N_("Please choose one of the options."),
+    "string_pattern_mismatch": N_("This is not in the expected form."),
+}
+_LIMIT_KEYS = ("min_length", "max_length", "gt", "ge", "lt", "le")
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """A request validation error said in the reader's language and plain words."""
+    words = _VALIDATION_WORDS.get(str(error.get("type", "")), N_("This is not valid."))
+    context = error.get("ctx") or {}
+    limit = next((context[k] for k in _LIMIT_KEYS if k in context), None)
+    return gettext(words, n=limit) if "%(n)s" in words else gettext(words)

@@ -22,8 +22,13 @@ def is_valid_phone(phone: str) -> bool:
 
 
 def mask_name(name: str) -> str:
-    """王小明 → 王**: enough for someone holding a card or certificate to match, no more."""
-    return name[:1] + "*" * max(1, len(name) - 1) if name else "—"
+    """王小明 → 王**: the surname kept, one * for each other character; enough for someone
+    holding a card or certificate to match, no more. A one-character name shows as *."""
+    if not name:
+        return "—"
+    if len(name) == 1:
+        return "*"
+    return name[:1] + "*" * (len(name) - 1)
 
 
 def mask_phone(phone: str | None) -> str:

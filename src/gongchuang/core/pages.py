@@ -47,6 +47,7 @@ from gongchuang.core.web import (
     client_source,
     cookie_secure,
     local_midnight,
+    personal_blocks,
     redirect,
     render,
 )
@@ -85,14 +86,18 @@ def safe_next(value: str | None) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: DbSession, principal: CurrentPrincipal) -> HTMLResponse:
-    stats = platform_counts(session)
-    my_orgs = (
-        organisations.memberships_of(session, principal.person_id) if principal.person_id else []
-    )
+    """A guest sees what the platform is; a signed-in person, what concerns them now (each
+    module's block that applies, urgent first) and their organisations."""
+    if not principal.is_authenticated:
+        return render(request, "home.html", {"stats": platform_counts(session)})
     return render(
         request,
         "home.html",
-        {"stats": stats, "my_memberships": my_orgs, "kind_labels": ORGANISATION_KIND_LABELS},
+        {
+            "blocks": personal_blocks(session, principal),
+            "my_memberships": organisations.memberships_of(session, principal.person_id or 0),
+            "kind_labels": ORGANISATION_KIND_LABELS,
+        },
     )
 
 
@@ -451,7 +456,14 @@ def webhook_page(
         for e in webhooks.endpoints_for(session, org)
     ]
     return render(
-        request, "webhooks.html", {"org": org, "endpoints": endpoints, "topics": events.TOPICS}
+        request,
+        "webhooks.html",
+        {
+            "org": org,
+            "endpoints": endpoints,
+            "topics": events.TOPICS,
+            "delivery_status": webhooks.DELIVERY_STATUS,
+        },
     )
 
 
@@ -761,5 +773,11 @@ def audit_page(
 ) -> HTMLResponse:
     entries = audit.latest(session, 100)
     return render(
-        request, "audit.html", {"entries": entries, "report": audit.verify_chain(session)}
+        request,
+        "audit.html",
+        {
+            "entries": entries,
+            "report": audit.verify_chain(session),
+            "actor_in_words": audit.actor_in_words,
+        },
     )

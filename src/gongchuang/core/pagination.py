@@ -7,7 +7,7 @@ import binascii
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gongchuang.core.errors import InvalidInput
@@ -54,3 +54,58 @@ def paginate(
     rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)).unique())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+# --- numbered pages, for lists people read -----------------------------------------------------
+# A person filtering a list wants "page 2 of 3, 46 activities" and a link they can share, in the
+# order that matters to them (the next date, not the id): offset pages with a count. Cheap at
+# the sizes shown on a page (a filter narrows first); the API's long lists keep the cursor.
+
+
+class NumberedPage(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the first item shown (0 when there is none)."""
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1 if self.items else 0
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def numbered_page(
+    session: Session, query: Select[Any], page: int, per_page: int, *, past_end: bool = False
+) -> NumberedPage[Any]:
+    """One page of an ordered query and the count of all its rows. A page past the end (a shared
+    link after the list shrank) shows the last page, unless past_end (an API client paging
+    until a page comes back empty). Rows of one entity come back as entities, rows of several
+    columns as tuples."""
+    per_page = max(1, min(per_page, MAX_LIMIT))
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = max(1, page if past_end else min(page, pages))
+    window = query.limit(per_page).offset((page - 1) * per_page)
+    result = session.execute(window).unique()
+    items: list[Any] = (
+        list(result.scalars())
+        if len(query.column_descriptions) == 1
+        else [tuple(r) for r in result]
+    )
+    return NumberedPage[Any](items=items, total=total, page=page, per_page=per_page)

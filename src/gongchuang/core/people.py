@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
@@ -56,7 +57,7 @@ def validate_password(password: str) -> None:
         raise InvalidInput(
             N_("The password must be at least %(n)s characters long"),
             n=MIN_PASSWORD_LENGTH,
-            errors=[{"field": "password", "message": "too short"}],
+            errors=[{"field": "password", "message": N_("Please choose a longer password.")}],
         )
 
 
@@ -78,18 +79,33 @@ def register_person(
     except InvalidInput as exc:
         errors += exc.errors
     if not is_valid_phone(phone):
-        errors.append({"field": "phone", "message": "not an 11-digit mainland mobile number"})
+        errors.append(
+            {"field": "phone", "message": N_("Please enter an 11-digit mainland mobile number.")}
+        )
     if resident_id and not is_valid_resident_id(resident_id):
-        errors.append({"field": "resident_id", "message": "check digit or birth date invalid"})
+        errors.append(
+            {
+                "field": "resident_id",
+                "message": N_("This ID number is not valid: please check its digits."),
+            }
+        )
     if errors:
         raise InvalidInput(errors=errors)
     if password is not None:
         validate_password(password)
     if session.scalar(select(Person.id).where(Person.phone == phone)) is not None:
-        raise Conflict(N_("This phone number is already registered"))
+        raise Conflict(
+            N_("This phone number is already registered"),
+            errors=[
+                {"field": "phone", "message": N_("This number is registered already: log in.")}
+            ],
+        )
     id_hash = resident_id_hash(resident_id) if resident_id else None
     if id_hash and session.scalar(select(Person.id).where(Person.id_number_hash == id_hash)):
-        raise Conflict(N_("This resident ID number is already registered"))
+        raise Conflict(
+            N_("This resident ID number is already registered"),
+            errors=[{"field": "resident_id", "message": N_("This ID number is registered.")}],
+        )
     person = Person(
         name=name,
         phone=phone,
@@ -126,7 +142,12 @@ def register_self(
     if not accept_privacy_policy:
         raise InvalidInput(
             N_("Please read and accept the privacy policy to register"),
-            errors=[{"field": "accept_privacy_policy", "message": "must be true"}],
+            errors=[
+                {
+                    "field": "accept_privacy_policy",
+                    "message": N_("Please tick this box to accept the notice and the terms."),
+                }
+            ],
         )
     person = register_person(
         session,
@@ -268,6 +289,27 @@ def current_consents(session: Session, person_id: int) -> dict[str, tuple[bool, 
 def has_consent(session: Session, person_id: int, purpose: str) -> bool:
     state = current_consents(session, person_id).get(purpose)
     return bool(state and state[0])
+
+
+def consenting_people(purpose: str) -> Select[int]:
+    """The ids of the people whose latest word on `purpose` is yes, as a subquery."""
+    latest = (
+        select(func.max(ConsentRecord.id))
+        .where(ConsentRecord.purpose == purpose)
+        .group_by(ConsentRecord.person_id)
+    )
+    return select(ConsentRecord.person_id).where(
+        ConsentRecord.id.in_(latest), ConsentRecord.granted.is_(True)
+    )
+
+
+def consenting(session: Session, person_ids: Iterable[int], purpose: str) -> set[int]:
+    """Which of these people currently consent to `purpose`, in one query."""
+    ids = set(person_ids)
+    if not ids:
+        return set()
+    query = consenting_people(purpose).where(ConsentRecord.person_id.in_(ids))
+    return set(session.scalars(query))
 
 
 def update_profile(session: Session, actor: Principal, person: Person, *, name: str) -> Person:

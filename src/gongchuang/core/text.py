@@ -20,20 +20,20 @@ def clean_text(value: str | None, field: str, *, max_length: int, required: bool
     text = (value or "").strip()
     if required and not text:
         raise InvalidInput(
-            N_("%(field)s is required"),
-            field=field,
-            errors=[{"field": field, "message": "required"}],
+            N_("Please fill in every field that is needed"),
+            errors=[{"field": field, "message": N_("Please fill this in.")}],
         )
     if len(text) > max_length:
         raise InvalidInput(
-            N_("%(field)s is longer than %(n)s characters"),
-            field=field,
+            N_("This is too long: please write at most %(n)s characters"),
             n=max_length,
-            errors=[{"field": field, "message": "too long"}],
+            errors=[{"field": field, "message": N_("This is too long.")}],
         )
     if has_control_characters(text):
         raise InvalidInput(
             N_("Text may not contain control characters"),
-            errors=[{"field": field, "message": "control characters"}],
+            errors=[
+                {"field": field, "message": N_("Please remove the invisible control characters.")}
+            ],
         )
     return text

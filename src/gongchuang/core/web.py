@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from html import escape
 from pathlib import Path as FilePath
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+import httpx
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -21,7 +25,12 @@ from starlette.datastructures import FormData
 from gongchuang.config import get_settings
 from gongchuang.core import auth, notifications
 from gongchuang.core.db import Database
-from gongchuang.core.errors import AuthenticationRequired, GongchuangError, PermissionDenied
+from gongchuang.core.errors import (
+    FIELD_PROBLEM,
+    AuthenticationRequired,
+    GongchuangError,
+    PermissionDenied,
+)
 from gongchuang.core.i18n import (
     N_,
     current_locale,
@@ -46,6 +55,17 @@ template_dirs: list[FilePath] = [PACKAGE_DIR / "templates", PACKAGE_DIR / "core"
 
 
 @dataclass(frozen=True)
+class PersonalBlock:
+    """A module's block on a signed-in person's home page: a read-only query of the module's
+    service, which returns what concerns the person (or None, and the block is left out), and
+    the module's template that draws it as `data`, linking to where the action is."""
+
+    template: str
+    query: Callable[[Session, Principal], Any]
+    urgent: bool = False  # shown first (an alert to answer)
+
+
+@dataclass(frozen=True)
 class ModuleEntry:
     """A domain module as the home page lists it."""
 
@@ -57,9 +77,23 @@ class ModuleEntry:
     # (a template) and a link in every page's header, for everyone, signed in or not.
     home_block: str | None = None
     header_link: tuple[str, str] | None = None  # (title, href)
+    personal_block: PersonalBlock | None = None
 
 
 modules: list[ModuleEntry] = []
+
+
+def personal_blocks(session: Session, principal: Principal) -> list[tuple[str, Any]]:
+    """The blocks of a signed-in person's home page that apply to them, as (template, data),
+    urgent ones first: the core draws what the modules give it and knows none of them."""
+    if not principal.is_authenticated:
+        return []
+    found = []
+    for entry in modules:
+        block = entry.personal_block
+        if block is not None and (data := block.query(session, principal)) is not None:
+            found.append((not block.urgent, block.template, data))
+    return [(template, data) for _, template, data in sorted(found, key=lambda b: b[0])]
 
 
 template_globals: dict[str, Callable[..., Any]] = {}
@@ -334,6 +368,83 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/readyz"}
 
 
+def form_problem(error: GongchuangError) -> dict[str, Any]:
+    """A form's problem as forms.js shows it: the message, and each field concerned with its
+    own words, in the reader's language (services give fields' messages as message ids)."""
+    fields = [
+        {"field": str(e["field"]), "message": gettext(str(e.get("message") or error.message))}
+        for e in error.errors
+        if e.get("field")
+    ]
+    detail = error.detail()
+    if error.message == FIELD_PROBLEM and fields:
+        # "birth_date: …" names the field as the code does; the form marks the field itself.
+        detail = fields[0]["message"]
+    return {"title": gettext(error.title), "detail": detail, "fields": fields}
+
+
+# Marks the request for the page a refused form came from (see form_error_page).
+FORM_PAGE_HEADER = "x-gongchuang-form-page"
+FORM_PROBLEM_STATUSES = {400, 409, 413, 422}
+
+
+async def form_error_page(request: Request, error: GongchuangError) -> Response | None:
+    """A form refused is answered with the page it was sent from, the problem beside its
+    fields (forms.js marks them and puts back what was typed): not a separate error page the
+    person has to leave. None where that page cannot be had (another site's, an API call, a
+    page that answers with an error itself); then the error page answers."""
+    if (
+        request.method != "POST"
+        or wants_json(request)
+        or error.status_code not in FORM_PROBLEM_STATUSES
+        or request.headers.get(FORM_PAGE_HEADER)
+        # Problems by line or feature (a file's bad rows) are listed on the error page, which
+        # names each one; a form page has nowhere to show them.
+        or any(not e.get("field") or e.keys() & {"row", "line", "feature"} for e in error.errors)
+    ):
+        return None
+    referer = urlsplit(request.headers.get("referer", ""))
+    if not referer.path.startswith("/") or referer.netloc != request.url.netloc:
+        return None
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name in ("cookie", "user-agent", "accept-language")
+    }
+    headers[FORM_PAGE_HEADER] = "1"
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url)) as client:
+        page = await client.get(
+            referer.path + (f"?{referer.query}" if referer.query else ""), headers=headers
+        )
+    if page.status_code != 200 or not page.headers.get("content-type", "").startswith("text/html"):
+        return None
+    problem = form_problem(error)
+    problem_json = json.dumps({"action": request.url.path, **problem}, ensure_ascii=False).replace(
+        "<", "\\u003c"
+    )
+    block = f'<script type="application/json" id="form-problem">{problem_json}</script>\n'
+    html = page.text.replace("</body>", block + "</body>", 1)
+    # Said at the top of the page too, for a browser without scripts (forms.js moves it
+    # into the form, beside the fields).
+    banner = (
+        f'<p class="form-problem" role="alert" id="form-problem-banner">'
+        f"{escape(problem['detail'])}</p>"
+    )
+    html = re.sub(r"(<main\b[^>]*>)", lambda m: m.group(1) + banner, html, count=1)
+    response = HTMLResponse(html, status_code=error.status_code)
+    for name, value in page.headers.multi_items():
+        if name.lower() == "set-cookie":
+            response.headers.append(name, value)
+    return response
+
+
+async def answer_error(request: Request, error: GongchuangError) -> Response:
+    """How the exception handlers answer: a refused form on its own page where it can be,
+    else problem+json (API) or the error page."""
+    return await form_error_page(request, error) or error_response(request, error)
+
+
 def error_response(request: Request, error: GongchuangError) -> Response:
     if wants_json(request):
         return problem(request, error)
@@ -344,6 +455,12 @@ def error_response(request: Request, error: GongchuangError) -> Response:
         "error.html",
         {
             "error": error,
+            # A field's message is a message id where a service gave one: said in the reader's
+            # language (gettext leaves any other text as it is).
+            "errors": [
+                {**e, "message": gettext(str(e["message"]))} if e.get("message") else e
+                for e in error.errors
+            ],
             "message": error.detail(),
             "title": gettext(error.title),
             "back_url": same_site_referer(request),

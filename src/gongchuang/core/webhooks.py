@@ -41,6 +41,15 @@ MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10.0
 
 
+# A delivery's status as its organisation's administrator reads it.
+DELIVERY_STATUS = {
+    "pending": N_("Waiting to be sent"),
+    "delivered": N_("Delivered"),
+    "failed": N_("Failed"),
+    "cancelled": N_("Cancelled"),
+}
+
+
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     ts = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()

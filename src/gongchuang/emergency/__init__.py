@@ -8,7 +8,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import ModuleEntry, register_module, register_template_global
+from gongchuang.core.web import (
+    ModuleEntry,
+    PersonalBlock,
+    register_module,
+    register_template_global,
+)
 
 
 def register() -> None:
@@ -16,11 +21,12 @@ def register() -> None:
 
 
 def install(app: FastAPI) -> None:
-    from gongchuang.emergency import api, opening_hours, pages
+    from gongchuang.emergency import api, opening_hours, pages, service
 
     app.include_router(api.router)
     app.include_router(pages.router)
     register_template_global("opening_hours_in_words", opening_hours.describe)
+    register_template_global("aed_problems_in_words", service.aed_problems_in_words)
     register_module(
         ModuleEntry(
             code="emergency",
@@ -30,6 +36,9 @@ def install(app: FastAPI) -> None:
                 "console for 120 dispatchers."
             ),
             href="/emergency",
+            personal_block=PersonalBlock(
+                "emergency/_home_mine.html", service.home_summary, urgent=True
+            ),
             home_block="emergency/_home_first_aid.html",
             header_link=(N_("First aid"), "/first-aid"),
         ),

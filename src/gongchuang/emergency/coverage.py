@@ -4,6 +4,7 @@ the next K AEDs would add the most."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -13,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, regions, spreadsheets
 from gongchuang.core.errors import InvalidInput, NotFound
-from gongchuang.core.i18n import N_
-from gongchuang.core.models import Region
+from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import SHANGHAI, local_today
 from gongchuang.emergency import matching, opening_hours, service
@@ -29,6 +30,71 @@ class Suggestion:
     lat: float
     lng: float
     added_weight: int
+    # Where a person would look for it: the region the point lies in, and the nearest
+    # registered AED's place (its venue and address), how far and in which direction.
+    region_name: str = ""
+    landmark: str = ""
+    landmark_m: float | None = None
+    direction: str = ""  # one of DIRECTIONS' keys: the site as seen from the landmark
+
+
+DIRECTIONS = {
+    "n": N_("north"),
+    "ne": N_("north-east"),
+    "e": N_("east"),
+    "se": N_("south-east"),
+    "s": N_("south"),
+    "sw": N_("south-west"),
+    "w": N_("west"),
+    "nw": N_("north-west"),
+}
+
+
+def compass(from_lat: float, from_lng: float, to_lat: float, to_lng: float) -> str:
+    """The eight-point compass direction from one place to another, as DIRECTIONS' key."""
+    north = to_lat - from_lat
+    east = (to_lng - from_lng) * math.cos(math.radians((from_lat + to_lat) / 2))
+    angle = math.degrees(math.atan2(east, north)) % 360
+    return list(DIRECTIONS)[int((angle + 22.5) // 45) % 8]
+
+
+def _describe(
+    session: Session, suggestions: list[Suggestion], points: list[PopulationPoint], aeds: list[Aed]
+) -> None:
+    """Name each suggested site as people know the area: its region, and the nearest AED's
+    venue and address with the distance and direction from there."""
+    region_ids = {p.region_id for p in points}
+    region_names = dict(
+        session.execute(select(Region.id, Region.name).where(Region.id.in_(region_ids))).all()
+    )
+    by_place = {(p.lat, p.lng, p.label): p.region_id for p in points}
+    venues = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_({a.organisation_id for a in aeds})
+            )
+        ).all()
+    )
+    for suggestion in suggestions:
+        region_id = by_place.get((suggestion.lat, suggestion.lng, suggestion.label))
+        suggestion.region_name = region_names.get(region_id, "") if region_id else ""
+        if not aeds:
+            continue
+        metres = matching.haversine_many(
+            suggestion.lat,
+            suggestion.lng,
+            np.array([a.lat for a in aeds], dtype=np.float64),
+            np.array([a.lng for a in aeds], dtype=np.float64),
+        )
+        nearest = aeds[int(np.argmin(metres))]
+        venue = venues.get(nearest.organisation_id, "")
+        address = nearest.address.strip()
+        if venue and address and venue not in address:
+            suggestion.landmark = gettext("%(venue)s (%(address)s)", venue=venue, address=address)
+        else:
+            suggestion.landmark = address or venue
+        suggestion.landmark_m = float(metres.min())
+        suggestion.direction = compass(nearest.lat, nearest.lng, suggestion.lat, suggestion.lng)
 
 
 @dataclass
@@ -99,6 +165,7 @@ def report(
     suggestions = [
         Suggestion(points[i].label, points[i].lat, points[i].lng, gain) for i, gain in chosen
     ]
+    _describe(session, suggestions, points, aeds)
     total = int(weights.sum())
     after = (
         (int(weights[always].sum()) + sum(s.added_weight for s in suggestions)) / total

@@ -29,6 +29,7 @@ import opening_hours as osm
 from opening_hours import OpeningHours, State
 
 from gongchuang.core import workdays
+from gongchuang.core.i18n import current_locale
 from gongchuang.core.web import SHANGHAI
 from gongchuang.core.workdays import DayKind
 
@@ -239,12 +240,14 @@ def _days_in_words(selector: str, words: dict[str, str], days: dict[str, str]) -
     return words["and"].join(one(piece) for piece in selector.split(","))
 
 
-def describe(text: str | None, locale: str = "zh_CN") -> str | None:
+def describe(text: str | None, locale: str | None = None) -> str | None:
     """Opening hours as people read them: "Mo-Fr 08:00-22:00; PH off" → "周一至周五
-    08:00–22:00；法定节假日关闭". The common shapes only (days, times, "off", 24/7); anything
-    richer (months, weeks, sunrise, comments) is shown as written. None: not known."""
+    08:00–22:00；法定节假日关闭", in `locale` or the reader's. The common shapes only (days,
+    times, "off", 24/7); anything richer (months, weeks, sunrise, comments) is shown as written.
+    None: not known."""
     if not text:
         return None
+    locale = locale or current_locale.get()
     words, days = _WORDS.get(locale, _WORDS["en"]), _DAY_NAMES.get(locale, _DAY_NAMES["en"])
     value = text.strip()
     if value == "24/7":

@@ -15,7 +15,7 @@ from gongchuang.config import get_settings
 from gongchuang.core import files, geo, organisations, regions
 from gongchuang.core.db import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal
@@ -97,6 +97,9 @@ def _map_settings() -> dict[str, str]:
         "tiles": settings.map_tile_url,
         "attribution": settings.map_tile_attribution,
         "crs": settings.map_tile_crs,
+        # Leaflet's own buttons, in the reader's language.
+        "zoom_in": gettext("Zoom in"),
+        "zoom_out": gettext("Zoom out"),
     }
 
 
@@ -722,6 +725,7 @@ def coverage_page(
         {
             "report": report,
             "weekdays": WEEKDAYS,
+            "directions": coverage.DIRECTIONS,
             "policy": policy,
             "policy_source": source,
             "chart_data": chart,

@@ -301,6 +301,10 @@ class SuggestionOut(BaseModel):
     lat: float
     lng: float
     added_weight: int
+    region_name: str = ""
+    landmark: str = Field("", description="The nearest registered AED's venue and address")
+    landmark_m: float | None = Field(None, description="Metres from the landmark to the site")
+    direction: str = Field("", description="The site as seen from the landmark: n, ne, e, ...")
 
 
 class CoverageOut(BaseModel):

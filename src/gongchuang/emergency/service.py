@@ -44,7 +44,7 @@ from gongchuang.core.errors import (
     NotFound,
     PermissionDenied,
 )
-from gongchuang.core.i18n import N_, translatable
+from gongchuang.core.i18n import N_, shown_param, translatable
 from gongchuang.core.models import Membership, Organisation, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal, has_permission
 from gongchuang.core.web import SHANGHAI, local_today
@@ -189,8 +189,23 @@ def set_policy(session: Session, actor: Principal, region: Region, values: Polic
 # --- AEDs -------------------------------------------------------------------------------------
 
 
+# What each of aed_problems' codes says to the venue's staff (the API gives the codes).
+AED_PROBLEMS = {
+    AedStatus.faulty.value: N_("Reported faulty"),
+    AedStatus.missing.value: N_("Reported missing"),
+    AedStatus.retired.value: N_("Retired"),
+    "battery_expired": N_("Battery expired"),
+    "pads_expired": N_("Pads expired"),
+}
+
+
+def aed_problems_in_words(codes: list[str]) -> str:
+    return shown_param(translatable(*(AED_PROBLEMS.get(code, code) for code in codes)))
+
+
 def aed_problems(aed: Aed, today: date) -> list[str]:
-    """Why an AED must not be sent for now (apart from its opening hours)."""
+    """Why an AED must not be sent for now (apart from its opening hours), as codes (see
+    AED_PROBLEMS)."""
     problems = []
     if aed.status != AedStatus.active:
         problems.append(str(aed.status))
@@ -1701,6 +1716,25 @@ def my_alerts(session: Session, person_id: int, limit: int = 20) -> list[tuple[A
         .limit(limit)
     )
     return [(alert, incident) for alert, incident in rows]
+
+
+def home_summary(session: Session, principal: Principal) -> list[tuple[Alert, Incident]] | None:
+    """For a signed-in responder's home page: the alerts still open for them (unanswered or
+    accepted, on an incident not yet closed), newest first."""
+    if principal.person_id is None:
+        return None
+    rows = session.execute(
+        select(Alert, Incident)
+        .join(Incident, Incident.id == Alert.incident_id)
+        .where(
+            Alert.person_id == principal.person_id,
+            Alert.status.in_([AlertStatus.sent, AlertStatus.accepted]),
+            Incident.status.in_([IncidentStatus.logged, IncidentStatus.alerting]),
+        )
+        .order_by(Alert.id.desc())
+        .limit(5)
+    )
+    return [(alert, incident) for alert, incident in rows] or None
 
 
 def alert_counts(session: Session, incident_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -43,6 +43,12 @@ REPORTER_LABELS = {
     "cadre": N_("Cadres"),
     "group_leader": N_("Group leaders"),
     "grid_worker": N_("Grid workers"),
+}
+# Who a pending record waits for, as villagers say it (never "level 1").
+REVIEW_LABELS = {
+    "group_leader": N_("awaiting the group leader's review"),
+    "cadre": N_("awaiting the village cadres' review"),
+    "grid_worker": N_("awaiting the grid worker's review"),
 }
 UNIT_LABELS = {"household": N_("By household"), "person": N_("By person")}
 ENTRY_LABELS = {
@@ -93,6 +99,7 @@ def _context(session: Session, principal: Principal, village: Organisation) -> d
         "status_labels": reports.STATUS_LABELS,
         "period_labels": PERIODS,
         "reporter_labels": REPORTER_LABELS,
+        "review_labels": REVIEW_LABELS,
         "unit_labels": UNIT_LABELS,
         "decision_labels": DECISION_LABELS,
         "entry_labels": ENTRY_LABELS,
@@ -390,12 +397,20 @@ def record_page(
 
 
 @router.get(V + "/records/{record_id}/evidence")
-def evidence(village_id: Id, record_id: Id, session: DbSession, principal: LoggedIn) -> Response:
+def evidence(
+    village_id: Id,
+    record_id: Id,
+    session: DbSession,
+    principal: LoggedIn,
+    size: Annotated[Literal["full", "thumbnail"], Query()] = "full",
+) -> Response:
     village = _village(session, principal, village_id)
-    stored, data = service.evidence_for(session, principal, village, record_id)
+    content_type, data = service.evidence_for(
+        session, principal, village, record_id, thumbnail=size == "thumbnail"
+    )
     return Response(
         data,
-        media_type=stored.content_type,
+        media_type=content_type,
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
     )
 
@@ -426,7 +441,7 @@ def approvals(
         session,
         principal,
         village,
-        records=service.awaiting_me(session, principal, village),
+        queue=service.approval_queue(session, principal, village),
         approved=request.query_params.get("approved"),
     )
 
@@ -514,28 +529,45 @@ def export_balances(village_id: Id, session: DbSession, principal: LoggedIn) -> 
 
 @router.get(V + "/board", response_class=HTMLResponse)
 def board(
-    village_id: Id, request: Request, session: DbSession, principal: CurrentPrincipal
+    village_id: Id,
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    q: Annotated[str, Query(max_length=50)] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     village = service.village_for_the_public(session, village_id)
+    full_names = service.sees_full_names(session, principal, village)
     return _page(
         request,
         "points/board.html",
         session,
         principal,
         village,
-        board=service.board(session, village),
+        board=service.notice_board(session, village, search=q, page=page, full_names=full_names),
+        full_names=full_names,
+        q=q.strip(),
+        query={"q": q.strip()} if q.strip() else {},
         past=[n for n in service.notices(session, village, 20) if n.closes_at <= utcnow()],
         objected=request.query_params.get("objected"),
     )
 
 
 @router.get(V + "/notices/{notice_id}.pdf")
-def notice_pdf(village_id: Id, notice_id: Id, request: Request, session: DbSession) -> Response:
+def notice_pdf(
+    village_id: Id,
+    notice_id: Id,
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> Response:
     village = service.village_for_the_public(session, village_id)
     notice = service.get_notice(session, village, notice_id)
     records = service.notice_records(session, notice)
     base_url = str(request.base_url).rstrip("/")
-    data = reports.notice_pdf(session, village, notice, records, base_url=base_url)
+    full_names = service.sees_full_names(session, principal, village)
+    names = None if full_names else service.shown_names(session, records, full_names=False)
+    data = reports.notice_pdf(session, village, notice, records, base_url=base_url, names=names)
     return Response(
         data,
         media_type="application/pdf",

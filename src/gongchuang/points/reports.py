@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import spreadsheets
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Membership, Organisation, Region
 from gongchuang.core.pdf import draw_qr, draw_string, markup, qr_flowable, register_cjk_font
 from gongchuang.core.permissions import Principal
@@ -168,13 +169,34 @@ class Dashboard:
     top_rules: list[tuple[str, str, int]] = field(default_factory=list)
     bottom_rules: list[tuple[str, str, int]] = field(default_factory=list)
     fund: shop.FundSummary | None = None
+    # Months of the year that have begun (the rest have no data yet and are left out of the
+    # charts and tables, never drawn as 0), and the index of the one still running, if any.
+    months_started: int = 12
+    partial_month: int | None = None
+    records_by_month: list[int] = field(default_factory=list)
+
+    @property
+    def months_shown(self) -> list[str]:
+        return self.months[: self.months_started]
+
+    @property
+    def latency_shown(self) -> list[float | None]:
+        """Approval hours of each month begun; None where nothing was approved (no figure,
+        not 0 hours)."""
+        records = self.records_by_month or [1] * len(self.months)
+        return [
+            hours if done else None
+            for hours, done in zip(self.latency_by_month, records, strict=True)
+        ][: self.months_started]
 
     def chart_data(self) -> dict[str, Any]:
+        shown = self.months_started
         return {
-            "months": self.months,
-            "categories": self.points_by_category,
-            "participation": self.participation_by_month,
-            "latency": self.latency_by_month,
+            "months": self.months_shown,
+            "partial": self.partial_month,
+            "categories": {name: v[:shown] for name, v in self.points_by_category.items()},
+            "participation": self.participation_by_month[:shown],
+            "latency": self.latency_shown,
             "villages": [
                 {"name": v.name, "points": v.points, "participation": v.participation}
                 for v in self.villages
@@ -183,6 +205,7 @@ class Dashboard:
                 "points": gettext("Points"),
                 "participation": gettext("Participation rate (%)"),
                 "latency": gettext("Approval time (hours)"),
+                "partial": gettext("so far"),
             },
         }
 
@@ -287,6 +310,9 @@ def _build(
     return Dashboard(
         title=title,
         year=year,
+        months_started=months_elapsed,
+        partial_month=today.month - 1 if year == today.year else None,
+        records_by_month=records_by_month,
         months=[f"{m:%Y-%m}" for m in months],
         totals=totals,
         points_by_category=by_category,
@@ -477,10 +503,15 @@ def notice_pdf(
     records: list[PointRecord],
     *,
     base_url: str,
+    names: dict[int, str] | None = None,
 ) -> bytes:
     """The A4 notice for the village's physical board: names, never phones or ID numbers, and a
     QR code (with its address written out) that opens the notice online, where a villager can
-    object. `base_url` is the site's absolute address, as the request saw it."""
+    object. `base_url` is the site's absolute address, as the request saw it. `names` (person id
+    -> name, from service.shown_names) is the copy for readers online who are not of the
+    village: it masks those who did not agree to show their name, and household names (often
+    the head's name) to the surname; without it every name prints in full, as the cadres' copy
+    for the village board does."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -529,8 +560,12 @@ def notice_pdf(
         Spacer(1, 6 * mm),
         intro,
         Paragraph(markup(f"网上公示：{online}", font), small),
-        Spacer(1, 5 * mm),
     ]
+    if names is not None:
+        households = {k: mask_name(v) for k, v in households.items()}
+        story.append(Paragraph("未同意在网上公示姓名的村民只显示姓氏。", small))
+    names = names or {}
+    story.append(Spacer(1, 5 * mm))
     data: list[list[Any]] = [["序号", "姓名", "户", "积分事项", "分值", "日期"]]
     for index, record in enumerate(records, start=1):
         struck = record.status in (RecordStatus.cancelled, RecordStatus.reversed)
@@ -538,7 +573,7 @@ def notice_pdf(
         data.append(
             [
                 str(index),
-                Paragraph(markup(record.person.name, font), cell),
+                Paragraph(markup(names.get(record.person_id, record.person.name), font), cell),
                 Paragraph(markup(households.get(record.household_id or 0, ""), font), cell),
                 Paragraph(markup(record.rule.title, font), cell),
                 points,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -25,6 +25,7 @@ from gongchuang.core import audit, events, files, notifications, spreadsheets
 from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.identity import mask_name
 from gongchuang.core.models import (
     Membership,
     Organisation,
@@ -32,6 +33,8 @@ from gongchuang.core.models import (
     Person,
     StoredFile,
 )
+from gongchuang.core.pagination import NumberedPage, numbered_page
+from gongchuang.core.people import consenting, consenting_people
 from gongchuang.core.permissions import READ_SCOPE, SYSTEM, Principal, has_permission
 from gongchuang.core.text import clean_text
 from gongchuang.core.web import SHANGHAI, local_midnight
@@ -966,27 +969,48 @@ def _validate_request(
         )
     )
     if rule is None:
-        raise InvalidInput(N_("Unknown rule %(code)s"), code=request.rule_code or "—")
+        raise InvalidInput(
+            N_("Unknown rule %(code)s"),
+            code=request.rule_code or "—",
+            errors=[{"field": "rule_code", "message": N_("Please choose an item from the list.")}],
+        )
     if not is_member(session, request.person_id, village.id):
         raise InvalidInput(N_("The person is not a member of this village"))
     actor_roles = roles_in(session, actor.person_id, village.id)
     is_subject = actor.person_id == request.person_id
     if not actor_roles or not _reporter_ok(rule, actor_roles, is_subject, request.on_behalf):
-        raise PermissionDenied(
-            N_("You may not record points under rule %(code)s"), code=request.rule_code
-        )
+        raise PermissionDenied(N_("You may not record points for “%(title)s”"), title=rule.title)
     today = today_local()
     if request.occurred_on > today:
-        raise InvalidInput(N_("The date is in the future"))
+        raise InvalidInput(
+            N_("The date is in the future"),
+            errors=[
+                {"field": "occurred_on", "message": N_("Please choose today or a day before.")}
+            ],
+        )
     if request.occurred_on < today - timedelta(days=366):
-        raise InvalidInput(N_("The date is more than a year ago"))
+        raise InvalidInput(
+            N_("The date is more than a year ago"),
+            errors=[{"field": "occurred_on", "message": N_("Please choose a day within a year.")}],
+        )
     if rule.evidence_required and request.evidence_file_id is None:
-        raise InvalidInput(N_("Rule %(code)s needs a photo as evidence"), code=rule.code)
+        raise InvalidInput(
+            N_("“%(title)s” needs a photo as evidence"),
+            title=rule.title,
+            errors=[
+                {"field": "evidence_file_id", "message": N_("Please add a photo: it is needed.")}
+            ],
+        )
     _check_evidence(session, actor, request.evidence_file_id)
     if rule.cap_count is not None:
         used = _counted_against_cap(session, rule, request.person_id, request.occurred_on)
         if used + pending_in_batch >= rule.cap_count:
-            raise InvalidInput(CAP_MESSAGES[rule.cap_period], code=rule.code, cap=rule.cap_count)
+            raise InvalidInput(
+                CAP_MESSAGES[rule.cap_period],
+                title=rule.title,
+                cap=rule.cap_count,
+                errors=[{"field": "rule_code", "message": CAP_MESSAGES[rule.cap_period]}],
+            )
     household = household_of(session, village.id, request.person_id)
     if catalogue.account_unit == AccountUnit.household and household is None:
         raise InvalidInput(
@@ -996,11 +1020,11 @@ def _validate_request(
 
 
 CAP_MESSAGES = {
-    "month": N_("Rule %(code)s allows %(cap)s records per person per month; this would exceed it"),
+    "month": N_("“%(title)s” counts at most %(cap)s times per person a month; this is one more"),
     "quarter": N_(
-        "Rule %(code)s allows %(cap)s records per person per quarter; this would exceed it"
+        "“%(title)s” counts at most %(cap)s times per person a quarter; this is one more"
     ),
-    "year": N_("Rule %(code)s allows %(cap)s records per person per year; this would exceed it"),
+    "year": N_("“%(title)s” counts at most %(cap)s times per person a year; this is one more"),
 }
 PERIOD_LABELS = {
     "month": N_("month"),
@@ -1289,8 +1313,35 @@ def approval_role(catalogue: RuleCatalogue, step: int) -> str:
     return roles[min(step, len(roles) - 1)]
 
 
-def awaiting_me(session: Session, principal: Principal, village: Organisation) -> list[PointRecord]:
-    """Records at an approval level the principal may decide, not their own."""
+@dataclass(frozen=True)
+class ApprovalQueue:
+    records: list[PointRecord]
+    photos: set[int]  # ids of the records whose evidence is a photo (a thumbnail can be shown)
+
+
+def approval_queue(session: Session, principal: Principal, village: Organisation) -> ApprovalQueue:
+    records = awaiting_me(session, principal, village)
+    file_ids = {r.evidence_file_id for r in records if r.evidence_file_id is not None}
+    image_files = (
+        set(
+            session.scalars(
+                select(StoredFile.id).where(
+                    StoredFile.id.in_(file_ids),
+                    StoredFile.content_type.in_(list(files.IMAGE_TYPES)),
+                )
+            )
+        )
+        if file_ids
+        else set()
+    )
+    return ApprovalQueue(
+        records=records, photos={r.id for r in records if r.evidence_file_id in image_files}
+    )
+
+
+def _awaiting_me_where(session: Session, principal: Principal, village: Organisation) -> list[Any]:
+    """What makes a record wait for the principal: pending at a level they may decide, not
+    their own. Empty where nothing can (no catalogue, no approving role)."""
     catalogue = find_catalogue(session, village)
     if catalogue is None:
         return []
@@ -1298,15 +1349,54 @@ def awaiting_me(session: Session, principal: Principal, village: Organisation) -
     steps = [i for i, role in enumerate(catalogue.approval_roles or ["cadre"]) if role in held]
     if not steps:
         return []
-    query = (
-        records_query(village, status=RecordStatus.pending)
-        .where(PointRecord.approval_step.in_(steps))
-        .where(PointRecord.person_id != principal.person_id)
-        .where(PointRecord.reported_by_person_id != principal.person_id)
-        .order_by(PointRecord.id)
-        .limit(500)
-    )
+    return [
+        PointRecord.organisation_id == village.id,
+        PointRecord.status == RecordStatus.pending,
+        PointRecord.approval_step.in_(steps),
+        PointRecord.person_id != principal.person_id,
+        PointRecord.reported_by_person_id != principal.person_id,
+    ]
+
+
+def awaiting_me(session: Session, principal: Principal, village: Organisation) -> list[PointRecord]:
+    """Records at an approval level the principal may decide, not their own."""
+    where = _awaiting_me_where(session, principal, village)
+    if not where:
+        return []
+    query = records_query(village).where(*where).order_by(PointRecord.id).limit(500)
     return list(session.scalars(query).unique())
+
+
+@dataclass(frozen=True)
+class VillageAtAGlance:
+    village: Organisation
+    balance: int | None  # the person's (or their household's) points; None without an account
+    awaiting_me: int  # records waiting for the person's approval
+
+
+def home_summary(session: Session, principal: Principal) -> list[VillageAtAGlance] | None:
+    """For a signed-in person's home page: in each village with points they belong to, their
+    balance and what waits for their approval. Reads only (no account is opened)."""
+    if principal.person_id is None:
+        return None
+    villages = session.scalars(
+        select(Organisation)
+        .join(RuleCatalogue, RuleCatalogue.organisation_id == Organisation.id)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.person_id == principal.person_id)
+        .order_by(Organisation.name, Organisation.id)
+    )
+    found = []
+    for village in villages:
+        account = account_of_person(session, village, principal.person_id, create=False)
+        holds_one = get_catalogue(session, village).account_unit != AccountUnit.household or (
+            household_of(session, village.id, principal.person_id) is not None
+        )
+        balance = (account.balance if account else 0) if holds_one else None
+        where = _awaiting_me_where(session, principal, village)
+        waiting = session.scalar(select(func.count(PointRecord.id)).where(*where)) if where else 0
+        found.append(VillageAtAGlance(village, balance, waiting or 0))
+    return found or None
 
 
 def _lock_records(session: Session, village_id: int, record_ids: list[int]) -> list[PointRecord]:
@@ -1609,15 +1699,24 @@ def save_evidence(session: Session, actor: Principal, filename: str, data: bytes
 
 
 def evidence_for(
-    session: Session, principal: Principal, village: Organisation, record_id: int
-) -> tuple[StoredFile, bytes]:
+    session: Session,
+    principal: Principal,
+    village: Organisation,
+    record_id: int,
+    *,
+    thumbnail: bool = False,
+) -> tuple[str, bytes]:
+    """A record's evidence as (content type, bytes); a thumbnail is a small JPEG of a photo."""
     record = get_record_for(session, principal, village, record_id)
     if record.evidence_file_id is None:
         raise NotFound()
     stored = session.get(StoredFile, record.evidence_file_id)
-    if stored is None:
+    if stored is None or (thumbnail and stored.content_type not in files.IMAGE_TYPES):
         raise NotFound()
-    return stored, files.storage().load(stored.storage_key)
+    data = files.storage().load(stored.storage_key)
+    if thumbnail:
+        return "image/jpeg", files.thumbnail(data)
+    return stored.content_type, data
 
 
 # --- public notice and objections -------------------------------------------------------------
@@ -1652,15 +1751,88 @@ def notice_records(session: Session, notice: PublicNotice) -> list[PointRecord]:
     )
 
 
-def board(session: Session, village: Organisation) -> list[tuple[PublicNotice, list[PointRecord]]]:
-    """The notices still up, newest first, with their records."""
-    now = utcnow()
-    open_notices = session.scalars(
-        select(PublicNotice)
-        .where(PublicNotice.organisation_id == village.id, PublicNotice.closes_at > now)
-        .order_by(PublicNotice.opens_at.desc())
+PUBLIC_NAME = "public_name"  # the consent purpose (core.people.CONSENT_PURPOSES)
+
+
+def sees_full_names(session: Session, principal: Principal, village: Organisation) -> bool:
+    """Members of the village (and those who oversee it) read the notice with every name, as
+    the village's physical board shows it; anyone else online sees only the surname of whoever
+    has not agreed to show their name (consent `public_name`)."""
+    return is_member(session, principal.person_id, village.id) or can(
+        session, principal, PointsPerm.VIEW, village
     )
-    return [(n, notice_records(session, n)) for n in open_notices]
+
+
+def shown_names(
+    session: Session, records: list[PointRecord], *, full_names: bool
+) -> dict[int, str]:
+    """Each person's name as the notice shows it: person id -> name, consents read at once."""
+    names = {r.person_id: r.person.name for r in records}
+    if full_names:
+        return names
+    agreed = consenting(session, names, PUBLIC_NAME)
+    return {pid: name if pid in agreed else mask_name(name) for pid, name in names.items()}
+
+
+BOARD_PER_PAGE = 10  # two or three screens of a phone
+
+
+@dataclass(frozen=True)
+class NoticeBoard:
+    """The notices still up (each with how many records it holds) and one page of their
+    records, found by a villager's name, with the names as this reader may see them (person id
+    -> name). The printed notice (PDF) always lists every record."""
+
+    notices: list[tuple[PublicNotice, int]]
+    records: NumberedPage[PointRecord]
+    names: dict[int, str] = field(default_factory=dict)
+
+
+def notice_board(
+    session: Session,
+    village: Organisation,
+    *,
+    search: str | None = None,
+    page: int = 1,
+    full_names: bool = False,
+) -> NoticeBoard:
+    now = utcnow()
+    open_notices = [
+        (notice, count)
+        for notice, count in session.execute(
+            select(PublicNotice, func.count(PointRecord.id))
+            .outerjoin(PointRecord, PointRecord.notice_id == PublicNotice.id)
+            .where(PublicNotice.organisation_id == village.id, PublicNotice.closes_at > now)
+            .group_by(PublicNotice.id)
+            .order_by(PublicNotice.opens_at.desc(), PublicNotice.id.desc())
+        )
+    ]
+    query = (
+        select(PointRecord)
+        .options(joinedload(PointRecord.rule), joinedload(PointRecord.person))
+        .join(PublicNotice, PublicNotice.id == PointRecord.notice_id)
+        .where(PublicNotice.organisation_id == village.id, PublicNotice.closes_at > now)
+        .order_by(PublicNotice.opens_at.desc(), PublicNotice.id.desc(), PointRecord.id)
+    )
+    name = (search or "").strip()[:50]
+    if name:
+        matches = select(Person.id).where(Person.name.contains(name, autoescape=True))
+        if not full_names:
+            # Only what the page shows can be found: the whole name of those who agreed to
+            # show it, the surname alone of the others.
+            shown: ColumnElement[bool] = Person.id.in_(consenting_people(PUBLIC_NAME))
+            if len(name) == 1:
+                shown = or_(
+                    shown, (func.substr(Person.name, 1, 1) == name) & (func.length(Person.name) > 1)
+                )
+            matches = matches.where(shown)
+        query = query.where(PointRecord.person_id.in_(matches))
+    records = numbered_page(session, query, page, BOARD_PER_PAGE)
+    return NoticeBoard(
+        notices=open_notices,
+        records=records,
+        names=shown_names(session, list(records.items), full_names=full_names),
+    )
 
 
 def raise_objection(

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import ModuleEntry, register_module
+from gongchuang.core.web import ModuleEntry, PersonalBlock, register_module
 
 
 def register() -> None:
@@ -17,7 +17,7 @@ def register() -> None:
 
 
 def install(app: FastAPI) -> None:
-    from gongchuang.training import api, pages
+    from gongchuang.training import api, pages, service
 
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
                 "classes with certificates, and science quizzes anyone can join."
             ),
             href="/training",
+            personal_block=PersonalBlock("training/_home_mine.html", service.home_summary),
         ),
         Path(__file__).resolve().parent / "templates",
     )

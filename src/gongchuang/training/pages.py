@@ -67,6 +67,12 @@ TRAINEE_STATUS = {
     "withdrawn": N_("Withdrawn"),
 }
 CLASS_STATUS = {"open": N_("Open"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
+CAMPAIGN_STATUS = {"draft": N_("Draft"), "open": N_("Open"), "closed": N_("Closed")}
+ACCREDITATION_STATUS = {
+    "active": N_("Accredited"),
+    "suspended": N_("Suspended"),
+    "revoked": N_("Revoked"),
+}
 QUESTION_KINDS = {
     "single": N_("Single choice"),
     "multiple": N_("Multiple choice"),
@@ -81,6 +87,8 @@ def _labels() -> dict[str, Any]:
         "course_status": COURSE_STATUS,
         "trainee_status": TRAINEE_STATUS,
         "class_status": CLASS_STATUS,
+        "campaign_status": CAMPAIGN_STATUS,
+        "accreditation_status": ACCREDITATION_STATUS,
         "question_kinds": QUESTION_KINDS,
         "expense_items": service.EXPENSE_ITEMS,
         "spot_findings": service.SPOT_FINDINGS,
@@ -935,6 +943,7 @@ def campaign_page(
         {
             "campaign": campaign,
             "summary": api.campaign_out(session, campaign),
+            "scoring": quiz.scoring_text(campaign),
             "board": api.leaderboard_out(session, campaign, key),
             "regions": quiz.ranking_regions(session, campaign) if not principal.person_id else [],
             "running": quiz.is_running(campaign),

@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gongchuang.core import audit, jobs, regions, spreadsheets
 from gongchuang.core.db import upsert, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Job, Organisation, Person, Region
 from gongchuang.core.permissions import Principal, has_permission
@@ -286,6 +286,24 @@ class CampaignInput:
     allow_guests: bool = True
     ranking_level: str = "county"
     audience: str = QuizAudience.public
+
+
+SCORING_RULES = (
+    ("points_for_completing", N_("%(n)s points for finishing")),
+    ("points_per_correct", N_("%(n)s points for each correct answer")),
+    ("points_for_all_correct", N_("%(n)s more when all are correct")),
+)
+
+
+def scoring_text(campaign: QuizCampaign) -> str:
+    """The campaign's scoring as said to players; a rule that gives nothing is left unsaid (no
+    "0 points for each correct answer"). Empty when nothing scores."""
+    parts = [
+        gettext(words, n=getattr(campaign, name))
+        for name, words in SCORING_RULES
+        if getattr(campaign, name)
+    ]
+    return gettext("Scoring: %(rules)s.", rules=gettext("; ").join(parts)) if parts else ""
 
 
 def _campaign_fields(

@@ -389,6 +389,41 @@ def my_enrolments(session: Session, person_id: int) -> list[tuple[Enrolment, Cou
 
 
 @dataclass(frozen=True)
+class CourseUnderway:
+    course: Course
+    lessons_done: int
+    lessons: int
+
+
+def home_summary(session: Session, principal: Principal) -> list[CourseUnderway] | None:
+    """For a signed-in person's home page: the courses they have begun and not completed, with
+    how many lessons are done, most recently begun first."""
+    if principal.person_id is None:
+        return None
+    rows = session.execute(
+        select(Enrolment, Course)
+        .join(Course, Course.id == Enrolment.course_id)
+        .where(Enrolment.person_id == principal.person_id, Enrolment.completed_at.is_(None))
+        .order_by(Enrolment.enrolled_at.desc(), Enrolment.id.desc())
+        .limit(3)
+    ).all()
+    if not rows:
+        return None
+    done: dict[int, int] = dict(
+        session.execute(
+            select(LessonProgress.enrolment_id, func.count(LessonProgress.id))
+            .where(
+                LessonProgress.enrolment_id.in_([e.id for e, _ in rows]),
+                LessonProgress.completed_at.is_not(None),
+            )
+            .group_by(LessonProgress.enrolment_id)
+        ).all()
+    )
+    totals = lesson_counts(session, [c.id for _, c in rows])
+    return [CourseUnderway(c, done.get(e.id, 0), totals.get(c.id, 0)) for e, c in rows]
+
+
+@dataclass(frozen=True)
 class ProgressItem:
     lesson_id: int
     position_seconds: int

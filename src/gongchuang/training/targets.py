@@ -198,6 +198,25 @@ class Progress:
     # mode -> cumulative per month (actual; plan interpolated between year ends)
     actual_by_month: dict[str, list[int]]
     plan_by_month: dict[str, list[int]]
+    # Index in `months` of the month still running (its actual figures count up to today);
+    # the actual series stop there: months to come have no figure, not 0.
+    partial_month: int | None = None
+
+    def month_rows(self) -> list[tuple[str, int | None, int, int | None, int]]:
+        """Month, offline trained, offline plan, online trained, online plan: the chart's
+        figures as a table (None where the month has not begun)."""
+
+        def at(series: list[int], index: int) -> int | None:
+            return series[index] if index < len(series) else None
+
+        offline = self.actual_by_month.get("offline", [])
+        online = self.actual_by_month.get("online", [])
+        plan_off = self.plan_by_month.get("offline", [0] * len(self.months))
+        plan_on = self.plan_by_month.get("online", [0] * len(self.months))
+        return [
+            (month, at(offline, i), plan_off[i], at(online, i), plan_on[i])
+            for i, month in enumerate(self.months)
+        ]
 
     def total(self, mode: str, which: str = "actual") -> int:
         return sum(getattr(p, which).get(mode, 0) for p in self.provinces)
@@ -205,6 +224,7 @@ class Progress:
     def chart_data(self) -> dict[str, object]:
         return {
             "months": self.months,
+            "partial": self.partial_month,
             "actual": self.actual_by_month,
             "plan": self.plan_by_month,
             "provinces": [
@@ -222,6 +242,7 @@ class Progress:
                 "plan_online": gettext("Online plan"),
                 "planned": gettext("Plan"),
                 "actual": gettext("Trained"),
+                "partial": gettext("so far"),
             },
         }
 
@@ -363,6 +384,7 @@ def progress(session: Session, programme: Programme, year: int | None = None) ->
         months=months,
         actual_by_month=actual_by_month,
         plan_by_month=plan_by_month,
+        partial_month=months.index(current) if current in months else None,
     )
 
 

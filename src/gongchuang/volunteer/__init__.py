@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import ModuleEntry, register_module
+from gongchuang.core.web import ModuleEntry, PersonalBlock, register_module
 
 
 def register() -> None:
@@ -16,7 +16,7 @@ def register() -> None:
 
 
 def install(app: FastAPI) -> None:
-    from gongchuang.volunteer import api, pages
+    from gongchuang.volunteer import api, pages, service
 
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -29,6 +29,7 @@ def install(app: FastAPI) -> None:
                 "hours, star levels, certificates and benefits."
             ),
             href="/volunteer",
+            personal_block=PersonalBlock("volunteer/_home_mine.html", service.home_summary),
         ),
         Path(__file__).resolve().parent / "templates",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -156,11 +157,25 @@ def my_hours(session: DbSession, principal: LoggedIn) -> list[HoursEntryOut]:
 # --- activities -------------------------------------------------------------------------------
 
 
-@router.get("/activities", summary="Open activities with shifts to come")
+@router.get(
+    "/activities",
+    summary="Open activities with shifts to come, soonest first",
+    description="Filtered by category, organisation, the Beijing dates a shift starts on (both "
+    "ends included) and words in the title, place or description; `page` counts from 1.",
+)
 def list_activities(
-    session: DbSession, category: Annotated[str | None, Query(max_length=32)] = None
+    session: DbSession,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    organisation_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    date_from: Annotated[date | None, Query()] = None,
+    date_to: Annotated[date | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=50)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 200,
 ) -> list[ActivityOut]:
-    return [activity_out(session, a) for a in service.open_activities(session, category=category)]
+    filters = service.ActivityFilter(category, organisation_id, date_from, date_to, q)
+    found = service.open_activities(session, filters, limit=per_page, page=page, past_end=True)
+    return [activity_out(session, a) for a, _ in found.items]
 
 
 @router.get("/activities/{activity_id}")

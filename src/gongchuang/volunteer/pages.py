@@ -92,12 +92,14 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
         total = service.totals(session, volunteer.person_id)
         signups = service.my_signups(session, volunteer.person_id)
         now = utcnow()
+        recommendations = recommend.for_volunteer(session, volunteer, 5)
         context.update(
             total=total,
             hours=round(total.minutes / 60, 1),
             star=service.star_level(session, total.minutes),
             thresholds=service.star_thresholds(session),
-            recommendations=recommend.for_volunteer(session, volunteer, 5),
+            recommendations=recommendations,
+            next_starts=service.next_shift_starts(session, [a.id for a, _ in recommendations]),
             upcoming=[s for s in signups if s.shift.ends_at > now],
             past=[s for s in signups if s.shift.ends_at <= now][-10:],
             feedback_given=service.feedback_given(session, [s.id for s in signups]),
@@ -183,20 +185,52 @@ def verify_card(
 # --- activities -------------------------------------------------------------------------------
 
 
+def _day_or_none(value: str | None, field: str) -> date | None:
+    """A date from a GET form, where an empty box sends an empty string."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            N_("Dates look like 2026-05-01"), errors=[{"field": field, "message": "not a date"}]
+        ) from None
+
+
 @router.get("/volunteer/activities", response_class=HTMLResponse)
 def activities(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[str, Query(max_length=32)] = "",
+    organisation_id: Annotated[str, Query(max_length=10, pattern=r"^\d*$")] = "",
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
+    q: Annotated[str, Query(max_length=50)] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
+    filters = service.ActivityFilter(
+        category=category or None,
+        organisation_id=int(organisation_id) if organisation_id else None,
+        date_from=_day_or_none(date_from, "date_from"),
+        date_to=_day_or_none(date_to, "date_to"),
+        search=q.strip() or None,
+    )
+    query = {
+        "category": category,
+        "organisation_id": organisation_id,
+        "date_from": date_from,
+        "date_to": date_to,
+        "q": q.strip(),
+    }
     return render(
         request,
         "volunteer/activities.html",
         {
             **_labels(),
-            "activities": service.open_activities(session, category=category or None),
-            "category": category or "",
+            "listing": service.activity_listing(session, filters, page),
+            "query": {k: v for k, v in query.items() if v},
+            **query,
         },
     )
 

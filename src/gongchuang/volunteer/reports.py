@@ -57,12 +57,22 @@ class OrgDashboard:
     rating: float | None
     top_activities: list[tuple[str, float]]
 
+    @property
+    def partial_month(self) -> int:
+        """The last month is the one still running: its figures count up to today."""
+        return len(self.months) - 1
+
     def chart_data(self) -> dict[str, Any]:
         return {
             "months": self.months,
+            "partial": self.partial_month,
             "hours": self.hours_by_month,
             "active": self.active_by_month,
-            "labels": {"hours": gettext("Hours"), "active": gettext("Active volunteers")},
+            "labels": {
+                "hours": gettext("Hours"),
+                "active": gettext("Active volunteers"),
+                "partial": gettext("so far"),
+            },
         }
 
 

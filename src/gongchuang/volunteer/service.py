@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -25,6 +25,7 @@ from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionD
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Organisation, Person, Region
+from gongchuang.core.pagination import NumberedPage, numbered_page
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
 from gongchuang.core.web import SHANGHAI, local_midnight
@@ -682,22 +683,119 @@ def shifts_of(session: Session, activity: Activity) -> list[Shift]:
     )
 
 
-def open_activities(session: Session, *, category: str | None = None, limit: int = 200) -> list:
-    now = utcnow()
-    upcoming = (
-        select(Shift.activity_id)
-        .where(Shift.starts_at > now, Shift.cancelled.is_(False))
-        .distinct()
-        .scalar_subquery()
+@dataclass(frozen=True)
+class ActivityFilter:
+    """What a person narrows the activity list by: a category, an organisation, the days a shift
+    starts on (Beijing dates, both ends included) and words in the title, place or
+    description."""
+
+    category: str | None = None
+    organisation_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityListing:
+    page: NumberedPage[tuple[Activity, datetime]]
+    organisations: list[Organisation]  # those with activities to offer, for the filter
+
+
+ACTIVITIES_PER_PAGE = 12
+
+
+def _open_activities_query(filters: ActivityFilter) -> Select[tuple[Activity, datetime]]:
+    """Open activities with a shift to come, each with its next shift's start (within the date
+    range when there is one), soonest first."""
+    if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
+        raise InvalidInput(
+            N_("The end date comes before the start date"),
+            errors=[{"field": "date_to", "message": "before date_from"}],
+        )
+    shift_at = [Shift.starts_at > utcnow(), Shift.cancelled.is_(False)]
+    if filters.date_from:
+        shift_at.append(Shift.starts_at >= local_midnight(filters.date_from))
+    if filters.date_to:
+        shift_at.append(Shift.starts_at < local_midnight(filters.date_to + timedelta(days=1)))
+    next_shift = (
+        select(Shift.activity_id, func.min(Shift.starts_at).label("starts_at"))
+        .where(*shift_at)
+        .group_by(Shift.activity_id)
+        .subquery()
     )
     query = (
-        select(Activity)
+        select(Activity, next_shift.c.starts_at)
+        .join(next_shift, next_shift.c.activity_id == Activity.id)
         .options(joinedload(Activity.organisation))
-        .where(Activity.status == ActivityStatus.open, Activity.id.in_(upcoming))
+        .where(Activity.status == ActivityStatus.open)
     )
-    if category:
-        query = query.where(Activity.category == category)
-    return list(session.scalars(query.order_by(Activity.id.desc()).limit(limit)))
+    if filters.category:
+        query = query.where(Activity.category == filters.category)
+    if filters.organisation_id:
+        query = query.where(Activity.organisation_id == filters.organisation_id)
+    words = (filters.search or "").strip()[:50]
+    if words:
+        query = query.where(
+            or_(
+                Activity.title.contains(words, autoescape=True),
+                Activity.place.contains(words, autoescape=True),
+                Activity.description.contains(words, autoescape=True),
+            )
+        )
+    return query.order_by(next_shift.c.starts_at, Activity.id)
+
+
+def open_activities(
+    session: Session,
+    filters: ActivityFilter | None = None,
+    *,
+    limit: int = 200,
+    page: int = 1,
+    past_end: bool = False,
+) -> NumberedPage[tuple[Activity, datetime]]:
+    """A page of open activities with a shift to come, with their next shift's start."""
+    query = _open_activities_query(filters or ActivityFilter())
+    return numbered_page(session, query, page, limit, past_end=past_end)
+
+
+def activity_listing(session: Session, filters: ActivityFilter, page: int) -> ActivityListing:
+    """The public list of activities: one page of them, and the organisations to filter by."""
+    offering = (
+        select(Activity.organisation_id)
+        .join(Shift, Shift.activity_id == Activity.id)
+        .where(
+            Activity.status == ActivityStatus.open,
+            Shift.starts_at > utcnow(),
+            Shift.cancelled.is_(False),
+        )
+    )
+    return ActivityListing(
+        page=open_activities(session, filters, limit=ACTIVITIES_PER_PAGE, page=page),
+        organisations=list(
+            session.scalars(
+                select(Organisation)
+                .where(Organisation.id.in_(offering))
+                .order_by(Organisation.name, Organisation.id)
+            )
+        ),
+    )
+
+
+def next_shift_starts(session: Session, activity_ids: list[int]) -> dict[int, datetime]:
+    """When each activity's next shift starts (those with one to come)."""
+    if not activity_ids:
+        return {}
+    rows = session.execute(
+        select(Shift.activity_id, func.min(Shift.starts_at))
+        .where(
+            Shift.activity_id.in_(activity_ids),
+            Shift.starts_at > utcnow(),
+            Shift.cancelled.is_(False),
+        )
+        .group_by(Shift.activity_id)
+    )
+    return dict(rows.all())
 
 
 # --- sign-up ----------------------------------------------------------------------------------
@@ -919,6 +1017,31 @@ def my_signups(session: Session, person_id: int, *, upcoming: bool | None = None
     elif upcoming is False:
         query = query.where(Shift.ends_at <= utcnow())
     return list(session.scalars(query.order_by(Shift.starts_at)))
+
+
+def home_summary(session: Session, principal: Principal) -> list[Signup] | None:
+    """For a signed-in person's home page: their next three shifts (with the activity, for its
+    place), or None when none is coming."""
+    if principal.person_id is None:
+        return None
+    signups = list(
+        session.scalars(
+            select(Signup)
+            .options(joinedload(Signup.shift).joinedload(Shift.activity))
+            .join(Shift, Shift.id == Signup.shift_id)
+            .where(
+                Signup.person_id == principal.person_id,
+                Signup.status.in_(
+                    [SignupStatus.confirmed, SignupStatus.waitlisted, SignupStatus.checked_in]
+                ),
+                Shift.ends_at > utcnow(),
+                Shift.cancelled.is_(False),
+            )
+            .order_by(Shift.starts_at, Signup.id)
+            .limit(3)
+        )
+    )
+    return signups or None
 
 
 def roster(session: Session, shift: Shift) -> list[Signup]:

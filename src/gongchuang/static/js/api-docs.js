@@ -4,7 +4,9 @@ window.ui = SwaggerUIBundle({
   url: document.getElementById("swagger-ui").dataset.openapi,
   dom_id: "#swagger-ui",
   layout: "BaseLayout",
-  deepLinking: true,
+  // No deep links: their anchors sit inside the operation's toggle button (nested controls
+  // that screen readers cannot reach, and tap targets too small).
+  deepLinking: false,
   showExtensions: true,
   showCommonExtensions: true,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],

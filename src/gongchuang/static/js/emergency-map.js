@@ -13,7 +13,8 @@
     if (!source) return;
     var data = JSON.parse(source.textContent);
     element.dataset.drawn = "1";
-    var map = L.map(element, { scrollWheelZoom: false, attributionControl: !!data.settings.tiles });
+    var map = L.map(element, { scrollWheelZoom: false, zoomControl: false, attributionControl: !!data.settings.tiles });
+    L.control.zoom({ zoomInTitle: data.settings.zoom_in, zoomOutTitle: data.settings.zoom_out }).addTo(map);
     if (data.settings.tiles) {
       L.tileLayer(data.settings.tiles, { attribution: data.settings.attribution, maxZoom: 19 }).addTo(map);
     }

@@ -17,7 +17,11 @@
     function tick() {
       var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
       timer.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
-      if (left === 60) timer.parentNode.setAttribute("aria-live", "polite");
+      // Said once, politely: a live timer would be read out every second of the last minute.
+      var warning = document.getElementById("quiz-timer-warning");
+      if (left <= 60 && left > 0 && warning && !warning.textContent) {
+        warning.textContent = warning.dataset.text;
+      }
       if (left === 0) {
         if (!sent) { sent = true; form.submit(); }
         return;

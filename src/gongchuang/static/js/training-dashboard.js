@@ -1,36 +1,41 @@
 // Draws the programme dashboard from the JSON block the page carries (no inline script: the
-// Content-Security-Policy forbids it). The tables beside the charts hold the same figures.
+// Content-Security-Policy forbids it). The tables beside the charts hold the same figures. The
+// trained series stop at the month still running, drawn as partial (charts.js).
 (function () {
   function draw() {
     var block = document.getElementById("training-chart-data");
-    if (!block || !window.echarts) return;
+    var C = window.GongchuangCharts;
+    if (!block || !window.echarts || !C) return;
     var data = JSON.parse(block.textContent);
     var labels = data.labels;
     var trend = document.getElementById("chart-trend");
     if (trend) {
       var shown = data.actual.offline ? data.actual.offline.length : 0;
+      var plan = { lineStyle: { type: "dotted" }, symbol: "none" };
       echarts.init(trend).setOption({
         tooltip: { trigger: "axis" },
         legend: { type: "scroll" },
-        xAxis: { type: "category", data: data.months },
+        grid: { containLabel: true, left: 8, right: 16 },
+        xAxis: { type: "category", data: C.monthLabels(data.months, data.partial, labels.partial).map(function (m, i) {
+          return data.months[i].slice(0, 5) + m;
+        }) },
         yAxis: { type: "value" },
-        series: [
-          { name: labels.offline, type: "line", data: data.actual.offline || [] },
-          { name: labels.plan_offline, type: "line", lineStyle: { type: "dashed" }, data: data.plan.offline || [] },
-          { name: labels.online, type: "line", data: data.actual.online || [] },
-          { name: labels.plan_online, type: "line", lineStyle: { type: "dashed" }, data: data.plan.online || [] }
-        ]
+        series: C.line(labels.offline, data.actual.offline || [], data.partial)
+          .concat([Object.assign({ name: labels.plan_offline, type: "line", data: data.plan.offline || [] }, plan)])
+          .concat(C.line(labels.online, data.actual.online || [], data.partial))
+          .concat([Object.assign({ name: labels.plan_online, type: "line", data: data.plan.online || [] }, plan)])
       });
       trend.dataset.drawn = String(shown);
     }
     var provinces = document.getElementById("chart-provinces");
     if (provinces) {
+      C.fitHeight(provinces, data.provinces.length);
       echarts.init(provinces).setOption({
         tooltip: { trigger: "axis" },
         legend: {},
-        grid: { left: 90 },
+        grid: { containLabel: true, left: 8, right: 24 },
         xAxis: { type: "value" },
-        yAxis: { type: "category", data: data.provinces.map(function (p) { return p.name; }) },
+        yAxis: C.namesAxis(data.provinces.map(function (p) { return p.name; }), 112),
         series: [
           { name: labels.planned, type: "bar", data: data.provinces.map(function (p) { return p.planned.offline || 0; }) },
           { name: labels.actual, type: "bar", data: data.provinces.map(function (p) { return p.actual.offline || 0; }) }
@@ -38,11 +43,6 @@
       });
     }
   }
-  document.addEventListener("DOMContentLoaded", draw);
-  window.addEventListener("resize", function () {
-    document.querySelectorAll(".chart").forEach(function (el) {
-      var chart = window.echarts && echarts.getInstanceByDom(el);
-      if (chart) chart.resize();
-    });
-  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
 })();
