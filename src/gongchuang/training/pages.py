@@ -116,7 +116,7 @@ def _date(value: str, field: str) -> date:
         raise InvalidInput(
             N_("%(field)s: a date like 2026-05-01 is needed"),
             field=field,
-            errors=[{"field": field, "message": "not a date"}],
+            errors=[{"field": field, "message": N_("Please enter a date such as 2026-03-01.")}],
         ) from None
 
 

@@ -193,7 +193,8 @@ def _day_or_none(value: str | None, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            N_("Dates look like 2026-05-01"), errors=[{"field": field, "message": "not a date"}]
+            N_("Dates look like 2026-05-01"),
+            errors=[{"field": field, "message": N_("Please enter a date such as 2026-03-01.")}],
         ) from None
 
 

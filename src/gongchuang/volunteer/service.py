@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -705,15 +705,22 @@ class ActivityListing:
 ACTIVITIES_PER_PAGE = 12
 
 
+def _shift_to_come() -> list[ColumnElement[bool]]:
+    """A shift still to start and not cancelled: what the lists and the home page offer."""
+    return [Shift.starts_at > utcnow(), Shift.cancelled.is_(False)]
+
+
 def _open_activities_query(filters: ActivityFilter) -> Select[tuple[Activity, datetime]]:
     """Open activities with a shift to come, each with its next shift's start (within the date
     range when there is one), soonest first."""
     if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
         raise InvalidInput(
             N_("The end date comes before the start date"),
-            errors=[{"field": "date_to", "message": "before date_from"}],
+            errors=[
+                {"field": "date_to", "message": N_("Please choose a day on or after the first.")}
+            ],
         )
-    shift_at = [Shift.starts_at > utcnow(), Shift.cancelled.is_(False)]
+    shift_at = _shift_to_come()
     if filters.date_from:
         shift_at.append(Shift.starts_at >= local_midnight(filters.date_from))
     if filters.date_to:
@@ -764,11 +771,7 @@ def activity_listing(session: Session, filters: ActivityFilter, page: int) -> Ac
     offering = (
         select(Activity.organisation_id)
         .join(Shift, Shift.activity_id == Activity.id)
-        .where(
-            Activity.status == ActivityStatus.open,
-            Shift.starts_at > utcnow(),
-            Shift.cancelled.is_(False),
-        )
+        .where(Activity.status == ActivityStatus.open, *_shift_to_come())
     )
     return ActivityListing(
         page=open_activities(session, filters, limit=ACTIVITIES_PER_PAGE, page=page),
@@ -788,11 +791,7 @@ def next_shift_starts(session: Session, activity_ids: list[int]) -> dict[int, da
         return {}
     rows = session.execute(
         select(Shift.activity_id, func.min(Shift.starts_at))
-        .where(
-            Shift.activity_id.in_(activity_ids),
-            Shift.starts_at > utcnow(),
-            Shift.cancelled.is_(False),
-        )
+        .where(Shift.activity_id.in_(activity_ids), *_shift_to_come())
         .group_by(Shift.activity_id)
     )
     return dict(rows.all())
