@@ -223,7 +223,7 @@ def end_to_end(pg: FreshPostgres, count: int) -> list[float]:
 
     from gongchuang.app import create_app
     from gongchuang.core import credentials, organisations, people
-    from gongchuang.core.db import utcnow
+    from gongchuang.core.clock import utcnow
     from gongchuang.core.models import OrganisationKind, Region
     from gongchuang.core.passwords import hash_password
     from gongchuang.core.permissions import SYSTEM, Principal

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import credentials, organisations, people, regions
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.passwords import hash_password

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations, people, regions
 from gongchuang.core.auth import principal_for
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.permissions import Principal
 from gongchuang.emergency import coverage

@@ -15,7 +15,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select, update
 
 from gongchuang.core import jobs
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.modules import load_modules
 from gongchuang.points import service
 from gongchuang.points.models import Household, PointRecord, PublicNotice

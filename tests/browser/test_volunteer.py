@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select, update
 
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Shift, Signup

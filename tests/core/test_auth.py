@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import auth, throttle
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import TooManyAttempts
 from gongchuang.core.models import Membership, SignInThrottle, WebSession
 from tests.conftest import api_token, csrf_token, login

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from gongchuang.core import events, jobs, organisations, webhooks
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import AuditEntry, Job, OutboxMessage, WebhookDelivery
 from gongchuang.core.permissions import SYSTEM
 from tests.support.databases import fresh_database

@@ -69,7 +69,7 @@ def test_housekeeping_removes_bytes_no_row_points_to(session, world, tmp_path) -
     from datetime import timedelta
 
     from gongchuang.core import files
-    from gongchuang.core.db import utcnow
+    from gongchuang.core.clock import utcnow
     from gongchuang.core.permissions import SYSTEM
 
     files.set_storage(files.LocalFileStorage(tmp_path))

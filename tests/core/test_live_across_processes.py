@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from gongchuang.app import _pg_conninfo
 from gongchuang.core import auth, live
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import LiveEvent
 from tests.support.databases import fresh_database, fresh_database_url
 from tests.support.servers import ROOT, process_env, running_server

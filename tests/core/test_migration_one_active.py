@@ -9,7 +9,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import inspect, select, text, update
 
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import Person
 from gongchuang.emergency import service as emergency
 from gongchuang.emergency.models import Alert, Incident

@@ -140,3 +140,28 @@ def test_a_map_block_keeps_its_text_inside_the_json(env: Environment) -> None:
     assert json.loads(block["body"]) == map_data
     assert list(json.loads(block["body"])) == ["settings", "markers", "circle"]
     assert "广场" in block["body"]
+
+
+POST_FORM = re.compile(
+    r"<form\b[^>]*\bmethod=[\"']post[\"'][^>]*>(?P<body>.*?)</form>", re.I | re.S
+)
+
+
+def test_every_form_that_writes_carries_the_csrf_field_from_one_place(
+    sources: dict[str, str],
+) -> None:
+    """A form that posts without the token is refused for everyone; a token written by hand
+    can drift from the one the shell checks. Every post form uses `{{ csrf_field() }}`."""
+    missing = [
+        name
+        for name, source in sources.items()
+        for form in POST_FORM.finditer(source)
+        if "csrf_field()" not in form["body"]
+    ]
+    by_hand = [
+        name
+        for name, source in sources.items()
+        if name != "_forms.html" and 'name="csrf_token"' in source
+    ]
+    assert not missing, f"post forms without {{{{ csrf_field() }}}}: {sorted(set(missing))}"
+    assert not by_hand, f"CSRF inputs written by hand: {by_hand}"

@@ -16,7 +16,8 @@ from alembic import command
 from sqlalchemy import func, select, text
 
 from gongchuang.core import organisations
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.errors import Conflict, InvalidInput, PermissionDenied
 from gongchuang.core.models import AuditEntry, Notification, Organisation, OutboxMessage, Person
 from gongchuang.core.permissions import SYSTEM

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations, regions
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, OrganisationKind, Person
 from gongchuang.core.permissions import SYSTEM, Principal

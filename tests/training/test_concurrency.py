@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gongchuang.core import organisations
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.errors import Conflict
 from gongchuang.core.models import AuditEntry, Credential, OrganisationKind, Person
 from gongchuang.core.permissions import SYSTEM

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.training import service
 from tests.conftest import login
 from tests.training.conftest import TrainingWorld, acting

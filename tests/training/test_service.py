@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gongchuang.core import credentials
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.models import Credential, Notification, Person
 from gongchuang.core.permissions import SYSTEM

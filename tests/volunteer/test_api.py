@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.models import Notification
 from gongchuang.core.web import SHANGHAI
 from gongchuang.volunteer import service

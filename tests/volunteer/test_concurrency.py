@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.errors import Conflict
 from gongchuang.core.models import (
     AuditEntry,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import AuditEntry, Person
 from gongchuang.core.permissions import Principal

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import audit, throttle
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import (
     AuthenticationRequired,
     GongchuangError,

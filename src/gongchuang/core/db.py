@@ -51,10 +51,6 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 # Whether the current unit of work will write: SQLite then takes the write lock up front
 # (BEGIN IMMEDIATE) instead of failing with "database is locked" when a read upgrades.
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)

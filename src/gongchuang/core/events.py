@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)

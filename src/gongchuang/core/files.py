@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import audit
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import StoredFile

@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import files, throttle
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import Job, JobStatus, OutboxMessage, WebSession
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,8 @@ from sqlalchemy import String, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import jobs
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import Job, LiveEvent
 
 log = logging.getLogger(__name__)

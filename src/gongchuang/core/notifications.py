@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import jobs, live
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import gettext, shown_param
 from gongchuang.core.models import Job, Notification, NotificationDelivery, Person

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit, live, notifications, people, spreadsheets
+from gongchuang.core.clock import SHANGHAI
 from gongchuang.core.errors import (
     Conflict,
     InvalidInput,
@@ -29,7 +29,6 @@ from gongchuang.core.permissions import (
 )
 from gongchuang.core.text import clean_text
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORGANISATION_KIND_LABELS = {
     OrganisationKind.village_committee: N_("Village committee"),
     OrganisationKind.residents_committee: N_("Residents' committee"),

@@ -27,6 +27,7 @@ from gongchuang.core import (
     throttle,
     webhooks,
 )
+from gongchuang.core.clock import local_midnight
 from gongchuang.core.i18n import N_, SUPPORTED_LOCALES, current_locale, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
@@ -46,7 +47,6 @@ from gongchuang.core.web import (
     Require,
     client_source,
     cookie_secure,
-    local_midnight,
     personal_blocks,
     redirect,
     render,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gongchuang.config import get_settings
 from gongchuang.core import audit
 from gongchuang.core.auth import revoke_other_sessions
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (

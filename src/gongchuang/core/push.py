@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Person, PushSubscription

@@ -30,7 +30,8 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
-from gongchuang.core.db import upsert, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import upsert
 from gongchuang.core.models import SignInThrottle
 
 KNOWN_BROWSER_COOKIE = "gc_known"

@@ -7,23 +7,23 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from html import escape
 from pathlib import Path as FilePath
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from gongchuang.config import get_settings
 from gongchuang.core import auth, notifications
+from gongchuang.core.clock import local_time
 from gongchuang.core.db import Database
 from gongchuang.core.errors import (
     FIELD_PROBLEM,
@@ -46,7 +46,6 @@ from gongchuang.core.permissions import ANONYMOUS, Principal
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 F = TypeVar("F", bound=Callable[..., Any])
 LARGE_TEXT_COOKIE = "gc_large"
 PACKAGE_DIR = FilePath(__file__).resolve().parent.parent
@@ -117,23 +116,6 @@ def register_module(entry: ModuleEntry, templates_dir: FilePath | None = None) -
         _templates = None
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Storage is UTC; people in China read Beijing time."""
-    if value is None:
-        return ""
-    return value.astimezone(SHANGHAI).strftime(fmt)
-
-
-def local_today() -> date:
-    """Today as people in China count it (after 16:00 UTC it is already tomorrow)."""
-    return datetime.now(UTC).astimezone(SHANGHAI).date()
-
-
-def local_midnight(day: date) -> datetime:
-    """The start of a calendar day as people in China count it, in UTC for storage."""
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
-
-
 def distance(metres: float | None) -> str:
     """A walking distance as people say it: 850 米, 1.3 公里 (850 m, 1.3 km)."""
     if metres is None:
@@ -141,6 +123,15 @@ def distance(metres: float | None) -> str:
     if metres < 1000:
         return gettext("%(n)s m", n=int(round(metres / 10) * 10 or round(metres)))
     return gettext("%(n)s km", n=f"{metres / 1000:.1f}")
+
+
+@pass_context
+def csrf_field(context: Context) -> Any:
+    """The hidden CSRF input every form that writes carries: `{{ csrf_field() }}`. One place
+    (the macro in templates/_forms.html), so a form cannot forget it or spell it differently."""
+    return context.environment.get_template("_forms.html").module.csrf_input(  # type: ignore[attr-defined]
+        context["csrf_token"]
+    )
 
 
 def build_templates() -> Jinja2Templates:
@@ -155,6 +146,7 @@ def build_templates() -> Jinja2Templates:
         newstyle=True,
     )
     env.filters["local_time"] = local_time
+    env.globals["csrf_field"] = csrf_field
     env.filters["mask_phone"] = mask_phone
     env.filters["distance"] = distance
     env.globals["modules"] = modules

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, events, jobs
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import (

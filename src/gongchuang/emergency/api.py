@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gongchuang.core import files, organisations, regions, spreadsheets
 from gongchuang.core.api import PROBLEMS, live_stream
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.errors import AuthenticationRequired, NotFound
 from gongchuang.core.limits import INCIDENT_BODY_BYTES, UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation, Person
@@ -31,7 +31,6 @@ from gongchuang.core.web import (
     audited_read,
     current_principal,
     get_database,
-    local_today,
 )
 from gongchuang.emergency import coverage, service
 from gongchuang.emergency.models import Aed, Alert, Incident

@@ -13,11 +13,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, regions, spreadsheets
+from gongchuang.core.clock import SHANGHAI, local_today
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import SHANGHAI, local_today
 from gongchuang.emergency import matching, opening_hours, service
 from gongchuang.emergency.models import Aed, PopulationPoint
 

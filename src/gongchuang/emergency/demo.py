@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import credentials, organisations, people
-from gongchuang.core.db import Database, utcnow
+from gongchuang.core.clock import local_today, utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal
-from gongchuang.core.web import local_today
 from gongchuang.core.webhooks import sign
 from gongchuang.emergency import matching, service
 from gongchuang.emergency.models import Alert, AlertStatus, DispatchCentre, Incident, Responder

@@ -29,8 +29,8 @@ import opening_hours as osm
 from opening_hours import OpeningHours, State
 
 from gongchuang.core import workdays
+from gongchuang.core.clock import SHANGHAI
 from gongchuang.core.i18n import current_locale
-from gongchuang.core.web import SHANGHAI
 from gongchuang.core.workdays import DayKind
 
 ParserError: type[Exception] = getattr(osm, "ParserError")  # noqa: B009  # not in its stub

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import files, geo, organisations, regions
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
@@ -27,7 +27,6 @@ from gongchuang.core.web import (
     Id,
     LoggedIn,
     audited_read,
-    local_today,
     redirect,
     render,
 )

@@ -37,7 +37,8 @@ from gongchuang.core import (
     spreadsheets,
     webhooks,
 )
-from gongchuang.core.db import upsert, utcnow
+from gongchuang.core.clock import SHANGHAI, local_today, utcnow
+from gongchuang.core.db import upsert
 from gongchuang.core.errors import (
     Conflict,
     InvalidInput,
@@ -47,7 +48,6 @@ from gongchuang.core.errors import (
 from gongchuang.core.i18n import N_, shown_param, translatable
 from gongchuang.core.models import Membership, Organisation, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal, has_permission
-from gongchuang.core.web import SHANGHAI, local_today
 from gongchuang.emergency import matching, opening_hours
 from gongchuang.emergency.models import (
     AcceptStat,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import files
 from gongchuang.core.api import PROBLEMS, Cursor, Limit
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_
 from gongchuang.core.limits import UPLOAD_BODY_BYTES

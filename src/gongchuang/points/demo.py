@@ -15,10 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import SHANGHAI, local_midnight, utcnow
 from gongchuang.core.models import Membership, Organisation, Person
 from gongchuang.core.permissions import SYSTEM, Principal
-from gongchuang.core.web import SHANGHAI, local_midnight
 from gongchuang.points import service, shop
 from gongchuang.points.models import (
     Approval,

@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gongchuang.core.db import Base, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Base
 from gongchuang.core.models import BigId, Person
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gongchuang.core import files, organisations, spreadsheets
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.limits import UPLOAD_BODY_BYTES

@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import spreadsheets
+from gongchuang.core.clock import local_midnight, local_time
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Membership, Organisation, Region
 from gongchuang.core.pdf import draw_qr, draw_string, markup, qr_flowable, register_cjk_font
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import local_midnight, local_time
 from gongchuang.points import service, shop
 from gongchuang.points.models import (
     Household,

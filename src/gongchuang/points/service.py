@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
 from gongchuang.core import audit, events, files, notifications, spreadsheets
-from gongchuang.core.db import upsert, utcnow
+from gongchuang.core.clock import SHANGHAI, local_midnight, utcnow
+from gongchuang.core.clock import local_today as today_local  # the module's long-standing name
+from gongchuang.core.db import upsert
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
@@ -37,8 +39,6 @@ from gongchuang.core.pagination import NumberedPage, numbered_page
 from gongchuang.core.people import consenting, consenting_people
 from gongchuang.core.permissions import READ_SCOPE, SYSTEM, Principal, has_permission
 from gongchuang.core.text import clean_text
-from gongchuang.core.web import SHANGHAI, local_midnight
-from gongchuang.core.web import local_today as today_local  # the module's long-standing name
 from gongchuang.points.catalogue_templates import TEMPLATES, CatalogueTemplate
 from gongchuang.points.models import (
     AccountUnit,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation

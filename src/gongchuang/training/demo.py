@@ -15,10 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.core import files, organisations
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.models import Organisation, OrganisationKind, Person, Region
 from gongchuang.core.permissions import SYSTEM, Principal
-from gongchuang.core.web import local_today
 from gongchuang.training import quiz, service, targets
 from gongchuang.training.demo_content import COURSES, EMERGENCY_QUESTIONS, LOW_CARBON_QUESTIONS
 from gongchuang.training.models import ClassTrainee, LessonKind, Question, TrainingClass

@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gongchuang.core.db import Base, utcnow
+from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Base
 from gongchuang.core.models import BigId
 
 # --- online courses ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from gongchuang.core import credentials, files, organisations, people
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import mask_name
@@ -33,7 +33,6 @@ from gongchuang.core.web import (
     Id,
     LoggedIn,
     cookie_secure,
-    local_today,
     redirect,
     render,
 )

@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gongchuang.core import audit, jobs, regions, spreadsheets
-from gongchuang.core.db import upsert, utcnow
+from gongchuang.core.clock import local_today, utcnow
+from gongchuang.core.db import upsert
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Job, Organisation, Person, Region
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
-from gongchuang.core.web import local_today
 from gongchuang.training import service
 from gongchuang.training.models import (
     REGION_TALLY_SHARDS,

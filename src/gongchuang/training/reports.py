@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gongchuang.core import pdf
-from gongchuang.core.web import local_time
+from gongchuang.core.clock import local_time
 from gongchuang.training.models import Course, Enrolment
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, credentials, events, notifications, people, spreadsheets
-from gongchuang.core.db import upsert, utcnow
+from gongchuang.core.clock import local_today, utcnow
+from gongchuang.core.db import upsert
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import (
@@ -26,7 +27,6 @@ from gongchuang.core.identity import (
 from gongchuang.core.models import Organisation, Person, StoredFile
 from gongchuang.core.permissions import SYSTEM, Principal, has_permission
 from gongchuang.core.text import clean_text
-from gongchuang.core.web import local_today
 from gongchuang.training.models import (
     Accreditation,
     AccreditationStatus,

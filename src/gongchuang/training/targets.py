@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, regions, spreadsheets
+from gongchuang.core.clock import local_today
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_if_any
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation, Region
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
-from gongchuang.core.web import local_today
 from gongchuang.training.models import (
     ClassTrainee,
     Course,

@@ -18,10 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import SHANGHAI, utcnow
 from gongchuang.core.models import Organisation, OrganisationKind, OutboxMessage, Person
 from gongchuang.core.permissions import SYSTEM, Principal
-from gongchuang.core.web import SHANGHAI
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, ActivityStatus, Shift, Signup, SignupStatus
 

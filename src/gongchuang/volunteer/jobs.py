@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from gongchuang.core import jobs
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.models import Job
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import UsedCheckinCode

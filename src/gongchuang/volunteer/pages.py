@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gongchuang.core import credentials, organisations, people
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import SHANGHAI, utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import mask_name
@@ -19,7 +19,6 @@ from gongchuang.core.pages import xlsx_response
 from gongchuang.core.pdf import qr_svg
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
-    SHANGHAI,
     CsrfChecked,
     CurrentPrincipal,
     DbSession,

@@ -22,8 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import geo
-from gongchuang.core.db import utcnow
-from gongchuang.core.web import SHANGHAI
+from gongchuang.core.clock import SHANGHAI, utcnow
 from gongchuang.volunteer.models import (
     ACTIVE_SIGNUP,
     Activity,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import pdf, spreadsheets
-from gongchuang.core.db import utcnow
+from gongchuang.core.clock import utcnow
 from gongchuang.core.i18n import gettext
 from gongchuang.core.identity import mask_phone
 from gongchuang.core.models import Organisation, Person

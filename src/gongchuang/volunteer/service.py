@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.config import get_settings
 from gongchuang.core import audit, credentials, events, geo, notifications, people
-from gongchuang.core.db import upsert, utcnow
+from gongchuang.core.clock import SHANGHAI, local_midnight, utcnow
+from gongchuang.core.db import upsert
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
@@ -28,7 +29,6 @@ from gongchuang.core.models import Organisation, Person, Region
 from gongchuang.core.pagination import NumberedPage, numbered_page
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
-from gongchuang.core.web import SHANGHAI, local_midnight
 from gongchuang.volunteer.models import (
     Activity,
     ActivityStatus,
