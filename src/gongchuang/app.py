@@ -29,6 +29,7 @@ from gongchuang.core.errors import (
 )
 from gongchuang.core.i18n import N_
 from gongchuang.core.middleware import ObserveMiddleware, RefusedBodyAnswer, ShellMiddleware
+from gongchuang.core.routing import route_by_prefix
 from gongchuang.core.web import answer_error, error_response, render, wants_json
 from gongchuang.modules import load_modules
 
@@ -167,20 +168,5 @@ def create_app(database: Database | None = None, *, background: bool | None = No
     load_modules(app)
     app.include_router(core_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _api_routes_first(app)
+    route_by_prefix(app)  # each module's routers are asked only for their own paths
     return app
-
-
-def _api_routes_first(app: FastAPI) -> None:
-    """Routing is a linear scan over every route. API paths (/api/...) and pages never
-    overlap, so the API routers go first: a phone's API call then skips the ~170 page routes,
-    and pages lose nothing. (Stable sort: the order within each group is kept.)"""
-
-    def group(route: object) -> int:
-        router = getattr(route, "original_router", None)
-        path = getattr(router, "prefix", None) or getattr(route, "path", "") or ""
-        if router is ops.router:
-            return 0
-        return 1 if path.startswith("/api") else 2
-
-    app.router.routes.sort(key=group)

@@ -13,10 +13,10 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from gongchuang.core import credentials
+from gongchuang.core.clock import local_today
 from gongchuang.core.db import Database
 from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, Person
-from gongchuang.core.web import local_today
 from gongchuang.training.demo_content import EMERGENCY_QUESTIONS
 from gongchuang.training.models import Course, Enrolment, LessonProgress
 from tests.browser.conftest import check_accessibility, has_no_horizontal_scroll, login

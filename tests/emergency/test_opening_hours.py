@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gongchuang.core import workdays
-from gongchuang.core.web import SHANGHAI
+from gongchuang.core.clock import SHANGHAI
 from gongchuang.core.workdays import DayKind
 from gongchuang.emergency import opening_hours
 from gongchuang.emergency.opening_hours import Availability

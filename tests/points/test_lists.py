@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import people
 from gongchuang.core.identity import mask_name
 from gongchuang.points import service
+from gongchuang.points.service import queries
 from tests.conftest import login
 from tests.points.conftest import PointsWorld, acting
 
@@ -18,7 +19,7 @@ from tests.points.conftest import PointsWorld, acting
 def test_the_notice_board_pages_and_finds_a_name(
     session: Session, pw: PointsWorld, monkeypatch
 ) -> None:
-    monkeypatch.setattr(service, "BOARD_PER_PAGE", 2)
+    monkeypatch.setattr(queries, "BOARD_PER_PAGE", 2)
     records = [pw.approve(session, pw.report(session, p)) for p in (pw.villager, pw.neighbour)]
     records.append(pw.approve(session, pw.report(session, pw.shopkeeper)))
     board = service.notice_board(session, pw.village)
@@ -37,7 +38,7 @@ def test_the_notice_board_pages_and_finds_a_name(
 def test_the_board_page_shows_a_count_pages_and_keeps_the_search(
     client, session, pw, monkeypatch
 ) -> None:
-    monkeypatch.setattr(service, "BOARD_PER_PAGE", 2)
+    monkeypatch.setattr(queries, "BOARD_PER_PAGE", 2)
     for _ in range(3):
         pw.approve(session, pw.report(session, pw.neighbour))
     pw.approve(session, pw.report(session, pw.villager))

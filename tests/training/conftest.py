@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations, regions
-from gongchuang.core.clock import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, OrganisationKind, Person
 from gongchuang.core.permissions import SYSTEM, Principal
-from gongchuang.core.web import local_today
 from gongchuang.training import quiz, service
 from gongchuang.training.models import Course, QuizCampaign, TrainingClass
 from tests.support.world import World, make_person

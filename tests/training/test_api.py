@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core.web import local_today
+from gongchuang.core.clock import local_today
 from gongchuang.training.models import ClassTrainee, Enrolment, QuizAttempt
 from tests.conftest import api_token, csrf_token, login
 from tests.training.conftest import TrainingWorld, answers_for, resident_id, roster_csv

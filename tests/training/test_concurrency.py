@@ -16,12 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from gongchuang.core import organisations
-from gongchuang.core.clock import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.db import Database
 from gongchuang.core.errors import Conflict
 from gongchuang.core.models import AuditEntry, Credential, OrganisationKind, Person
 from gongchuang.core.permissions import SYSTEM
-from gongchuang.core.web import local_today
 from gongchuang.training import quiz, service, targets
 from gongchuang.training.models import (
     Accreditation,
@@ -38,6 +37,7 @@ from gongchuang.training.models import (
     QuizStanding,
     TrainingClass,
 )
+from gongchuang.training.quiz import attempts as quiz_attempts
 from tests.core.test_organisation_races import at_once, held_after
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database
@@ -152,7 +152,9 @@ def test_a_paper_played_during_another_start_does_not_pass_the_daily_limit(
 
     succeeded, errors = at_once(
         db,
-        held_after(monkeypatch, quiz, "_draw_paper", start, [lambda: _play(db, campaign_id, key)]),
+        held_after(
+            monkeypatch, quiz_attempts, "_draw_paper", start, [lambda: _play(db, campaign_id, key)]
+        ),
     )
     with db.transaction(write=False) as session:
         today = session.scalar(

@@ -8,11 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from gongchuang.core import credentials
-from gongchuang.core.clock import utcnow
+from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.models import Credential, Notification, Person
 from gongchuang.core.permissions import SYSTEM
-from gongchuang.core.web import local_today
 from gongchuang.training import quiz, service, targets
 from gongchuang.training.models import (
     Accreditation,

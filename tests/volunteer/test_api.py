@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gongchuang.core.clock import utcnow
+from gongchuang.core.clock import SHANGHAI, utcnow
 from gongchuang.core.models import Notification
-from gongchuang.core.web import SHANGHAI
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, Shift, Signup
 from tests.conftest import api_token, csrf_token, login

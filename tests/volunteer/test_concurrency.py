@@ -40,6 +40,7 @@ from gongchuang.volunteer.models import (
     Volunteer,
     VolunteerTotal,
 )
+from gongchuang.volunteer.service import partner_benefits as benefit_service
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database, fresh_database_url
 from tests.support.servers import running_server
@@ -481,7 +482,7 @@ def test_a_claim_code_an_earlier_claim_has_is_drawn_again(
         session, acting(vw.partner_staff), vw.partner, service.BenefitInput("免费参观", "")
     )
     draws = iter(["a1b2c3d4", "a1b2c3d4", "e5f6a7b8"])
-    monkeypatch.setattr(service.secrets, "token_hex", lambda _bytes: next(draws))
+    monkeypatch.setattr(benefit_service.secrets, "token_hex", lambda _bytes: next(draws))
     first = service.claim_benefit(session, acting(vw.alice), benefit.id)
     second = service.claim_benefit(session, acting(vw.bob), benefit.id)
     assert (first.code, second.code) == ("A1B2C3D4", "E5F6A7B8")

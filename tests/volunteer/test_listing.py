@@ -8,10 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from gongchuang.core.clock import utcnow
+from gongchuang.core.clock import SHANGHAI, utcnow
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.pagination import NumberedPage
-from gongchuang.core.web import SHANGHAI
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity
 from tests.conftest import login

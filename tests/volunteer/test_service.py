@@ -24,6 +24,7 @@ from gongchuang.volunteer.models import (
     SignupStatus,
     Volunteer,
 )
+from gongchuang.volunteer.service import checkin as checkin_service
 from tests.volunteer.conftest import SITE, VolunteerWorld, acting, move_shift, profile
 
 
@@ -154,11 +155,11 @@ def test_rotating_qr_check_in_and_out(session: Session, vw: VolunteerWorld, monk
         service.check(session, acting(vw.bob), code=code)
     with pytest.raises(InvalidInput, match="not a check-in code"):
         service.check(session, acting(vw.alice), code=code[:-3] + "abc")
-    monkeypatch.setattr(service, "CHECKIN_SECONDS", -60)
+    monkeypatch.setattr(checkin_service, "CHECKIN_SECONDS", -60)
     stale = service.checkin_code(session, acting(vw.organiser), shift)
     with pytest.raises(InvalidInput, match="expired"):
         service.check(session, acting(vw.alice), code=stale)
-    monkeypatch.setattr(service, "CHECKIN_SECONDS", 30)
+    monkeypatch.setattr(checkin_service, "CHECKIN_SECONDS", 30)
     # An hour into the shift, the volunteer leaves an hour early.
     move_shift(session, shift, utcnow() - timedelta(hours=2))
     signup.checked_in_at = shift.starts_at

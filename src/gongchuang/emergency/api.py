@@ -6,21 +6,16 @@ signed webhooks of its organisation (topic `emergency.incident_status`).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from gongchuang.core import files, organisations, regions, spreadsheets
+from gongchuang.core import files, organisations, regions
 from gongchuang.core.api import PROBLEMS, live_stream
-from gongchuang.core.clock import local_today, utcnow
-from gongchuang.core.errors import AuthenticationRequired, NotFound
+from gongchuang.core.errors import AuthenticationRequired
 from gongchuang.core.limits import INCIDENT_BODY_BYTES, UPLOAD_BODY_BYTES
-from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
     CurrentPrincipal,
@@ -33,7 +28,6 @@ from gongchuang.core.web import (
     get_database,
 )
 from gongchuang.emergency import coverage, service
-from gongchuang.emergency.models import Aed, Alert, Incident
 from gongchuang.emergency.permissions import EmergencyPerm
 from gongchuang.emergency.schemas import (
     AedIn,
@@ -43,7 +37,6 @@ from gongchuang.emergency.schemas import (
     AlertOut,
     CentreIn,
     CentreOut,
-    ConsoleAlertOut,
     CoverageHourOut,
     CoverageOut,
     DutyIn,
@@ -59,9 +52,10 @@ from gongchuang.emergency.schemas import (
     ProgressIn,
     ResponderOut,
     SosIn,
+    StaffInvite,
     SuggestionOut,
-    TimelineOut,
 )
+from gongchuang.emergency.service import views
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"], responses=PROBLEMS)
 Responding = Annotated[Principal, Depends(Require(EmergencyPerm.RESPOND))]
@@ -73,126 +67,6 @@ RegionCode = Annotated[str, Path(pattern=r"^[0-9]{2,12}$")]
 
 def _point(point: PointIn) -> tuple[float, float, str]:
     return point.lat, point.lng, point.crs
-
-
-def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) -> AedPublic:
-    name = (names or {}).get(aed.organisation_id) or organisations.get_organisation(
-        session, aed.organisation_id
-    ).name
-    now = utcnow()
-    return AedPublic(
-        id=aed.id,
-        lat=aed.lat,
-        lng=aed.lng,
-        address=aed.address,
-        indoor_directions=aed.indoor_directions,
-        opening_hours=aed.opening_hours,
-        follows_workdays=aed.follows_workdays,
-        hours_now=service.hours_now(aed, now).value,
-        usable_now=service.usable_at(aed, now),
-        organisation_name=name,
-    )
-
-
-def aed_out(session: Session, aed: Aed, names: dict[int, str] | None = None) -> AedOut:
-    return AedOut(
-        **aed_public(session, aed, names).model_dump(),
-        organisation_id=aed.organisation_id,
-        brand=aed.brand,
-        model=aed.model,
-        serial=aed.serial,
-        status=aed.status,
-        battery_expires_on=aed.battery_expires_on,
-        pads_expire_on=aed.pads_expire_on,
-        last_inspected_on=aed.last_inspected_on,
-        guardian_person_id=aed.guardian_person_id,
-        problems=service.aed_problems(aed, local_today()),
-    )
-
-
-def alert_out(session: Session, alert: Alert) -> AlertOut:
-    incident = session.get(Incident, alert.incident_id)
-    assert incident is not None
-    aed = session.get(Aed, alert.aed_id) if alert.aed_id else None
-    return AlertOut(
-        id=alert.id,
-        incident_id=incident.id,
-        incident_reference=incident.reference,
-        incident_status=incident.status,
-        kind=incident.kind,
-        address=incident.address,
-        lat=incident.lat,
-        lng=incident.lng,
-        route=alert.route,
-        aed=aed_public(session, aed) if aed else None,
-        walk_m=alert.walk_m,
-        eta_s=alert.eta_s,
-        status=alert.status,
-        sent_at=alert.sent_at,
-        at_aed_at=alert.at_aed_at,
-        on_scene_at=alert.on_scene_at,
-        handed_over_at=alert.handed_over_at,
-    )
-
-
-def incident_out(session: Session, incident: Incident) -> IncidentOut:
-    view = service.picture(session, incident)
-    return IncidentOut(
-        id=incident.id,
-        reference=incident.reference,
-        source=incident.source,
-        status=incident.status,
-        kind=incident.kind,
-        dispatch_code=incident.dispatch_code,
-        lat=incident.lat,
-        lng=incident.lng,
-        address=incident.address,
-        notes=incident.notes,
-        external_id=incident.external_id,
-        created_at=incident.created_at,
-        alerting_at=incident.alerting_at,
-        ambulance_eta_at=incident.ambulance_eta_at,
-        closed_at=incident.closed_at,
-        outcome=incident.outcome,
-        wave=incident.wave,
-        alerts=[
-            ConsoleAlertOut(
-                id=a.id,
-                person_id=a.person_id,
-                name=name,
-                wave=a.wave,
-                route=a.route,
-                aed_id=a.aed_id,
-                walk_m=a.walk_m,
-                eta_s=a.eta_s,
-                status=a.status,
-                sent_at=a.sent_at,
-                answered_at=a.answered_at,
-                at_aed_at=a.at_aed_at,
-                on_scene_at=a.on_scene_at,
-                handed_over_at=a.handed_over_at,
-                lat=a.lat,
-                lng=a.lng,
-            )
-            for a, name in view.alerts
-        ],
-        timeline=[
-            TimelineOut(at=e.at, kind=e.kind, person_id=e.person_id, detail=e.detail)
-            for e in view.timeline
-        ],
-    )
-
-
-def summary(session: Session, incident: Incident, created: bool) -> IncidentSummary:
-    counts = service.alert_counts(session, [incident.id]).get(incident.id, (0, 0))
-    return IncidentSummary(
-        id=incident.id,
-        reference=incident.reference,
-        status=incident.status,
-        created=created,
-        alerted=counts[0],
-        source=incident.source,
-    )
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -232,7 +106,7 @@ async def receive_incident(
         incident, created = service.receive_from_centre(
             session, principal, code, body, signature, idempotency_key
         )
-        return summary(session, incident, created), created
+        return views.incident_summary(session, incident, created), created
 
     # The request's own session (one write transaction); the work runs off the event loop.
     result, created = await run_in_threadpool(receive)
@@ -248,7 +122,7 @@ def sos(data: SosIn, session: DbSession, principal: Responding) -> IncidentSumma
     incident = service.raise_sos(
         session, principal, data.kind, _point(data), data.address, data.notes
     )
-    return summary(session, incident, True)
+    return views.incident_summary(session, incident, True)
 
 
 @router.post("/organisations/{organisation_id}/incidents", status_code=201)
@@ -261,7 +135,7 @@ def venue_incident(
     incident = service.report_from_venue(
         session, principal, venue, data.kind, _point(data), data.address, data.notes
     )
-    return summary(session, incident, True)
+    return views.incident_summary(session, incident, True)
 
 
 # --- the console ------------------------------------------------------------------------------
@@ -274,27 +148,13 @@ def list_incidents(
     open_only: Annotated[bool, Query(alias="open")] = True,
 ) -> list[IncidentListItem]:
     found = service.visible_incidents(session, principal, open_only=open_only)
-    counts = service.alert_counts(session, [i.id for i in found])
-    return [
-        IncidentListItem(
-            id=i.id,
-            reference=i.reference,
-            source=i.source,
-            status=i.status,
-            kind=i.kind,
-            address=i.address,
-            created_at=i.created_at,
-            alerted=counts.get(i.id, (0, 0))[0],
-            accepted=counts.get(i.id, (0, 0))[1],
-        )
-        for i in found
-    ]
+    return views.incident_list(session, found)
 
 
 @router.get("/incidents/{incident_id}")
 @audited_read
 def get_incident(incident_id: Id, session: DbSession, principal: LoggedIn) -> IncidentOut:
-    return incident_out(session, service.get_incident_for(session, principal, incident_id))
+    return views.incident_out(session, service.get_incident_for(session, principal, incident_id))
 
 
 @router.get("/incidents/{incident_id}/stream", include_in_schema=False)
@@ -318,7 +178,7 @@ async def incident_stream(request: Request, incident_id: Id) -> StreamingRespons
 def start_alerting(incident_id: Id, session: DbSession, principal: Dispatching) -> IncidentSummary:
     incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
     service.start_alerting(session, principal, incident)
-    return summary(session, incident, False)
+    return views.incident_summary(session, incident, False)
 
 
 @router.post("/incidents/{incident_id}/eta", status_code=200)
@@ -327,7 +187,7 @@ def ambulance_eta(
 ) -> IncidentSummary:
     incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
     service.set_ambulance_eta(session, principal, incident, data.minutes)
-    return summary(session, incident, False)
+    return views.incident_summary(session, incident, False)
 
 
 @router.post("/incidents/{incident_id}/close", status_code=200)
@@ -336,7 +196,7 @@ def close_incident(
 ) -> IncidentSummary:
     incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
     service.close(session, principal, incident, data)
-    return summary(session, incident, False)
+    return views.incident_summary(session, incident, False)
 
 
 @router.get(
@@ -357,34 +217,22 @@ def incident_cap(
 # --- responders -------------------------------------------------------------------------------
 
 
-def responder_out(session: Session, principal: Principal) -> ResponderOut:
-    assert principal.person_id is not None
-    responder = service.get_responder(session, principal.person_id)
-    return ResponderOut(
-        status=responder.status if responder else "none",
-        on_duty=bool(responder and responder.on_duty),
-        located_at=responder.located_at if responder else None,
-        holds_first_aid=service.holds_first_aid(session, principal.person_id),
-        organisation_id=responder.organisation_id if responder else None,
-    )
-
-
 @router.get("/me/responder")
 def my_responder(session: DbSession, principal: Responding) -> ResponderOut:
-    return responder_out(session, principal)
+    return views.responder_out(session, principal)
 
 
 @router.post("/me/responder", status_code=200)
 def join(session: DbSession, principal: Responding) -> ResponderOut:
     service.join_network(session, principal)
-    return responder_out(session, principal)
+    return views.responder_out(session, principal)
 
 
 @router.put("/me/responder/duty")
 def duty(data: DutyIn, session: DbSession, principal: Responding) -> ResponderOut:
     point = _point(data.location) if data.location else None
     service.set_duty(session, principal, data.on_duty, point, data.consent_location)
-    return responder_out(session, principal)
+    return views.responder_out(session, principal)
 
 
 @router.delete("/me/responder", status_code=204)
@@ -395,27 +243,29 @@ def leave(session: DbSession, principal: Responding) -> Response:
 
 @router.get("/me/alerts")
 def my_alerts(session: DbSession, principal: Responding) -> list[AlertOut]:
-    assert principal.person_id is not None
-    return [alert_out(session, a) for a, _ in service.my_alerts(session, principal.person_id)]
+    person_id = service.acting_person_id(principal)
+    return [views.alert_out(session, a) for a, _ in service.my_alerts(session, person_id)]
 
 
 @router.get("/alerts/{alert_id}")
 def get_alert(alert_id: Id, session: DbSession, principal: Responding) -> AlertOut:
-    return alert_out(session, service.get_alert_for(session, principal, alert_id, record=True))
+    return views.alert_out(
+        session, service.get_alert_for(session, principal, alert_id, record=True)
+    )
 
 
 @router.post("/alerts/{alert_id}/answer")
 def answer_alert(
     alert_id: Id, data: AlertAnswer, session: DbSession, principal: Responding
 ) -> AlertOut:
-    return alert_out(session, service.answer(session, principal, alert_id, data.accept))
+    return views.alert_out(session, service.answer(session, principal, alert_id, data.accept))
 
 
 @router.post("/alerts/{alert_id}/progress")
 def alert_progress(
     alert_id: Id, data: ProgressIn, session: DbSession, principal: Responding
 ) -> AlertOut:
-    return alert_out(session, service.progress(session, principal, alert_id, data.step))
+    return views.alert_out(session, service.progress(session, principal, alert_id, data.step))
 
 
 @router.post("/alerts/{alert_id}/position", status_code=204)
@@ -431,19 +281,12 @@ def invite_responder(
     organisation_id: Id,
     session: DbSession,
     principal: VenueStaff,
-    phone: Annotated[str, Query(min_length=5, max_length=20)],
+    command: Annotated[StaffInvite, Query()],
 ) -> ResponderOut:
     venue = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.VENUE
     )
-    responder = service.invite_staff(session, principal, venue, phone)
-    return ResponderOut(
-        status=responder.status,
-        on_duty=responder.on_duty,
-        located_at=None,
-        holds_first_aid=True,
-        organisation_id=responder.organisation_id,
-    )
+    return views.invited_out(service.invite_staff(session, principal, venue, command))
 
 
 # --- AEDs -------------------------------------------------------------------------------------
@@ -460,9 +303,9 @@ def nearby_aeds(
 ) -> list[AedPublic]:
     """AEDs near a place, nearest first, for anyone (no login): where, how to get in, when."""
     lat, lng = service.to_wgs84(lat, lng, crs)
-    found = service.aeds_near(session, lat, lng, radius_m)
+    found = service.aeds_on_the_map(session, lat, lng, radius_m)
     names = service.owner_names(session, found)
-    return [aed_public(session, a, names) for a in found if a.status != "retired"]
+    return [views.aed_public(session, a, names) for a in found]
 
 
 @router.get("/organisations/{organisation_id}/aeds")
@@ -473,7 +316,7 @@ def organisation_aeds(
         session, principal, organisation_id, EmergencyPerm.VENUE
     )
     names = {venue.id: venue.name}
-    return [aed_out(session, a, names) for a in service.aeds_of(session, venue)]
+    return [views.aed_out(session, a, names) for a in service.aeds_of(session, venue)]
 
 
 @router.post("/organisations/{organisation_id}/aeds", status_code=201)
@@ -481,13 +324,13 @@ def add_aed(organisation_id: Id, data: AedIn, session: DbSession, principal: Ven
     venue = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.VENUE
     )
-    return aed_out(session, service.create_aed(session, principal, venue, data))
+    return views.aed_out(session, service.create_aed(session, principal, venue, data))
 
 
 @router.put("/aeds/{aed_id}")
 def change_aed(aed_id: Id, data: AedIn, session: DbSession, principal: VenueStaff) -> AedOut:
     aed = service.get_aed_for(session, principal, aed_id)
-    return aed_out(session, service.update_aed(session, principal, aed, data))
+    return views.aed_out(session, service.update_aed(session, principal, aed, data))
 
 
 @router.post(
@@ -506,26 +349,6 @@ def import_aeds(
     data = files.read_upload(file.file)
     created = service.import_aeds(session, principal, venue, data, file.filename or "aeds.csv")
     return ImportOut(created=created)
-
-
-def export_response(session: Session, venue: Organisation, fmt: str) -> Response:
-    aeds = service.aeds_of(session, venue)
-    if fmt == "geojson":
-        body = json.dumps(service.aed_geojson(aeds), ensure_ascii=False, indent=1)
-        return Response(
-            body,
-            media_type="application/geo+json",
-            headers={"Content-Disposition": 'attachment; filename="aeds.geojson"'},
-        )
-    guardians = {a.guardian_person_id for a in aeds if a.guardian_person_id}
-    phones = dict(
-        session.execute(select(Person.id, Person.phone).where(Person.id.in_(guardians))).all()
-    )
-    return Response(
-        spreadsheets.csv_download(service.AED_COLUMNS, service.aed_csv_rows(aeds, phones)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="aeds.csv"'},
-    )
 
 
 @router.get(
@@ -549,16 +372,15 @@ def export_aeds(
     venue = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.VENUE
     )
-    return export_response(session, venue, format)
+    body, media_type, filename = views.aed_export(session, venue, format)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 # --- centres, policy, coverage ----------------------------------------------------------------
-
-
-def centre_out(centre_row: object, secret: str | None = None) -> CentreOut:
-    return CentreOut.model_validate(centre_row, from_attributes=True).model_copy(
-        update={"secret": secret}
-    )
 
 
 @router.put("/organisations/{organisation_id}/centre")
@@ -570,7 +392,7 @@ def save_centre(
         session, principal, organisation_id, EmergencyPerm.DISPATCH
     )
     centre, secret = service.save_centre(session, principal, organisation, data)
-    return centre_out(centre, secret)
+    return views.centre_out(centre, secret)
 
 
 @router.post("/organisations/{organisation_id}/centre/secret")
@@ -580,26 +402,13 @@ def rotate_centre_secret(
     organisation = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.DISPATCH
     )
-    centre = service.centre_of(session, organisation)
-    if centre is None:
-        raise NotFound()
-    secret = service.rotate_secret(session, principal, centre)
-    return centre_out(centre, secret)
-
-
-def policy_out(session: Session, code: str) -> PolicyOut:
-    region = regions.get_region(session, code)
-    policy, source = service.policy_for(session, region.id)
-    return PolicyOut(
-        **policy.as_dict(),
-        region_code=region.code,
-        inherited_from=source.code if source is not None else None,
-    )
+    centre, secret = service.rotate_centre_secret(session, principal, organisation)
+    return views.centre_out(centre, secret)
 
 
 @router.get("/regions/{code}/policy")
 def get_policy(code: RegionCode, session: DbSession, principal: LoggedIn) -> PolicyOut:
-    return policy_out(session, code)
+    return views.policy_out(session, code)
 
 
 @router.put("/regions/{code}/policy")
@@ -607,7 +416,7 @@ def put_policy(
     code: RegionCode, data: PolicyIn, session: DbSession, principal: Overseeing
 ) -> PolicyOut:
     service.set_policy(session, principal, regions.get_region(session, code), data)
-    return policy_out(session, code)
+    return views.policy_out(session, code)
 
 
 @router.get("/regions/{code}/coverage")

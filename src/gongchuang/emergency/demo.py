@@ -233,8 +233,7 @@ def _past_incidents(
         incident, _ = signed_incident(session, centre, f"DEMO-{number + 1}", lat, lng, "09E01")
         alerts = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
         for alert in alerts[:3]:
-            person = session.get(Person, alert.person_id)
-            assert person is not None
+            person = people.get_person(session, alert.person_id)
             service.answer(session, _acting(person), alert.id, True)
             if alert.route == "via_aed":
                 service.progress(session, _acting(person), alert.id, "at_aed")
@@ -315,7 +314,8 @@ def replay_incident(database: Database, pause: float, say: Callable[[str], None]
         time.sleep(pause)
         with database.transaction() as session:
             current = session.get(Incident, incident_id)
-            assert current is not None
+            if current is None:
+                raise LookupError(f"incident {incident_id} is gone; the replay stops")
             alerts = list(
                 session.scalars(
                     select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.eta_s)
@@ -325,16 +325,14 @@ def replay_incident(database: Database, pause: float, say: Callable[[str], None]
             accepted = [a for a in alerts if a.status == AlertStatus.accepted]
             if len(accepted) < 3 and waiting:
                 alert = waiting[0]
-                person = session.get(Person, alert.person_id)
-                assert person is not None
+                person = people.get_person(session, alert.person_id)
                 accept = steps % 3 != 1
                 service.answer(session, _acting(person), alert.id, accept)
                 say(f"{person.name} {'accepted' if accept else 'declined'} ({alert.route})")
             elif steps < 12:
                 moved = False
                 for alert in accepted:
-                    person = session.get(Person, alert.person_id)
-                    assert person is not None
+                    person = people.get_person(session, alert.person_id)
                     step = (
                         "at_aed"
                         if alert.route == "via_aed" and alert.at_aed_at is None

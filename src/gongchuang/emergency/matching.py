@@ -68,17 +68,6 @@ POLICY_FIELDS = (
     "walking_speed_cm_s",
     "detour_factor_percent",
 )
-POLICY_LIMITS = {
-    "radius_m": (100, 5000),
-    "max_responders": (1, 100),
-    "wave_size": (1, 100),
-    "wave_interval_s": (10, 600),
-    "target_accepted": (1, 20),
-    "direct_percent": (0, 100),
-    "aed_detour_percent": (0, 100),
-    "walking_speed_cm_s": (50, 600),
-    "detour_factor_percent": (100, 300),
-}
 
 
 def geo_cell(lat: float, lng: float) -> int:

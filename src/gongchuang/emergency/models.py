@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Base
+from gongchuang.core.i18n import N_
 from gongchuang.core.models import BigId, Organisation, Person
 
 
@@ -36,6 +37,14 @@ class AedStatus(enum.StrEnum):
     faulty = "faulty"  # reported broken: never sent for
     missing = "missing"
     retired = "retired"
+
+
+AED_STATUS_LABELS = {
+    AedStatus.active: N_("In service"),
+    AedStatus.faulty: N_("Faulty"),
+    AedStatus.missing: N_("Missing"),
+    AedStatus.retired: N_("Retired"),
+}
 
 
 class Aed(Base):
@@ -161,6 +170,14 @@ class IncidentStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+INCIDENT_STATUS_LABELS = {
+    IncidentStatus.logged: N_("Recorded, not alerting"),
+    IncidentStatus.alerting: N_("Alerting responders"),
+    IncidentStatus.closed: N_("Closed"),
+    IncidentStatus.cancelled: N_("Cancelled"),
+}
+
+
 class Incident(Base):
     __tablename__ = "emergency_incident"
     __table_args__ = (
@@ -204,9 +221,24 @@ class AlertStatus(enum.StrEnum):
     released = "released"  # accepted, then the incident closed: no longer engaged
 
 
+ALERT_STATUS_LABELS = {
+    AlertStatus.sent: N_("Waiting for an answer"),
+    AlertStatus.accepted: N_("On the way"),
+    AlertStatus.declined: N_("Declined"),
+    AlertStatus.withdrawn: N_("No longer needed"),
+    AlertStatus.released: N_("Finished"),
+}
+
+
 class Route(enum.StrEnum):
     direct = "direct"
     via_aed = "via_aed"
+
+
+ROUTE_LABELS = {
+    Route.direct: N_("Straight to the patient"),
+    Route.via_aed: N_("Fetch the AED first"),
+}
 
 
 class Alert(Base):
@@ -263,6 +295,23 @@ class IncidentEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+# What each kind of timeline entry says on the console.
+TIMELINE_LABELS = {
+    "received": N_("Incident received"),
+    "wave": N_("Responders alerted"),
+    "no_candidates": N_("No responder available nearby"),
+    "accepted": N_("Responder accepted"),
+    "declined": N_("Responder declined"),
+    "at_aed": N_("AED picked up"),
+    "on_scene": N_("Responder on scene"),
+    "handed_over": N_("Handed over to the ambulance crew"),
+    "ambulance_eta": N_("Ambulance arrival time entered"),
+    "enough_accepted": N_("Enough responders accepted"),
+    "closed": N_("Closed with an outcome"),
+    "cancelled": N_("Cancelled"),
+}
 
 
 class PopulationPoint(Base):

@@ -3,21 +3,22 @@ venues' AEDs, the public AED map and the coverage report."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from gongchuang.config import get_settings
 from gongchuang.core import files, geo, organisations, regions
 from gongchuang.core.clock import local_today, utcnow
-from gongchuang.core.errors import InvalidInput, NotFound
+from gongchuang.core.errors import InvalidInput, NotFound, refuse_if_any, validation_message
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
-from gongchuang.core.models import Organisation, Region
+from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
     CsrfChecked,
@@ -30,62 +31,48 @@ from gongchuang.core.web import (
     redirect,
     render,
 )
-from gongchuang.emergency import api, coverage, opening_hours, service
-from gongchuang.emergency.models import Aed, Incident, IncidentStatus
+from gongchuang.emergency import coverage, opening_hours, service
+from gongchuang.emergency.models import (
+    AED_STATUS_LABELS,
+    ALERT_STATUS_LABELS,
+    INCIDENT_STATUS_LABELS,
+    ROUTE_LABELS,
+    TIMELINE_LABELS,
+    Aed,
+    IncidentStatus,
+)
 from gongchuang.emergency.permissions import EmergencyPerm
-from gongchuang.emergency.schemas import AedIn, CentreIn, OutcomeIn, PolicyIn
+from gongchuang.emergency.schemas import (
+    KINDS,
+    OUTCOME_FIELDS,
+    SOURCES,
+    AedIn,
+    CentreIn,
+    DutyIn,
+    EtaIn,
+    OutcomeIn,
+    PolicyIn,
+    SosIn,
+    StaffInvite,
+)
+from gongchuang.emergency.service import views
 
 router = APIRouter(include_in_schema=False)
 
 # Where the public AED map opens when the visitor shares no location: the demo county seat.
 DEFAULT_CENTRE = (27.7370, 111.3050)
-ALERT_STATUS = {
-    "sent": N_("Waiting for an answer"),
-    "accepted": N_("On the way"),
-    "declined": N_("Declined"),
-    "withdrawn": N_("No longer needed"),
-    "released": N_("Finished"),
-}
-INCIDENT_STATUS = {
-    "logged": N_("Recorded, not alerting"),
-    "alerting": N_("Alerting responders"),
-    "closed": N_("Closed"),
-    "cancelled": N_("Cancelled"),
-}
-TIMELINE = {
-    "received": N_("Incident received"),
-    "wave": N_("Responders alerted"),
-    "no_candidates": N_("No responder available nearby"),
-    "accepted": N_("Responder accepted"),
-    "declined": N_("Responder declined"),
-    "at_aed": N_("AED picked up"),
-    "on_scene": N_("Responder on scene"),
-    "handed_over": N_("Handed over to the ambulance crew"),
-    "ambulance_eta": N_("Ambulance arrival time entered"),
-    "enough_accepted": N_("Enough responders accepted"),
-    "closed": N_("Closed with an outcome"),
-    "cancelled": N_("Cancelled"),
-}
-ROUTES = {"direct": N_("Straight to the patient"), "via_aed": N_("Fetch the AED first")}
-OUTCOME_FIELDS = {
-    "witnessed": N_("The collapse was witnessed"),
-    "bystander_cpr": N_("Bystander CPR before the ambulance"),
-    "aed_applied": N_("An AED was applied"),
-    "shock_delivered": N_("A shock was delivered"),
-    "rosc": N_("Pulse returned (ROSC) before hand-over"),
-}
 WEEKDAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
             N_("Saturday"), N_("Sunday")]  # fmt: skip
 
 
 def _labels() -> dict[str, Any]:
     return {
-        "kinds": service.KINDS,
-        "sources": service.SOURCES,
-        "alert_status": ALERT_STATUS,
-        "incident_status": INCIDENT_STATUS,
-        "timeline_labels": TIMELINE,
-        "routes": ROUTES,
+        "kinds": KINDS,
+        "sources": SOURCES,
+        "alert_status": ALERT_STATUS_LABELS,
+        "incident_status": INCIDENT_STATUS_LABELS,
+        "timeline_labels": TIMELINE_LABELS,
+        "routes": ROUTE_LABELS,
         "outcome_fields": OUTCOME_FIELDS,
     }
 
@@ -121,23 +108,29 @@ def _map_data(
     return {"settings": _map_settings(), "markers": markers, "circle": circle}
 
 
-def _oversee_regions(session: Session, principal: Principal) -> list[Region]:
-    """The regions whose coverage the principal may see, through the departments they staff."""
-    ids = dict.fromkeys(
-        o.region_id
-        for o in organisations.organisations_with(session, principal, EmergencyPerm.OVERSEE)
-    )
-    return [r for r in (session.get(Region, i) for i in ids) if r is not None]
+M = TypeVar("M", bound=BaseModel)
 
 
-def _point_form(lat: str, lng: str, crs: str = "WGS84") -> tuple[float, float, str]:
+def _field(loc: tuple[int | str, ...]) -> str:
+    """A field as the form names it: a place (set by the phone, not typed) is "location"."""
+    if loc and loc[-1] in ("lat", "lng"):
+        return "location"
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def _parse(model: type[M], values: Mapping[str, Any], message: str | None = None) -> M:
+    """A form read into the same model the API takes. Refused with each field's problem in
+    plain words, under `message` (or the first field's problem); a bad place is said as such."""
     try:
-        return float(lat), float(lng), "GCJ02" if crs == "GCJ02" else "WGS84"
-    except ValueError:
-        raise InvalidInput(
-            N_("The location is outside China or not a valid coordinate"),
-            errors=[{"field": "location", "message": "missing or malformed"}],
-        ) from None
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = exc.errors()
+    errors = [{"field": _field(e["loc"]), "message": validation_message(dict(e))} for e in problems]
+    if message is None and any(e["field"] == "location" for e in errors):
+        message = service.OUTSIDE_CHINA
+    if message is None:
+        refuse_if_any(errors)
+    raise InvalidInput(message, errors=errors)
 
 
 # --- responder home ---------------------------------------------------------------------------
@@ -145,24 +138,24 @@ def _point_form(lat: str, lng: str, crs: str = "WGS84") -> tuple[float, float, s
 
 @router.get("/emergency", response_class=HTMLResponse)
 def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
-    assert principal.person_id is not None
-    responder = service.get_responder(session, principal.person_id)
+    person_id = service.acting_person_id(principal)
+    responder = service.get_responder(session, person_id)
     return render(
         request,
         "emergency/home.html",
         {
             **_labels(),
             "responder": responder,
-            "holds_first_aid": service.holds_first_aid(session, principal.person_id),
+            "holds_first_aid": service.holds_first_aid(session, person_id),
             "dispatch_orgs": organisations.organisations_with(
                 session, principal, EmergencyPerm.DISPATCH
             ),
             "venues": organisations.organisations_with(session, principal, EmergencyPerm.VENUE),
-            "oversee_regions": _oversee_regions(session, principal),
+            "oversee_regions": service.oversee_regions(session, principal),
             "my_incidents": [
                 i
                 for i in service.visible_incidents(session, principal, open_only=False, limit=5)
-                if i.reporter_person_id == principal.person_id
+                if i.reporter_person_id == person_id
             ],
         },
     )
@@ -170,8 +163,7 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
 
 @router.get("/emergency/me/alerts", response_class=HTMLResponse)
 def my_alerts(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
-    assert principal.person_id is not None
-    rows = service.my_alerts(session, principal.person_id, limit=10)
+    rows = service.my_alerts(session, service.acting_person_id(principal), limit=10)
     return render(request, "emergency/_my_alerts.html", {**_labels(), "rows": rows})
 
 
@@ -187,7 +179,12 @@ def responder_action(
     if action == "join":
         service.join_network(session, principal)
     elif action == "on":
-        service.set_duty(session, principal, True, _point_form(lat, lng), consent)
+        data = _parse(
+            DutyIn,
+            {"on_duty": True, "location": {"lat": lat, "lng": lng}, "consent_location": consent},
+        )
+        point = (data.location.lat, data.location.lng, data.location.crs) if data.location else None
+        service.set_duty(session, principal, data.on_duty, point, data.consent_location)
     elif action == "off":
         service.set_duty(session, principal, False)
     elif action == "withdraw":
@@ -206,9 +203,10 @@ def sos(
     address: Annotated[str, Form(max_length=300)] = "",
     kind: Annotated[str, Form(max_length=32)] = "cardiac_arrest",
 ) -> Response:
-    if kind not in service.KINDS:
-        raise InvalidInput(N_("Unknown kind of emergency"))
-    service.raise_sos(session, principal, kind, _point_form(lat, lng), address.strip(), "")
+    data = _parse(SosIn, {"lat": lat, "lng": lng, "address": address, "kind": kind})
+    service.raise_sos(
+        session, principal, data.kind, (data.lat, data.lng, data.crs), data.address, data.notes
+    )
     return redirect("/emergency?sos=1")
 
 
@@ -217,14 +215,13 @@ def sos(
 
 def _alert_context(session: Session, alert_id: int, principal: Principal) -> dict[str, Any]:
     alert = service.get_alert_for(session, principal, alert_id, record=True)
-    out = api.alert_out(session, alert)
+    out = views.alert_out(session, alert)
     markers = [{"lat": out.lat, "lng": out.lng, "kind": "patient", "label": out.address}]
     if out.aed:
         markers.append(
             {"lat": out.aed.lat, "lng": out.aed.lng, "kind": "aed", "label": out.aed.address}
         )
-    incident = session.get(Incident, alert.incident_id)
-    assert incident is not None
+    incident = service.incident_of(session, alert)
     return {
         **_labels(),
         "alert": out,
@@ -358,22 +355,22 @@ def incident_action(
     if action == "alert":
         service.start_alerting(session, principal, incident)
     elif action == "eta":
-        try:
-            minutes = int(str(form.get("minutes", "")))
-            if not 0 <= minutes <= 240:
-                raise ValueError
-        except ValueError:
-            raise InvalidInput(N_("Enter the ambulance's arrival in minutes (0–240)")) from None
-        service.set_ambulance_eta(session, principal, incident, minutes)
+        eta = _parse(
+            EtaIn,
+            {"minutes": str(form.get("minutes", ""))},
+            N_("Enter the ambulance's arrival in minutes (0–240)"),
+        )
+        service.set_ambulance_eta(session, principal, incident, eta.minutes)
     elif action in ("close", "cancel"):
-        try:
-            outcome = OutcomeIn(
-                cancelled=action == "cancel",
-                note=str(form.get("note", "")),
+        outcome = _parse(
+            OutcomeIn,
+            {
+                "cancelled": action == "cancel",
+                "note": str(form.get("note", "")),
                 **{name: form.get(name) == "on" for name in OUTCOME_FIELDS},
-            )
-        except ValidationError:
-            raise InvalidInput(N_("The note is too long")) from None
+            },
+            N_("The note is too long"),
+        )
         service.close(session, principal, incident, outcome)
     else:
         raise InvalidInput(N_("Unknown action"))
@@ -430,16 +427,7 @@ def _aed_from_form(form: Any) -> AedIn:
     for name in ("battery_expires_on", "pads_expire_on", "last_inspected_on"):
         if not values.get(name):
             values.pop(name, None)
-    try:
-        return AedIn.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidInput(
-            N_("Some details of the AED are not valid"),
-            errors=[
-                {"field": str(e["loc"][0]) if e["loc"] else "", "message": e["msg"]}
-                for e in exc.errors()
-            ],
-        ) from None
+    return _parse(AedIn, values, N_("Some details of the AED are not valid"))
 
 
 @router.post("/emergency/venues/{organisation_id}/aeds", dependencies=[CsrfChecked])
@@ -456,15 +444,7 @@ def edit_aed_page(
     request: Request, aed_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
     aed = service.get_aed_for(session, principal, aed_id)
-    return render(request, "emergency/aed_edit.html", {"aed": aed, "statuses": AED_STATUS})
-
-
-AED_STATUS = {
-    "active": N_("In service"),
-    "faulty": N_("Faulty"),
-    "missing": N_("Missing"),
-    "retired": N_("Retired"),
-}
+    return render(request, "emergency/aed_edit.html", {"aed": aed, "statuses": AED_STATUS_LABELS})
 
 
 @router.post("/emergency/aeds/{aed_id}", dependencies=[CsrfChecked])
@@ -497,7 +477,13 @@ def import_aeds(
 def export_aeds(organisation_id: Id, fmt: str, session: DbSession, principal: LoggedIn) -> Response:
     if fmt not in ("csv", "geojson"):
         raise NotFound()
-    return api.export_response(session, _venue(session, principal, organisation_id), fmt)
+    venue = _venue(session, principal, organisation_id)
+    body, media_type, filename = views.aed_export(session, venue, fmt)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.post("/emergency/venues/{organisation_id}/responders", dependencies=[CsrfChecked])
@@ -508,7 +494,7 @@ def invite_staff(
     phone: Annotated[str, Form(max_length=20)],
 ) -> Response:
     venue = _venue(session, principal, organisation_id)
-    service.invite_staff(session, principal, venue, phone)
+    service.invite_staff(session, principal, venue, _parse(StaffInvite, {"phone": phone}))
     return redirect(f"/emergency/venues/{venue.id}")
 
 
@@ -524,10 +510,10 @@ def venue_incident(
     kind: Annotated[str, Form(max_length=32)] = "cardiac_arrest",
 ) -> Response:
     venue = _venue(session, principal, organisation_id)
-    if kind not in service.KINDS:
-        raise InvalidInput(N_("Unknown kind of emergency"))
+    data = _parse(SosIn, {"lat": lat, "lng": lng, "address": address, "notes": notes, "kind": kind})
+    point = (data.lat, data.lng, data.crs)
     incident = service.report_from_venue(
-        session, principal, venue, kind, _point_form(lat, lng), address.strip(), notes.strip()
+        session, principal, venue, data.kind, point, data.address, data.notes
     )
     return redirect(f"/emergency/incidents/{incident.id}")
 
@@ -558,24 +544,22 @@ def save_centre(
     )
     secret: str | None
     if form.get("action") == "rotate":
-        centre = service.centre_of(session, organisation)
-        if centre is None:
-            raise NotFound()
-        secret = service.rotate_secret(session, principal, centre)
+        centre, secret = service.rotate_centre_secret(session, principal, organisation)
     else:
-        try:
-            data = CentreIn(
-                code=str(form.get("code", "")).strip(),
-                name=str(form.get("name", "")),
-                lat=float(str(form.get("lat") or "nan")),
-                lng=float(str(form.get("lng") or "nan")),
-                auto_codes=str(form.get("auto_codes", "")).replace("，", ",").split(","),
-                service_radius_km=int(str(form.get("service_radius_km") or "50")),
-            )
-        except (ValidationError, ValueError):
-            raise InvalidInput(
-                N_("Check the code (lower-case letters, digits, dashes), the place and the radius")
-            ) from None
+        values: dict[str, Any] = {
+            "code": str(form.get("code", "")).strip(),
+            "name": str(form.get("name", "")),
+            "lat": str(form.get("lat") or ""),
+            "lng": str(form.get("lng") or ""),
+            "auto_codes": str(form.get("auto_codes", "")).replace("，", ",").split(","),
+        }
+        if form.get("service_radius_km"):
+            values["service_radius_km"] = str(form.get("service_radius_km"))
+        data = _parse(
+            CentreIn,
+            values,
+            N_("Check the code (lower-case letters, digits, dashes), the place and the radius"),
+        )
         centre, secret = service.save_centre(session, principal, organisation, data)
     return render(
         request,
@@ -648,9 +632,7 @@ def aed_map(
     centre = (lat, lng) if lat is not None and lng is not None else DEFAULT_CENTRE
     if not geo.in_mainland_bounds(*centre):
         centre = DEFAULT_CENTRE
-    found = [
-        a for a in service.aeds_near(session, centre[0], centre[1], 3000) if a.status != "retired"
-    ]
+    found = service.aeds_on_the_map(session, centre[0], centre[1], 3000)
     now = utcnow()
     rows = [
         (
@@ -695,7 +677,7 @@ def coverage_page(
     weekday: Annotated[int, Query(ge=0, le=6)] = 0,
     k: Annotated[int, Query(ge=0, le=50)] = 5,
 ) -> HTMLResponse:
-    oversee = _oversee_regions(session, principal)
+    oversee = service.oversee_regions(session, principal)
     code = region or (oversee[0].code if oversee else None)
     if code is None:
         raise NotFound()
@@ -754,11 +736,10 @@ def save_policy(
     request: Request, code: str, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
     place = regions.get_region(session, code)
-    try:
-        values = PolicyIn(
-            **{k: int(str(form.get(k))) for k in PolicyIn.model_fields if form.get(k)}
-        )
-    except (ValidationError, ValueError):
-        raise InvalidInput(N_("Each setting must be a whole number within its range")) from None
+    values = _parse(
+        PolicyIn,
+        {k: str(form.get(k)) for k in PolicyIn.model_fields if form.get(k)},
+        N_("Each setting must be a whole number within its range"),
+    )
     service.set_policy(session, principal, place, values)
     return redirect(f"/emergency/coverage?region={place.code}")

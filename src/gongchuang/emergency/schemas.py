@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gongchuang.core.i18n import N_
+from gongchuang.emergency.matching import Policy
+
 Text100 = Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)]
 Text300 = Annotated[str, StringConstraints(max_length=300, strip_whitespace=True)]
 Text2000 = Annotated[str, StringConstraints(max_length=2000, strip_whitespace=True)]
@@ -14,6 +17,16 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Crs = Literal["WGS84", "GCJ02"]
 IncidentKind = Literal["cardiac_arrest", "unconscious", "choking", "drowning", "trauma", "other"]
+# What each kind and source of incident is called where people read it.
+KINDS: dict[str, str] = {
+    "cardiac_arrest": N_("Cardiac arrest"),
+    "unconscious": N_("Unconscious person"),
+    "choking": N_("Choking"),
+    "drowning": N_("Drowning"),
+    "trauma": N_("Serious injury"),
+    "other": N_("Other emergency"),
+}
+SOURCES = {"dispatch": N_("120 centre"), "sos": N_("SOS"), "venue": N_("Venue")}
 
 
 class PointIn(BaseModel):
@@ -98,8 +111,12 @@ class AlertAnswer(BaseModel):
     accept: bool
 
 
+# What a responder reports on the way, in order.
+ProgressStep = Literal["at_aed", "on_scene", "handed_over"]
+
+
 class ProgressIn(BaseModel):
-    step: Literal["at_aed", "on_scene", "handed_over"]
+    step: ProgressStep
 
 
 class ResponderOut(BaseModel):
@@ -132,6 +149,16 @@ class OutcomeIn(BaseModel):
     shock_delivered: bool = False
     rosc: bool = Field(False, description="Return of spontaneous circulation before hand-over")
     note: Text2000 = ""
+
+
+# The outcome's yes/no fields, as the console's close form asks them.
+OUTCOME_FIELDS = {
+    "witnessed": N_("The collapse was witnessed"),
+    "bystander_cpr": N_("Bystander CPR before the ambulance"),
+    "aed_applied": N_("An AED was applied"),
+    "shock_delivered": N_("A shock was delivered"),
+    "rosc": N_("Pulse returned (ROSC) before hand-over"),
+}
 
 
 class TimelineOut(BaseModel):
@@ -248,6 +275,12 @@ class AedOut(AedPublic):
     problems: list[str]
 
 
+class StaffInvite(BaseModel):
+    """A venue registers one of its members as its first-aid responder, by phone number."""
+
+    phone: Annotated[str, StringConstraints(min_length=5, max_length=20, strip_whitespace=True)]
+
+
 class ImportOut(BaseModel):
     created: int
 
@@ -273,16 +306,23 @@ class CentreOut(BaseModel):
     secret: str | None = Field(None, description="Shown once, when created or rotated")
 
 
+_DEFAULT_POLICY = Policy()
+
+
 class PolicyIn(BaseModel):
-    radius_m: Annotated[int, Field(ge=100, le=5000)] = 1000
-    max_responders: Annotated[int, Field(ge=1, le=100)] = 30
-    wave_size: Annotated[int, Field(ge=1, le=100)] = 10
-    wave_interval_s: Annotated[int, Field(ge=10, le=600)] = 45
-    target_accepted: Annotated[int, Field(ge=1, le=20)] = 3
-    direct_percent: Annotated[int, Field(ge=0, le=100)] = 33
-    aed_detour_percent: Annotated[int, Field(ge=0, le=100)] = 5
-    walking_speed_cm_s: Annotated[int, Field(ge=50, le=600)] = 230
-    detour_factor_percent: Annotated[int, Field(ge=100, le=300)] = 130
+    """A region's matching policy; what is left out is the platform's default (`Policy`)."""
+
+    radius_m: Annotated[int, Field(ge=100, le=5000)] = _DEFAULT_POLICY.radius_m
+    max_responders: Annotated[int, Field(ge=1, le=100)] = _DEFAULT_POLICY.max_responders
+    wave_size: Annotated[int, Field(ge=1, le=100)] = _DEFAULT_POLICY.wave_size
+    wave_interval_s: Annotated[int, Field(ge=10, le=600)] = _DEFAULT_POLICY.wave_interval_s
+    target_accepted: Annotated[int, Field(ge=1, le=20)] = _DEFAULT_POLICY.target_accepted
+    direct_percent: Annotated[int, Field(ge=0, le=100)] = _DEFAULT_POLICY.direct_percent
+    aed_detour_percent: Annotated[int, Field(ge=0, le=100)] = _DEFAULT_POLICY.aed_detour_percent
+    walking_speed_cm_s: Annotated[int, Field(ge=50, le=600)] = _DEFAULT_POLICY.walking_speed_cm_s
+    detour_factor_percent: Annotated[int, Field(ge=100, le=300)] = (
+        _DEFAULT_POLICY.detour_factor_percent
+    )
 
 
 class PolicyOut(PolicyIn):

@@ -11,8 +11,6 @@ from sqlalchemy.orm import Session
 from gongchuang.core import files
 from gongchuang.core.api import PROBLEMS, Cursor, Limit
 from gongchuang.core.clock import utcnow
-from gongchuang.core.errors import InvalidInput, NotFound, PermissionDenied
-from gongchuang.core.i18n import N_
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
 from gongchuang.core.pagination import Page, paginate
@@ -79,28 +77,7 @@ Viewer = Annotated[Principal, Depends(Require(PointsPerm.VIEW))]
 
 
 def record_out(r: PointRecord) -> RecordOut:
-    return RecordOut(
-        id=r.id,
-        organisation_id=r.organisation_id,
-        rule_code=r.rule_code,
-        rule_version=r.rule.version,
-        rule_title=r.rule.title,
-        person_id=r.person_id,
-        person_name=r.person.name,
-        household_id=r.household_id,
-        points=r.points,
-        original_points=r.original_points,
-        occurred_on=r.occurred_on,
-        note=r.note,
-        status=r.status,
-        approval_step=r.approval_step,
-        on_behalf=r.on_behalf,
-        has_evidence=r.evidence_file_id is not None,
-        submitted_at=r.submitted_at,
-        approved_at=r.approved_at,
-        notice_id=r.notice_id,
-        settled_at=r.settled_at,
-    )
+    return RecordOut.model_validate(r)
 
 
 def _record(session: Session, village: Organisation, record_id: int) -> RecordOut:
@@ -155,9 +132,7 @@ def create_catalogue(
     village_id: Id, body: CatalogueIn, session: DbSession, principal: Manager
 ) -> CatalogueOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    service.create_catalogue(
-        session, principal, village, template_code=body.template, account_unit=body.account_unit
-    )
+    service.create_catalogue(session, principal, village, body)
     return catalogue_out(session, village)
 
 
@@ -166,8 +141,7 @@ def update_settings(
     village_id: Id, body: SettingsIn, session: DbSession, principal: Manager
 ) -> CatalogueOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    changes = body.model_dump(exclude_none=True)
-    service.update_settings(session, principal, village, **changes)
+    service.update_settings(session, principal, village, body)
     return catalogue_out(session, village)
 
 
@@ -176,17 +150,13 @@ def add_category(
     village_id: Id, body: CategoryIn, session: DbSession, principal: Manager
 ) -> CategoryOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    return CategoryOut.model_validate(service.add_category(session, principal, village, body.name))
-
-
-def _rule_input(body: RuleIn) -> service.RuleInput:
-    return service.RuleInput(**body.model_dump())
+    return CategoryOut.model_validate(service.add_category(session, principal, village, body))
 
 
 @router.post(V + "/rules", status_code=201)
 def add_rule(village_id: Id, body: RuleIn, session: DbSession, principal: Manager) -> RuleOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    return RuleOut.model_validate(service.add_rule(session, principal, village, _rule_input(body)))
+    return RuleOut.model_validate(service.add_rule(session, principal, village, body))
 
 
 @router.put(V + "/rules/{code}", summary="Revise a rule (a new version; old records keep theirs)")
@@ -194,7 +164,7 @@ def revise_rule(
     village_id: Id, code: RuleCodePath, body: RuleIn, session: DbSession, principal: Manager
 ) -> RuleOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    rule = service.revise_rule(session, principal, village, code, _rule_input(body))
+    rule = service.revise_rule(session, principal, village, code, body)
     return RuleOut.model_validate(rule)
 
 
@@ -203,7 +173,7 @@ def set_rule_active(
     village_id: Id, code: RuleCodePath, body: RuleActiveIn, session: DbSession, principal: Manager
 ) -> RuleOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    rule = service.set_rule_active(session, principal, village, code, body.active)
+    rule = service.set_rule_active(session, principal, village, code, body)
     return RuleOut.model_validate(rule)
 
 
@@ -234,9 +204,7 @@ def create_household(
     village_id: Id, body: HouseholdIn, session: DbSession, principal: Manager
 ) -> HouseholdOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    household = service.create_household(
-        session, principal, village, name=body.name, member_phones=body.member_phones
-    )
+    household = service.create_household(session, principal, village, body)
     return household_out(session, village, household.id)
 
 
@@ -250,7 +218,7 @@ def add_household_member(
 ) -> HouseholdOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     household = service.get_household(session, village, household_id)
-    service.add_household_member(session, principal, village, household, body.phone)
+    service.add_household_member(session, principal, village, household, body)
     return household_out(session, village, household.id)
 
 
@@ -282,32 +250,10 @@ def list_accounts(village_id: Id, session: DbSession, principal: Viewer) -> list
     ]
 
 
-def _account_for(
-    session: Session, principal: Principal, village: Organisation, account_id: int | None
-) -> PointsAccount:
-    if account_id is None:
-        if principal.person_id is None:
-            raise InvalidInput(N_("Give an account"))
-        account = service.account_of_person(session, village, principal.person_id)
-        if account is None:
-            raise InvalidInput(
-                N_("This person is not in any household yet; a cadre must add them to one first")
-            )
-        return account
-    account = service.get_account(session, village, account_id)
-    if not (
-        service.can_use_account(session, principal, account)
-        or service.can(session, principal, PointsPerm.VIEW, village)
-        or service.can(session, principal, PointsPerm.SHOP, village)
-    ):
-        raise NotFound()
-    return account
-
-
 @router.get(V + "/me/account", summary="My (or my household's) balance")
 def my_account(village_id: Id, session: DbSession, principal: LoggedIn) -> AccountOut:
     village = service.get_village_for(session, principal, village_id)
-    return account_out(session, village, _account_for(session, principal, village, None))
+    return account_out(session, village, service.get_account_for(session, principal, village))
 
 
 @router.get(V + "/accounts/{account_id}/entries", summary="An account's ledger, newest first")
@@ -315,7 +261,7 @@ def account_entries(
     village_id: Id, account_id: Id, session: DbSession, principal: LoggedIn
 ) -> list[EntryOut]:
     village = service.get_village_for(session, principal, village_id)
-    account = _account_for(session, principal, village, account_id)
+    account = service.get_account_for(session, principal, village, account_id)
     return [EntryOut.model_validate(e) for e in service.ledger(session, account)]
 
 
@@ -334,12 +280,7 @@ def list_records(
 ) -> Page[RecordOut]:
     """Cadres see every record; a villager sees their own (`mine` is implied)."""
     village = service.get_village_for(session, principal, village_id)
-    see_all = service.can(session, principal, PointsPerm.VIEW, village)
-    query = service.records_query(
-        village,
-        status=status,
-        person_id=principal.person_id if (mine or not see_all) else None,
-    )
+    query = service.visible_records(session, principal, village, status=status, mine=mine)
     rows, next_cursor = paginate(session, query, PointRecord.id, cursor, limit)
     return Page[RecordOut](items=[record_out(r) for r in rows], next_cursor=next_cursor)
 
@@ -349,20 +290,7 @@ def submit_record(
     village_id: Id, body: RecordIn, session: DbSession, principal: Participant
 ) -> RecordOut:
     village = service.get_village_for(session, principal, village_id)
-    assert principal.person_id is not None
-    record = service.submit_record(
-        session,
-        principal,
-        village,
-        service.RecordRequest(
-            rule_code=body.rule_code,
-            person_id=body.person_id or principal.person_id,
-            occurred_on=body.occurred_on,
-            note=body.note,
-            evidence_file_id=body.evidence_file_id,
-            on_behalf=body.on_behalf,
-        ),
-    )
+    record = service.submit_record(session, principal, village, body)
     return _record(session, village, record.id)
 
 
@@ -371,20 +299,7 @@ def record_batch(
     village_id: Id, body: BatchIn, session: DbSession, principal: Recorder
 ) -> list[RecordOut]:
     village = service.get_village_for(session, principal, village_id, PointsPerm.RECORD)
-    records = service.record_batch(
-        session,
-        principal,
-        village,
-        [
-            service.RecordRequest(
-                rule_code=body.rule_code,
-                person_id=person_id,
-                occurred_on=body.occurred_on,
-                note=body.note,
-            )
-            for person_id in body.person_ids
-        ],
-    )
+    records = service.record_batch(session, principal, village, body)
     return [_record(session, village, r.id) for r in records]
 
 
@@ -424,7 +339,7 @@ def decide(
 ) -> RecordOut:
     village = service.get_village_for(session, principal, village_id)
     record = service.get_record(session, village, record_id)
-    service.decide(session, principal, village, record, body.decision, body.reason)
+    service.decide(session, principal, village, record, body)
     return _record(session, village, record.id)
 
 
@@ -434,14 +349,7 @@ def resubmit(
 ) -> RecordOut:
     village = service.get_village_for(session, principal, village_id)
     record = service.get_record(session, village, record_id)
-    service.resubmit(
-        session,
-        principal,
-        village,
-        record,
-        note=body.note,
-        evidence_file_id=body.evidence_file_id,
-    )
+    service.resubmit(session, principal, village, record, body)
     return _record(session, village, record.id)
 
 
@@ -451,7 +359,7 @@ def reverse(
 ) -> RecordOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     record = service.get_record(session, village, record_id)
-    service.reverse_record(session, principal, village, record, body.reason)
+    service.reverse_record(session, principal, village, record, body)
     return _record(session, village, record.id)
 
 
@@ -505,7 +413,7 @@ def raise_objection(
 ) -> ObjectionOut:
     village = service.get_village_for(session, principal, village_id)
     record = service.get_record(session, village, record_id)
-    objection = service.raise_objection(session, principal, village, record, body.reason)
+    objection = service.raise_objection(session, principal, village, record, body)
     return ObjectionOut.model_validate(objection)
 
 
@@ -530,15 +438,7 @@ def decide_objection(
 ) -> ObjectionOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     objection: Objection = service.get_objection(session, village, objection_id)
-    service.decide_objection(
-        session,
-        principal,
-        village,
-        objection,
-        uphold=body.uphold,
-        answer=body.answer,
-        adjusted_points=body.adjusted_points,
-    )
+    service.decide_objection(session, principal, village, objection, body)
     return ObjectionOut.model_validate(objection)
 
 
@@ -634,7 +534,7 @@ def add_item(
     village_id: Id, body: ShopItemIn, session: DbSession, principal: Manager
 ) -> ShopItemOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    item = shop.add_item(session, principal, village, **body.model_dump())
+    item = shop.add_item(session, principal, village, body)
     return ShopItemOut.model_validate(item)
 
 
@@ -644,11 +544,7 @@ def restock(
 ) -> ShopItemOut:
     village = service.get_village_for(session, principal, village_id)
     item = shop.get_item(session, village, item_id)
-    if not (principal.scope_allows(PointsPerm.SHOP) or principal.scope_allows(PointsPerm.MANAGE)):
-        raise PermissionDenied()
-    return ShopItemOut.model_validate(
-        shop.restock(session, principal, village, item, body.quantity)
-    )
+    return ShopItemOut.model_validate(shop.restock(session, principal, village, item, body))
 
 
 @router.get(V + "/fund")
@@ -660,26 +556,12 @@ def fund(village_id: Id, session: DbSession, principal: LoggedIn) -> FundOut:
 @router.post(V + "/fund/donations", status_code=201)
 def donate(village_id: Id, body: DonationIn, session: DbSession, principal: Manager) -> FundOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
-    shop.add_donation(
-        session, principal, village, amount_fen=body.amount_fen, donor=body.donor, note=body.note
-    )
+    shop.add_donation(session, principal, village, body)
     return FundOut(**shop.fund_summary(session, village.id).__dict__)
 
 
 def redemption_out(r: Redemption) -> RedemptionOut:
-    return RedemptionOut(
-        id=r.id,
-        account_id=r.account_id,
-        item_id=r.item_id,
-        item_name=r.item.name,
-        quantity=r.quantity,
-        points=r.points,
-        cost_fen=r.cost_fen,
-        status=r.status,
-        via_card=r.via_card,
-        created_at=r.created_at,
-        handed_over_at=r.handed_over_at,
-    )
+    return RedemptionOut.model_validate(r)
 
 
 @router.post(V + "/redemptions", status_code=201, summary="Spend points in the points supermarket")
@@ -687,18 +569,7 @@ def redeem(
     village_id: Id, body: RedemptionIn, session: DbSession, principal: Participant
 ) -> RedemptionOut:
     village = service.get_village_for(session, principal, village_id)
-    item = shop.get_item(session, village, body.item_id)
-    if body.card_code:
-        household = shop.household_by_card(session, village, body.card_code)
-        account = service.account_for_holder(session, village.id, f"h:{household.id}")
-        assert account is not None
-        via_card = True
-    else:
-        account = _account_for(session, principal, village, body.account_id)
-        via_card = False
-    redemption = shop.redeem(
-        session, principal, village, account, item, body.quantity, via_card=via_card
-    )
+    redemption = shop.redeem_for(session, principal, village, body)
     return redemption_out(shop.get_redemption(session, village, redemption.id))
 
 
@@ -710,21 +581,7 @@ def list_redemptions(
     status: Annotated[str | None, Query(max_length=24)] = None,
 ) -> list[RedemptionOut]:
     village = service.get_village_for(session, principal, village_id)
-    if service.can(session, principal, PointsPerm.SHOP, village) or service.can(
-        session, principal, PointsPerm.VIEW, village
-    ):
-        rows = shop.redemptions(session, village, status=status)
-    else:
-        account = (
-            service.account_of_person(session, village, principal.person_id, create=False)
-            if principal.person_id
-            else None
-        )
-        rows = (
-            shop.redemptions(session, village, account_id=account.id, status=status)
-            if account
-            else []
-        )
+    rows = shop.visible_redemptions(session, principal, village, status=status)
     return [redemption_out(r) for r in rows]
 
 

@@ -229,7 +229,8 @@ def _promote(session: Session, village: Organisation, person: Person, role: str)
             Membership.person_id == person.id, Membership.organisation_id == village.id
         )
     )
-    assert membership is not None
+    if membership is None:
+        raise LookupError(f"{person.name} is not a member of {village.name}")
     organisations.set_roles(session, SYSTEM, village, membership.id, [role])
     return person
 

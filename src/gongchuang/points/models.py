@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Base
+from gongchuang.core.i18n import N_
 from gongchuang.core.models import BigId, Person
 
 
@@ -36,11 +37,22 @@ class AccountUnit(enum.StrEnum):
     person = "person"
 
 
+UNIT_LABELS = {AccountUnit.household: N_("By household"), AccountUnit.person: N_("By person")}
+
+
 class ResetPeriod(enum.StrEnum):
     none = "none"
     month = "month"
     quarter = "quarter"
     year = "year"
+
+
+PERIOD_LABELS = {
+    ResetPeriod.month: N_("month"),
+    ResetPeriod.quarter: N_("quarter"),
+    ResetPeriod.year: N_("year"),
+    ResetPeriod.none: N_("never"),
+}
 
 
 class Reporter(enum.StrEnum):
@@ -52,6 +64,20 @@ class Reporter(enum.StrEnum):
     grid_worker = "grid_worker"
 
 
+REPORTER_LABELS = {
+    Reporter.self: N_("Villagers themselves"),
+    Reporter.cadre: N_("Cadres"),
+    Reporter.group_leader: N_("Group leaders"),
+    Reporter.grid_worker: N_("Grid workers"),
+}
+# Who a pending record waits for, as villagers say it (never "level 1").
+REVIEW_LABELS = {
+    Reporter.group_leader: N_("awaiting the group leader's review"),
+    Reporter.cadre: N_("awaiting the village cadres' review"),
+    Reporter.grid_worker: N_("awaiting the grid worker's review"),
+}
+
+
 class RecordStatus(enum.StrEnum):
     pending = "pending"  # waiting at approval step `approval_step`
     returned = "returned"  # sent back for more evidence
@@ -60,6 +86,17 @@ class RecordStatus(enum.StrEnum):
     settled = "settled"  # counted into the balance
     cancelled = "cancelled"  # an upheld objection struck it before settlement
     reversed = "reversed"  # settled, then corrected by a reversing entry
+
+
+STATUS_LABELS = {
+    RecordStatus.pending: N_("Waiting for approval"),
+    RecordStatus.returned: N_("Returned for more evidence"),
+    RecordStatus.rejected: N_("Rejected"),
+    RecordStatus.in_notice: N_("On public notice"),
+    RecordStatus.settled: N_("Settled"),
+    RecordStatus.cancelled: N_("Struck out after an objection"),
+    RecordStatus.reversed: N_("Reversed"),
+}
 
 
 class RuleCatalogue(Base):
@@ -179,6 +216,16 @@ class EntryKind(enum.StrEnum):
     redemption_cancelled = "redemption_cancelled"
 
 
+ENTRY_LABELS = {
+    EntryKind.settlement: N_("Settled record"),
+    EntryKind.reversal: N_("Reversal"),
+    EntryKind.base: N_("Base points"),
+    EntryKind.reset: N_("Period reset"),
+    EntryKind.redemption: N_("Redeemed"),
+    EntryKind.redemption_cancelled: N_("Redemption cancelled"),
+}
+
+
 class PointsEntry(Base):
     """The points ledger. Never updated, never deleted."""
 
@@ -252,6 +299,13 @@ class Decision(enum.StrEnum):
     approve = "approve"
     reject = "reject"
     return_ = "return"
+
+
+DECISION_LABELS = {
+    Decision.approve: N_("Approved"),
+    Decision.reject: N_("Rejected"),
+    Decision.return_: N_("Returned for more evidence"),
+}
 
 
 class Approval(Base):
@@ -368,6 +422,13 @@ class RedemptionStatus(enum.StrEnum):
     awaiting_handover = "awaiting_handover"
     handed_over = "handed_over"
     cancelled = "cancelled"
+
+
+REDEMPTION_LABELS = {
+    RedemptionStatus.awaiting_handover: N_("Waiting for hand-over"),
+    RedemptionStatus.handed_over: N_("Handed over"),
+    RedemptionStatus.cancelled: N_("Cancelled"),
+}
 
 
 class Redemption(Base):

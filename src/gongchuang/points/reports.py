@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from gongchuang.core import spreadsheets
 from gongchuang.core.clock import local_midnight, local_time
 from gongchuang.core.errors import NotFound
-from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.i18n import gettext
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Membership, Organisation, Region
 from gongchuang.core.pdf import draw_qr, draw_string, markup, qr_flowable, register_cjk_font
 from gongchuang.core.permissions import Principal
 from gongchuang.points import service, shop
 from gongchuang.points.models import (
+    STATUS_LABELS,
     Household,
     MonthlyParticipation,
     MonthlyStat,
@@ -433,16 +434,6 @@ def dashboard_regions(session: Session, principal: Principal) -> list[Region]:
 
 # --- exports ----------------------------------------------------------------------------------
 
-STATUS_LABELS = {
-    RecordStatus.pending: N_("Waiting for approval"),
-    RecordStatus.returned: N_("Returned for more evidence"),
-    RecordStatus.rejected: N_("Rejected"),
-    RecordStatus.in_notice: N_("On public notice"),
-    RecordStatus.settled: N_("Settled"),
-    RecordStatus.cancelled: N_("Struck out after an objection"),
-    RecordStatus.reversed: N_("Reversed"),
-}
-
 
 def records_workbook(session: Session, village: Organisation, year: int) -> bytes:
     records = session.scalars(
@@ -496,6 +487,12 @@ def balances_workbook(session: Session, village: Organisation) -> bytes:
 # --- printable PDFs ---------------------------------------------------------------------------
 
 
+def _long_date(moment: datetime) -> str:
+    """A day as a printed notice writes it, in the reader's language (2026年11月24日)."""
+    local = local_time(moment, "%Y-%m-%d").split("-")
+    return gettext("%(year)s-%(month)s-%(day)s", year=local[0], month=local[1], day=local[2])
+
+
 def notice_pdf(
     session: Session,
     village: Organisation,
@@ -529,6 +526,7 @@ def notice_pdf(
     cell = ParagraphStyle("c", fontName=font, fontSize=10, leading=13)
     small = ParagraphStyle("small", fontName=font, fontSize=9, leading=12)
     closes = notice.closes_at - timedelta(seconds=1)
+    title = gettext("%(village)s points notice", village=village.name)
     online = f"{base_url}/points/villages/{village.id}/board"
     qr_size = 28 * mm
     intro = Table(
@@ -536,18 +534,25 @@ def notice_pdf(
             [
                 Paragraph(
                     markup(
-                        f"经审核，以下积分记录予以公示。公示期自 "
-                        f"{local_time(notice.opens_at, '%Y年%m月%d日')}至 "
-                        f"{local_time(closes, '%Y年%m月%d日')}。村民如有异议，请在公示期内向"
-                        "村民委员会书面或当面反映，也可扫描右侧二维码在“共创”平台提出，"
-                        "委员会将作出书面答复。",
+                        gettext(
+                            "After review, these points records are posted for public notice "
+                            "from %(opens)s to %(closes)s. A villager who objects may tell the "
+                            "villagers' committee in writing or in person while the notice is "
+                            "up, or object on the Gongchuang platform through the QR code on "
+                            "the right; the committee will answer in writing.",
+                            opens=_long_date(notice.opens_at),
+                            closes=_long_date(closes),
+                        ),
                         font,
                     ),
                     body,
                 ),
                 [
                     qr_flowable(online, qr_size),
-                    Paragraph("扫码查看网上公示", ParagraphStyle("q", parent=small, alignment=1)),
+                    Paragraph(
+                        gettext("Scan to see the notice online"),
+                        ParagraphStyle("q", parent=small, alignment=1),
+                    ),
                 ],
             ]
         ],
@@ -555,21 +560,41 @@ def notice_pdf(
         style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (1, 0), (1, 0), "CENTER")],
     )
     story: list[Any] = [
-        Paragraph(markup(f"{village.name}积分公示", font), title_style),
-        Paragraph(f"第 {notice.number} 号", ParagraphStyle("n", parent=body, alignment=1)),
+        Paragraph(markup(title, font), title_style),
+        Paragraph(
+            gettext("Notice no. %(number)s", number=notice.number),
+            ParagraphStyle("n", parent=body, alignment=1),
+        ),
         Spacer(1, 6 * mm),
         intro,
-        Paragraph(markup(f"网上公示：{online}", font), small),
+        Paragraph(markup(gettext("Online notice: %(address)s", address=online), font), small),
     ]
     if names is not None:
         households = {k: mask_name(v) for k, v in households.items()}
-        story.append(Paragraph("未同意在网上公示姓名的村民只显示姓氏。", small))
+        story.append(
+            Paragraph(
+                gettext(
+                    "Villagers who have not agreed to show their name online are shown by "
+                    "surname only."
+                ),
+                small,
+            )
+        )
     names = names or {}
     story.append(Spacer(1, 5 * mm))
-    data: list[list[Any]] = [["序号", "姓名", "户", "积分事项", "分值", "日期"]]
+    data: list[list[Any]] = [
+        [
+            gettext("No."),
+            gettext("Name"),
+            gettext("Household"),
+            gettext("Points item"),
+            gettext("Points value"),
+            gettext("Date"),
+        ]
+    ]
     for index, record in enumerate(records, start=1):
         struck = record.status in (RecordStatus.cancelled, RecordStatus.reversed)
-        points = f"{record.points:+d}" + ("（已撤销）" if struck else "")
+        points = f"{record.points:+d}" + (gettext(" (struck out)") if struck else "")
         data.append(
             [
                 str(index),
@@ -581,7 +606,7 @@ def notice_pdf(
             ]
         )
     if len(data) == 1:
-        data.append(["", "", "", Paragraph("（本期无记录）", cell), "", ""])
+        data.append(["", "", "", Paragraph(gettext("(no records this time)"), cell), "", ""])
     table = Table(
         data,
         colWidths=[12 * mm, 24 * mm, 30 * mm, 72 * mm, 22 * mm, 18 * mm],
@@ -602,10 +627,7 @@ def notice_pdf(
         table,
         Spacer(1, 10 * mm),
         Paragraph(markup(village.name, font), ParagraphStyle("s", parent=body, alignment=2)),
-        Paragraph(
-            local_time(notice.opens_at, "%Y年%m月%d日"),
-            ParagraphStyle("d", parent=body, alignment=2),
-        ),
+        Paragraph(_long_date(notice.opens_at), ParagraphStyle("d", parent=body, alignment=2)),
     ]
     out = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -615,7 +637,7 @@ def notice_pdf(
         rightMargin=15 * mm,
         topMargin=18 * mm,
         bottomMargin=18 * mm,
-        title=f"{village.name}积分公示 {notice.number}",
+        title=f"{title} {notice.number}",
     )
     doc.build(story)
     return out.getvalue()
@@ -632,7 +654,7 @@ def household_cards_pdf(
     font = register_cjk_font()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4)
-    pdf.setTitle(f"{village.name}积分兑换卡")
+    pdf.setTitle(gettext("%(village)s redemption cards", village=village.name))
     _width, height = A4
     card_w, card_h = 90 * mm, 60 * mm
     for index, household in enumerate(households):
@@ -644,8 +666,12 @@ def household_cards_pdf(
         pdf.roundRect(x, y, card_w, card_h, 4 * mm)
         draw_string(pdf, x + 5 * mm, y + card_h - 10 * mm, village.name, font, 13)
         draw_string(pdf, x + 5 * mm, y + card_h - 20 * mm, household.name, font, 16)
-        draw_string(pdf, x + 5 * mm, y + card_h - 28 * mm, "积分超市兑换卡", font, 10)
-        draw_string(pdf, x + 5 * mm, y + 6 * mm, f"户号 {household.id}", font, 10)
+        draw_string(
+            pdf, x + 5 * mm, y + card_h - 28 * mm, gettext("Points supermarket card"), font, 10
+        )
+        draw_string(
+            pdf, x + 5 * mm, y + 6 * mm, gettext("Household no. %(id)s", id=household.id), font, 10
+        )
         size = 42 * mm
         draw_qr(
             pdf,
@@ -655,7 +681,14 @@ def household_cards_pdf(
             size,
         )
     if not households:
-        draw_string(pdf, 20 * mm, height - 30 * mm, "本村尚未建立户档案", font, 14)
+        draw_string(
+            pdf,
+            20 * mm,
+            height - 30 * mm,
+            gettext("No household files in this village yet"),
+            font,
+            14,
+        )
     pdf.showPage()
     pdf.save()
     return out.getvalue()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from gongchuang.core import audit
 from gongchuang.core.clock import utcnow
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound
+from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
@@ -33,9 +34,15 @@ from gongchuang.points.models import (
     StockMovement,
 )
 from gongchuang.points.permissions import PointsPerm
-
-MAX_QUANTITY = 20
-MAX_FEN = 100_000_000  # one million yuan in one entry is a typing error
+from gongchuang.points.schemas import (
+    ITEM_REFUSED,
+    MAX_QUANTITY,
+    DonationIn,
+    RedemptionIn,
+    RestockIn,
+    ShopItemIn,
+    parse,
+)
 
 
 def _move_stock(
@@ -90,29 +97,22 @@ def add_item(
     session: Session,
     actor: Principal,
     village: Organisation,
-    *,
-    name: str,
-    price_points: int,
-    unit_cost_fen: int,
-    stock: int = 0,
-    description: str = "",
+    command: ShopItemIn | None = None,
+    /,
+    **fields: Any,
 ) -> ShopItem:
+    """An item on the shelf, with its first stock. Keywords instead of a command are read into
+    one, and checked the same way."""
     if not service.can(session, actor, PointsPerm.MANAGE, village):
         raise NotFound()
+    if command is None:
+        command = parse(ShopItemIn, fields, ITEM_REFUSED)
     service.get_catalogue(session, village)
-    errors = []
-    if not 1 <= price_points <= 100_000:
-        errors.append({"field": "price_points", "message": "1..100000"})
-    if not 0 <= unit_cost_fen <= MAX_FEN:
-        errors.append({"field": "unit_cost_fen", "message": "0..100000000"})
-    if not 0 <= stock <= 100_000:
-        errors.append({"field": "stock", "message": "0..100000"})
-    if errors:
-        raise InvalidInput(N_("The item is not valid; nothing was changed"), errors=errors)
+    price_points, unit_cost_fen, stock = command.price_points, command.unit_cost_fen, command.stock
     item = ShopItem(
         organisation_id=village.id,
-        name=clean_text(name, "name", max_length=100),
-        description=clean_text(description, "description", max_length=300, required=False),
+        name=clean_text(command.name, "name", max_length=100),
+        description=clean_text(command.description, "description", max_length=300, required=False),
         price_points=price_points,
         unit_cost_fen=unit_cost_fen,
         stock=0,
@@ -133,9 +133,17 @@ def add_item(
 
 
 def restock(
-    session: Session, actor: Principal, village: Organisation, item: ShopItem, quantity: int
+    session: Session,
+    actor: Principal,
+    village: Organisation,
+    item: ShopItem,
+    command: RestockIn | int,
 ) -> ShopItem:
-    """Goods put on the shelf (negative: goods written off, never below zero)."""
+    """Goods put on the shelf (negative: goods written off, never below zero). A key that
+    grants neither the shop nor management is refused outright, whatever its holder's roles."""
+    quantity = command.quantity if isinstance(command, RestockIn) else command
+    if not (actor.scope_allows(PointsPerm.SHOP) or actor.scope_allows(PointsPerm.MANAGE)):
+        raise PermissionDenied()
     if (
         not (
             service.can(session, actor, PointsPerm.SHOP, village)
@@ -180,21 +188,23 @@ def add_donation(
     session: Session,
     actor: Principal,
     village: Organisation,
-    *,
-    amount_fen: int,
-    donor: str,
-    note: str = "",
+    command: DonationIn | None = None,
+    /,
+    **fields: Any,
 ) -> RewardFundEntry:
+    """Money given to the reward fund. Keywords instead of a command are read into one, and
+    checked the same way."""
     if not service.can(session, actor, PointsPerm.MANAGE, village):
         raise NotFound()
-    if not 1 <= amount_fen <= MAX_FEN:
-        raise InvalidInput(N_("The amount must be between 0.01 and 1,000,000 yuan"))
+    if command is None:
+        command = parse(DonationIn, fields)
+    amount_fen = command.amount_fen
     entry = RewardFundEntry(
         organisation_id=village.id,
         amount_fen=amount_fen,
         kind="donation",
-        counterparty=clean_text(donor, "donor", max_length=100),
-        note=clean_text(note, "note", max_length=300, required=False),
+        counterparty=clean_text(command.donor, "donor", max_length=100),
+        note=clean_text(command.note, "note", max_length=300, required=False),
         actor_person_id=actor.person_id,
     )
     session.add(entry)
@@ -346,6 +356,39 @@ def redeem(
     return redemption
 
 
+def redeem_for(
+    session: Session, actor: Principal, village: Organisation, command: RedemptionIn
+) -> Redemption:
+    """A redemption as it is asked for, on a page or through the API: which account pays, then
+    the redemption. A household's printed card, shown to the shopkeeper, pays from that
+    household's account and the goods leave the shop at once (handed over); otherwise the
+    account given pays, or the actor's own (or their household's)."""
+    item = get_item(session, village, command.item_id)
+    if command.card_code:
+        household = household_by_card(session, village, command.card_code)
+        card_account = service.account_for_holder(session, village.id, f"h:{household.id}")
+        if card_account is None:
+            raise RuntimeError(f"household {household.id} has no account after opening it")
+        redemption = redeem(
+            session, actor, village, card_account, item, command.quantity, via_card=True
+        )
+        return hand_over(session, actor, village, redemption)
+    if command.account_id is not None:
+        account = service.get_account(session, village, command.account_id)
+    else:
+        own = (
+            service.account_of_person(session, village, actor.person_id)
+            if actor.person_id is not None
+            else None
+        )
+        if own is None:
+            raise InvalidInput(
+                N_("This person is not in any household yet; a cadre must add them to one first")
+            )
+        account = own
+    return redeem(session, actor, village, account, item, command.quantity)
+
+
 def get_redemption(session: Session, village: Organisation, redemption_id: int) -> Redemption:
     redemption = session.scalar(
         select(Redemption)
@@ -411,7 +454,8 @@ def cancel_redemption(
     """Before hand-over, the holder or the shopkeeper may cancel: points, stock and money go
     back by reversing entries."""
     account = session.get(PointsAccount, redemption.account_id)
-    assert account is not None
+    if account is None:
+        raise LookupError(f"redemption {redemption.id} has no account {redemption.account_id}")
     if not (
         service.can(session, actor, PointsPerm.SHOP, village)
         or service.can_use_account(session, actor, account)
@@ -433,7 +477,8 @@ def cancel_redemption(
         redemption_id=redemption.id,
     )
     item = session.get(ShopItem, redemption.item_id)
-    assert item is not None
+    if item is None:
+        raise LookupError(f"redemption {redemption.id} has no item {redemption.item_id}")
     _move_stock(
         session,
         item,
@@ -476,6 +521,29 @@ def redemptions(
     if status:
         query = query.where(Redemption.status == status)
     return list(session.scalars(query.order_by(Redemption.id.desc()).limit(limit)))
+
+
+def visible_redemptions(
+    session: Session,
+    principal: Principal,
+    village: Organisation,
+    *,
+    status: str | None = None,
+) -> list[Redemption]:
+    """Every redemption for shopkeepers and those who oversee the village's points; the
+    principal's own account's for anyone else (none before the account is opened)."""
+    if service.can(session, principal, PointsPerm.SHOP, village) or service.can(
+        session, principal, PointsPerm.VIEW, village
+    ):
+        return redemptions(session, village, status=status)
+    account = (
+        service.account_of_person(session, village, principal.person_id, create=False)
+        if principal.person_id
+        else None
+    )
+    if account is None:
+        return []
+    return redemptions(session, village, account_id=account.id, status=status)
 
 
 def household_by_card(session: Session, village: Organisation, card_code: str) -> Household:

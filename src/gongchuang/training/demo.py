@@ -151,7 +151,8 @@ def load_demo(
     hunan = session.scalar(select(Region).where(Region.code == "430000"))
     guizhou = session.scalar(select(Region).where(Region.code == "520000"))
     loudi = session.scalar(select(Region).where(Region.code == "431300"))
-    assert hunan and guizhou and loudi
+    if not (hunan and guizhou and loudi):
+        raise RuntimeError("the demo needs the regions of Hunan and Guizhou loaded first")
 
     def org(name: str, kind: OrganisationKind, region: Region, about: str) -> Organisation:
         return organisations.create_organisation(
@@ -436,7 +437,8 @@ def load_demo(
                 answers = []
                 for item in attempt.paper:
                     question = session.get(Question, item["q"])
-                    assert question is not None
+                    if question is None:
+                        raise LookupError(f"question {item['q']} of attempt {attempt.id}")
                     right = [item["order"].index(i) for i in question.correct]
                     wrong = [(right[0] + 1) % len(item["order"])]
                     answers.append(right if rng.random() < 0.8 else wrong)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Base
+from gongchuang.core.i18n import N_
 from gongchuang.core.models import BigId
 
 # --- online courses ---------------------------------------------------------------------------
@@ -40,11 +41,26 @@ class CourseStatus(enum.StrEnum):
     unpublished = "unpublished"  # taken down: enrolled learners keep their record, no new ones
 
 
+COURSE_STATUS_LABELS = {
+    CourseStatus.draft: N_("Draft"),
+    CourseStatus.published: N_("Published"),
+    CourseStatus.unpublished: N_("Unpublished"),
+}
+
+
 class LessonKind(enum.StrEnum):
     text = "text"
     video = "video"
     document = "document"  # a PDF
     image = "image"  # an illustrated lesson: a picture with its explanation
+
+
+LESSON_KIND_LABELS = {
+    LessonKind.text: N_("Text"),
+    LessonKind.video: N_("Video"),
+    LessonKind.document: N_("Document (PDF)"),
+    LessonKind.image: N_("Illustrated"),
+}
 
 
 class Course(Base):
@@ -153,6 +169,13 @@ class AccreditationStatus(enum.StrEnum):
     revoked = "revoked"
 
 
+ACCREDITATION_STATUS_LABELS = {
+    AccreditationStatus.active: N_("Accredited"),
+    AccreditationStatus.suspended: N_("Suspended"),
+    AccreditationStatus.revoked: N_("Revoked"),
+}
+
+
 class Accreditation(Base):
     __tablename__ = "training_accreditation"
     __table_args__ = (
@@ -178,6 +201,13 @@ class ClassStatus(enum.StrEnum):
     open = "open"  # roster, attendance, assessment
     completed = "completed"
     cancelled = "cancelled"
+
+
+CLASS_STATUS_LABELS = {
+    ClassStatus.open: N_("Open"),
+    ClassStatus.completed: N_("Completed"),
+    ClassStatus.cancelled: N_("Cancelled"),
+}
 
 
 class TrainingClass(Base):
@@ -215,6 +245,14 @@ class TraineeStatus(enum.StrEnum):
     completed = "completed"
     not_passed = "not_passed"
     withdrawn = "withdrawn"
+
+
+TRAINEE_STATUS_LABELS = {
+    TraineeStatus.enrolled: N_("Enrolled"),
+    TraineeStatus.completed: N_("Completed"),
+    TraineeStatus.not_passed: N_("Not passed"),
+    TraineeStatus.withdrawn: N_("Withdrawn"),
+}
 
 
 class ClassTrainee(Base):
@@ -287,6 +325,13 @@ class QuestionKind(enum.StrEnum):
     true_false = "true_false"
 
 
+QUESTION_KIND_LABELS = {
+    QuestionKind.single: N_("Single choice"),
+    QuestionKind.multiple: N_("Multiple choice"),
+    QuestionKind.true_false: N_("True or false"),
+}
+
+
 class QuestionBank(Base):
     __tablename__ = "training_question_bank"
 
@@ -318,6 +363,13 @@ class CampaignStatus(enum.StrEnum):
     draft = "draft"
     open = "open"
     closed = "closed"
+
+
+CAMPAIGN_STATUS_LABELS = {
+    CampaignStatus.draft: N_("Draft"),
+    CampaignStatus.open: N_("Open"),
+    CampaignStatus.closed: N_("Closed"),
+}
 
 
 class QuizAudience(enum.StrEnum):

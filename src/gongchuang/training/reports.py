@@ -10,7 +10,11 @@ from gongchuang.training.models import Course, Enrolment
 def certificate_pdf(
     enrolment: Enrolment, course: Course, holder: str, issuer: str, verify_url: str
 ) -> bytes:
-    assert enrolment.completed_at is not None and enrolment.certificate_code is not None
+    """The certificate as training providers issue it: a formal document in its fixed Chinese
+    wording (……同志：……准予结业), whatever language the holder reads the site in; the pages
+    only link to it."""
+    if enrolment.completed_at is None or enrolment.certificate_code is None:
+        raise ValueError(f"enrolment {enrolment.id} is not complete: it has no certificate")
     completed = local_time(enrolment.completed_at, "%Y年%m月%d日")
     return pdf.certificate_pdf(
         "结业证书",

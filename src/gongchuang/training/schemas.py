@@ -1,11 +1,12 @@
-"""What the training and quiz API accepts and returns."""
+"""What the training and quiz API accepts and returns. The `...In`/`...Fields` models are also
+what the pages read their forms into: one input contract per use case."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Text20 = Annotated[str, StringConstraints(max_length=20, strip_whitespace=True)]
 Text100 = Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)]
@@ -22,8 +23,9 @@ Score = Annotated[int, Field(ge=0, le=100)]
 # --- courses ----------------------------------------------------------------------------------
 
 
-class CourseIn(BaseModel):
-    organisation_id: int = Field(ge=1, le=2**31 - 1)
+class CourseFields(BaseModel):
+    """A course as its publisher writes it: the API's body and the course form alike."""
+
     title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     summary: Text5000 = ""
     category: Category
@@ -32,6 +34,10 @@ class CourseIn(BaseModel):
     credential_kind: CredentialKind | None = None
     credential_title: Text200 = ""
     credential_valid_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class CourseIn(CourseFields):
+    organisation_id: int = Field(ge=1, le=2**31 - 1)
 
 
 class TextLessonIn(BaseModel):
@@ -135,6 +141,8 @@ class AccreditationIn(BaseModel):
 
 
 class AccreditationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     institution_organisation_id: int
     department_organisation_id: int
@@ -198,6 +206,8 @@ class TraineeOut(BaseModel):
 
 
 class RosterImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     added: int
     registered: int
     unchanged: int
@@ -217,6 +227,8 @@ class AssessmentIn(BaseModel):
 
 
 class CompletionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     completed: int
     not_passed: int
     credentials: int
@@ -229,6 +241,8 @@ class ExpenseIn(BaseModel):
 
 
 class ExpenseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     item: str
     amount_fen: int
@@ -246,6 +260,8 @@ class SpotCheckIn(BaseModel):
 
 
 class SpotCheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     checked_on: date
     present_count: int
@@ -261,6 +277,8 @@ class ProgrammeIn(BaseModel):
 
 
 class ProgrammeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     organisation_id: int
     code: str
@@ -281,6 +299,8 @@ class TargetsIn(BaseModel):
 
 
 class ProvinceProgressOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     region_id: int
     name: str
     planned: dict[str, int]
@@ -288,6 +308,8 @@ class ProvinceProgressOut(BaseModel):
 
 
 class InstitutionProgressOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     organisation_id: int
     name: str
     province: str
@@ -297,6 +319,8 @@ class InstitutionProgressOut(BaseModel):
 
 
 class ProgressReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     programme: ProgrammeOut
     year: int
     provinces: list[ProvinceProgressOut]
@@ -337,6 +361,8 @@ class QuestionIn(BaseModel):
 
 
 class QuestionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     kind: str
     stem: str
@@ -400,6 +426,8 @@ class AttemptStartIn(BaseModel):
 
 
 class PaperQuestionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     number: int
     kind: str
     stem: str
@@ -444,6 +472,8 @@ class ResultOut(BaseModel):
 
 
 class RankOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     rank: int
     name: str
     total_score: int
@@ -452,6 +482,8 @@ class RankOut(BaseModel):
 
 
 class MyStandingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     rank: int
     total_score: int
     best_score: int

@@ -48,7 +48,7 @@ def create_programme(
     if not 2000 <= start_year <= end_year <= start_year + 10:
         raise InvalidInput(
             N_("A programme runs from a start year to an end year at most ten years later"),
-            errors=[{"field": "end_year", "message": "invalid years"}],
+            errors=[{"field": "end_year", "message": N_("invalid years")}],
         )
     programme = Programme(
         organisation_id=department.id,
@@ -110,14 +110,14 @@ def set_targets(
     for index, row in enumerate(rows):
         region = session.scalar(select(Region).where(Region.code == row.region_code))
         if region is None or region.level != "province":
-            errors.append({"field": f"rows[{index}].region_code", "message": "not a province"})
+            errors.append({"field": f"rows[{index}].region_code", "message": N_("not a province")})
             continue
         if not programme.start_year <= row.year <= programme.end_year:
-            errors.append({"field": f"rows[{index}].year", "message": "outside the programme"})
+            errors.append({"field": f"rows[{index}].year", "message": N_("outside the programme")})
         if row.mode not in TrainingMode.__members__:
-            errors.append({"field": f"rows[{index}].mode", "message": "offline or online"})
+            errors.append({"field": f"rows[{index}].mode", "message": N_("offline or online")})
         if not 0 <= row.cumulative_planned <= 100_000_000:
-            errors.append({"field": f"rows[{index}].cumulative_planned", "message": "0 to 1e8"})
+            errors.append({"field": f"rows[{index}].cumulative_planned", "message": N_("0 to 1e8")})
         resolved.append((region.id, row))
     plans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
     for region_id, row in resolved:

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import organisations, people
 from gongchuang.core.api import PROBLEMS
-from gongchuang.core.errors import NotFound
+from gongchuang.core.errors import AuthenticationRequired
 from gongchuang.core.identity import mask_name
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import DbSession, Id, LoggedIn, Require
-from gongchuang.volunteer import recommend, reports, service
+from gongchuang.volunteer import links, recommend, reports, service
 from gongchuang.volunteer.models import Activity, Certificate, Shift, Signup
 from gongchuang.volunteer.permissions import VolunteerPerm
 from gongchuang.volunteer.schemas import (
@@ -60,8 +60,11 @@ Organiser = Annotated[Principal, Depends(Require(VolunteerPerm.MANAGE))]
 Partner = Annotated[Principal, Depends(Require(VolunteerPerm.BENEFIT))]
 
 
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+def _person_id(principal: Principal) -> int:
+    """The signed-in caller's person (a signed-in principal always has one)."""
+    if principal.person_id is None:
+        raise AuthenticationRequired()
+    return principal.person_id
 
 
 def profile_out(session: Session, request: Request, principal: Principal) -> ProfileOut:
@@ -82,7 +85,7 @@ def profile_out(session: Session, request: Request, principal: Principal) -> Pro
         star=service.star_level(session, total.minutes),
         completed_shifts=total.completed_shifts,
         no_shows=total.no_shows,
-        card_url=f"{base_url(request)}/volunteer/card/{service.card_token(volunteer)}",
+        card_url=links.card_url(request, volunteer),
     )
 
 
@@ -132,7 +135,7 @@ def signup_out(signup: Signup) -> SignupOut:
 def save_profile(
     body: ProfileIn, request: Request, session: DbSession, principal: Volunteering
 ) -> ProfileOut:
-    service.save_profile(session, principal, service.ProfileInput(**body.model_dump()))
+    service.save_profile(session, principal, body)
     return profile_out(session, request, principal)
 
 
@@ -143,15 +146,13 @@ def my_profile(request: Request, session: DbSession, principal: LoggedIn) -> Pro
 
 @router.get("/cards/{token}", summary="Verify an electronic volunteer card (no login)")
 def verify_card(token: Annotated[str, Path(max_length=200)], session: DbSession) -> CardOut:
-    return CardOut(**service.verify_card(session, token).__dict__)
+    return CardOut.model_validate(service.verify_card(session, token), from_attributes=True)
 
 
 @router.get("/me/hours", summary="My hours ledger")
 def my_hours(session: DbSession, principal: LoggedIn) -> list[HoursEntryOut]:
-    assert principal.person_id is not None
-    return [
-        HoursEntryOut.model_validate(e) for e in service.hours_ledger(session, principal.person_id)
-    ]
+    person_id = _person_id(principal)
+    return [HoursEntryOut.model_validate(e) for e in service.hours_ledger(session, person_id)]
 
 
 # --- activities -------------------------------------------------------------------------------
@@ -198,15 +199,7 @@ def recommendations(
 
 @router.post("/activities", status_code=201, summary="Publish an activity with its shifts")
 def create_activity(body: ActivityCreate, session: DbSession, principal: Organiser) -> ActivityOut:
-    organisation = organisations.get_organisation(session, body.organisation_id)
-    data = body.model_dump(exclude={"organisation_id", "shifts"})
-    activity = service.create_activity(
-        session,
-        principal,
-        organisation,
-        service.ActivityInput(**data),
-        [service.ShiftInput(**s.model_dump()) for s in body.shifts],
-    )
+    activity = service.publish_activity(session, principal, body)
     return activity_out(session, service.get_activity(session, activity.id))
 
 
@@ -215,16 +208,14 @@ def update_activity(
     activity_id: Id, body: ActivityIn, session: DbSession, principal: Organiser
 ) -> ActivityOut:
     activity = service.get_activity_to_manage(session, principal, activity_id)
-    service.update_activity(
-        session, principal, activity, service.ActivityInput(**body.model_dump())
-    )
+    service.update_activity(session, principal, activity, body)
     return activity_out(session, activity)
 
 
 @router.post("/activities/{activity_id}/shifts", status_code=201)
 def add_shift(activity_id: Id, body: ShiftIn, session: DbSession, principal: Organiser) -> ShiftOut:
     activity = service.get_activity_to_manage(session, principal, activity_id)
-    shift = service.add_shift(session, principal, activity, service.ShiftInput(**body.model_dump()))
+    shift = service.add_shift(session, principal, activity, body)
     return ShiftOut.model_validate(shift)
 
 
@@ -241,7 +232,7 @@ def cancel_activity(
 
 @router.get("/shifts/{shift_id}/roster", summary="Who is coming, and what happened")
 def roster(shift_id: Id, session: DbSession, principal: Organiser) -> list[RosterRow]:
-    shift = _shift_to_manage(session, principal, shift_id)
+    shift = service.get_shift_to_manage(session, principal, shift_id)
     rows = []
     for signup in service.roster(session, shift):
         total = service.totals(session, signup.person_id)
@@ -263,23 +254,15 @@ def roster(shift_id: Id, session: DbSession, principal: Organiser) -> list[Roste
     return rows
 
 
-def _shift_to_manage(session: Session, principal: Principal, shift_id: int) -> Shift:
-    shift = session.get(Shift, shift_id)
-    if shift is None:
-        raise NotFound()
-    service.get_activity_to_manage(session, principal, shift.activity_id)
-    return shift
-
-
 @router.get("/shifts/{shift_id}/checkin-code", summary="The rotating QR code to show on site")
 def checkin_code(
     shift_id: Id, request: Request, session: DbSession, principal: Organiser
 ) -> CheckinCodeOut:
-    shift = _shift_to_manage(session, principal, shift_id)
+    shift = service.get_shift_to_manage(session, principal, shift_id)
     code = service.checkin_code(session, principal, shift)
     return CheckinCodeOut(
         code=code,
-        url=f"{base_url(request)}/volunteer/check?code={code}",
+        url=links.checkin_url(request, code),
         valid_seconds=service.CHECKIN_SECONDS,
     )
 
@@ -297,8 +280,8 @@ def sign_up(shift_id: Id, session: DbSession, principal: Volunteering) -> Signup
 
 @router.get("/me/signups")
 def my_signups(session: DbSession, principal: LoggedIn) -> list[SignupOut]:
-    assert principal.person_id is not None
-    return [signup_out(s) for s in service.my_signups(session, principal.person_id)]
+    person_id = _person_id(principal)
+    return [signup_out(s) for s in service.my_signups(session, person_id)]
 
 
 @router.post("/signups/{signup_id}/cancel", summary="Give the place up (the waitlist moves up)")
@@ -339,11 +322,7 @@ def no_show(signup_id: Id, session: DbSession, principal: Organiser) -> SignupOu
 
 @router.post("/hours/approvals", summary="Confirm pending hours (bulk, or one set by hand)")
 def approve_hours(body: HoursApproval, session: DbSession, principal: Organiser) -> CountOut:
-    signups = [service.get_signup(session, i) for i in dict.fromkeys(body.signup_ids)]
-    count = service.approve_hours(
-        session, principal, signups, minutes=body.minutes, reason=body.reason
-    )
-    return CountOut(count=count)
+    return CountOut(count=service.confirm_hours(session, principal, body))
 
 
 @router.post("/signups/{signup_id}/correction", summary="Correct confirmed hours, with a reason")
@@ -368,7 +347,6 @@ def feedback(
 
 
 def certificate_out(request: Request, certificate: Certificate) -> CertificateOut:
-    base = base_url(request)
     return CertificateOut(
         id=certificate.id,
         code=certificate.code,
@@ -376,8 +354,8 @@ def certificate_out(request: Request, certificate: Certificate) -> CertificateOu
         period_from=certificate.period_from,
         period_to=certificate.period_to,
         organisation_name=certificate.organisation_name,
-        verify_url=f"{base}/volunteer/certificates/verify/{certificate.code}",
-        pdf_url=f"{base}/volunteer/certificates/{certificate.id}.pdf",
+        verify_url=links.certificate_check_url(request, certificate),
+        pdf_url=links.certificate_pdf_url(request, certificate),
     )
 
 
@@ -393,10 +371,8 @@ def issue_certificate(
 def my_certificates(
     request: Request, session: DbSession, principal: LoggedIn
 ) -> list[CertificateOut]:
-    assert principal.person_id is not None
-    return [
-        certificate_out(request, c) for c in service.certificates_of(session, principal.person_id)
-    ]
+    person_id = _person_id(principal)
+    return [certificate_out(request, c) for c in service.certificates_of(session, person_id)]
 
 
 @router.get(
@@ -408,7 +384,7 @@ def certificate_pdf(
     certificate_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> Response:
     certificate = service.get_certificate_for(session, principal, certificate_id)
-    verify = f"{base_url(request)}/volunteer/certificates/verify/{certificate.code}"
+    verify = links.certificate_check_url(request, certificate)
     return Response(reports.certificate_pdf(certificate, verify), media_type="application/pdf")
 
 
@@ -454,9 +430,7 @@ def list_benefits(session: DbSession, principal: LoggedIn) -> list[BenefitOut]:
 
 @router.post("/benefits", status_code=201, summary="A partner offers a benefit")
 def create_benefit(body: BenefitIn, session: DbSession, principal: Partner) -> CountOut:
-    partner = organisations.get_organisation(session, body.partner_organisation_id)
-    data = body.model_dump(exclude={"partner_organisation_id"})
-    benefit = service.create_benefit(session, principal, partner, service.BenefitInput(**data))
+    benefit = service.offer_benefit(session, principal, body)
     return CountOut(count=benefit.id)
 
 
@@ -475,8 +449,7 @@ def claim_benefit(benefit_id: Id, session: DbSession, principal: Volunteering) -
 
 @router.post("/claims/use", summary="The partner checks a volunteer's code, once")
 def use_claim(body: ClaimUse, session: DbSession, principal: Partner) -> CountOut:
-    partner = organisations.get_organisation(session, body.partner_organisation_id)
-    claim = service.use_claim(session, principal, partner, body.code)
+    claim = service.use_claim_code(session, principal, body)
     return CountOut(count=claim.id)
 
 
@@ -494,26 +467,13 @@ def call_out(session: Session, call_id: int) -> CallOut:
         shifts=service.call_shift_count(session, call),
         capacity=sum(r.capacity for r in board),
         taken=sum(r.taken for r in board),
-        board=[FillRowOut(**r.__dict__, percent=r.percent) for r in board],
+        board=[FillRowOut.model_validate(r, from_attributes=True) for r in board],
     )
 
 
 @router.post("/calls", status_code=201, summary="Mobilise: many sites, days and shifts at once")
 def create_call(body: CallIn, session: DbSession, principal: Organiser) -> CallOut:
-    organisation = organisations.get_organisation(session, body.organisation_id)
-    call = service.create_call(
-        session,
-        principal,
-        organisation,
-        title=body.title,
-        category=body.category,
-        description=body.description,
-        sites=[service.Site(**s.model_dump()) for s in body.sites],
-        first_day=body.first_day,
-        days=body.days,
-        slots=[(a, b) for a, b in body.slots],
-        capacity=body.capacity,
-    )
+    call = service.launch_call(session, principal, body)
     return call_out(session, call.id)
 
 
@@ -546,7 +506,7 @@ def dashboard(organisation_id: Id, session: DbSession, principal: Organiser) -> 
         session, principal, organisation_id, VolunteerPerm.MANAGE
     )
     figures = reports.org_dashboard(session, organisation)
-    return DashboardOut(**{k: v for k, v in figures.__dict__.items() if k != "top_activities"})
+    return DashboardOut.model_validate(figures, from_attributes=True)
 
 
 @router.post("/organisations/{organisation_id}/responder-invitations")

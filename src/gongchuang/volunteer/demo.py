@@ -23,6 +23,8 @@ from gongchuang.core.models import Organisation, OrganisationKind, OutboxMessage
 from gongchuang.core.permissions import SYSTEM, Principal
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, ActivityStatus, Shift, Signup, SignupStatus
+from gongchuang.volunteer.service.checkin import check_out
+from gongchuang.volunteer.service.stars import bump_total
 
 CENTRE = (27.737, 111.305)  # 新化县城
 TITLES = {
@@ -231,13 +233,15 @@ def load_demo(
         made[event.index] = activity
         event.joined = [shift.id]  # reuse: remember the shift
     staff = session.scalar(select(Person).where(Person.phone == "13800000007"))
-    assert staff is not None
+    if staff is None:
+        raise LookupError("the demo's volunteer organiser (13800000007) is missing")
     organiser = Principal(person_id=staff.id, name=staff.name, via="demo")
     to_verify = []
     for person_index, event_index in signups:
         event = sim_events[event_index]
         found = session.get(Shift, event.joined[0])
-        assert found is not None
+        if found is None:
+            raise LookupError(f"the demo's shift {event.joined[0]} is missing")
         shift = found
         person = volunteers[person_index]
         if person.id == staff.id:
@@ -253,7 +257,7 @@ def load_demo(
         shift.taken += 1
         if not came:
             signup.status = SignupStatus.no_show
-            service._bump_total(session, person.id, no_shows=1)
+            bump_total(session, person.id, no_shows=1)
             continue
         late = rng.choice([0, 0, 0, 5, 12])
         signup.status = SignupStatus.checked_in
@@ -261,7 +265,7 @@ def load_demo(
         signup.late_minutes = late
         signup.check_method = "qr"
         forgot = rng.random() < 0.08
-        service._check_out(
+        check_out(
             signup,
             shift,
             shift.ends_at if forgot else shift.ends_at - timedelta(minutes=rng.choice([0, 0, 10])),

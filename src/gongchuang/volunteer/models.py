@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Base
+from gongchuang.core.i18n import N_
 from gongchuang.core.models import BigId, Organisation, Person
 
 
@@ -57,6 +58,13 @@ class ActivityStatus(enum.StrEnum):
     open = "open"  # recruiting
     closed = "closed"  # recruitment closed; shifts still run
     cancelled = "cancelled"
+
+
+ACTIVITY_STATUS_LABELS: dict[str, str] = {
+    ActivityStatus.open: N_("Recruiting"),
+    ActivityStatus.closed: N_("Recruitment closed"),
+    ActivityStatus.cancelled: N_("Cancelled"),
+}
 
 
 class Activity(Base):
@@ -113,6 +121,16 @@ class SignupStatus(enum.StrEnum):
     verified = "verified"  # hours in the ledger
     no_show = "no_show"
 
+
+SIGNUP_STATUS_LABELS: dict[str, str] = {
+    SignupStatus.confirmed: N_("Confirmed"),
+    SignupStatus.waitlisted: N_("On the waitlist"),
+    SignupStatus.cancelled: N_("Cancelled"),
+    SignupStatus.checked_in: N_("Checked in"),
+    SignupStatus.checked_out: N_("Hours waiting for confirmation"),
+    SignupStatus.verified: N_("Hours confirmed"),
+    SignupStatus.no_show: N_("Did not come"),
+}
 
 ACTIVE_SIGNUP = (
     SignupStatus.confirmed,
@@ -171,6 +189,19 @@ class UsedCheckinCode(Base):
     used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class HoursEntryKind(enum.StrEnum):
+    verified = "verified"  # the organiser confirmed the shift's hours
+    correction = "correction"  # the right amount, after a reversal
+    reversal = "reversal"  # takes back what was there before a correction
+
+
+HOURS_ENTRY_LABELS: dict[str, str] = {
+    HoursEntryKind.verified: N_("Confirmed"),
+    HoursEntryKind.correction: N_("Correction"),
+    HoursEntryKind.reversal: N_("Reversal"),
+}
+
+
 class HoursEntry(Base):
     """服务时长: the hours ledger, in minutes. Never updated, never deleted."""
 
@@ -193,7 +224,7 @@ class HoursEntry(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     signup_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_signup.id"), index=True)
     minutes: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # verified, correction, reversal
+    kind: Mapped[str] = mapped_column(String(16))  # a HoursEntryKind
     reason: Mapped[str] = mapped_column(String(300), default="")
     reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_hours_entry.id"))
     actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))

@@ -153,6 +153,7 @@ def hours_workbook(
     session: Session, organisation: Organisation, period_from: date, period_to: date
 ) -> bytes:
     """Hours per volunteer for the federation's records (phones masked, as on every page)."""
+    service.check_period(period_from, period_to)
     ids = subtree_ids(session, organisation)
     rows = session.execute(
         select(
@@ -196,6 +197,9 @@ def hours_workbook(
 
 
 def certificate_pdf(certificate: Certificate, verify_url: str) -> bytes:
+    """The certificate as volunteer federations issue it: a formal document in their fixed
+    Chinese wording (兹证明……特此证明), whatever language the holder reads the site in; the
+    page and the API only link to it."""
     hours = certificate.minutes / 60
     issued = service.local_day(certificate.issued_at)
     return pdf.certificate_pdf(

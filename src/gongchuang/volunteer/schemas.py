@@ -1,4 +1,11 @@
-"""Pydantic shapes of the volunteer API."""
+"""The volunteer service's input contract and the shapes of its API.
+
+Each write takes one command model from here: the API takes it as its body, a page reads its
+form into the same model, and the service works on it. `ActivityInput`, `ShiftInput`,
+`ProfileInput`, `BenefitInput` and `Site` build the same commands in code (the demo, tests),
+positionally as before, without validating them: the service checks what it is given either
+way, with the same field messages.
+"""
 
 from __future__ import annotations
 
@@ -212,8 +219,9 @@ class CertificateCheck(BaseModel):
     valid: bool
 
 
-class BenefitIn(BaseModel):
-    partner_organisation_id: IdField
+class BenefitOffer(BaseModel):
+    """What a partner offers: the terms of one benefit."""
+
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     min_star: int = Field(0, ge=0, le=10)
@@ -221,6 +229,10 @@ class BenefitIn(BaseModel):
     per_person_limit: int = Field(1, ge=1, le=1000)
     quota: int | None = Field(None, ge=1, le=1_000_000)
     valid_until: date | None = None
+
+
+class BenefitIn(BenefitOffer):
+    partner_organisation_id: IdField
 
 
 class BenefitOut(BaseModel):
@@ -327,3 +339,92 @@ class InviteIn(BaseModel):
 
 class CountOut(BaseModel):
     count: int
+
+
+# --- commands built in code ---------------------------------------------------------------------
+
+
+def ProfileInput(
+    skills: list[str],
+    interests: list[str],
+    languages: list[str],
+    availability: list[str],
+    birth_date: date | None = None,
+    home_region_code: str | None = None,
+    home_lat: float | None = None,
+    home_lng: float | None = None,
+    location_is_gcj02: bool = False,
+    share_location: bool = False,
+) -> ProfileIn:
+    return ProfileIn.model_construct(
+        skills=skills,
+        interests=interests,
+        languages=languages,
+        availability=availability,
+        birth_date=birth_date,
+        home_region_code=home_region_code,
+        home_lat=home_lat,
+        home_lng=home_lng,
+        location_is_gcj02=location_is_gcj02,
+        share_location=share_location,
+    )
+
+
+def ActivityInput(
+    title: str,
+    category: str,
+    description: str,
+    place: str,
+    lat: float,
+    lng: float,
+    location_is_gcj02: bool = False,
+    geofence_m: int = 300,
+    min_age: int | None = None,
+    credential_kind: str | None = None,
+    skills_wanted: list[str] | None = None,
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> ActivityIn:
+    return ActivityIn.model_construct(
+        title=title,
+        category=category,
+        description=description,
+        place=place,
+        lat=lat,
+        lng=lng,
+        location_is_gcj02=location_is_gcj02,
+        geofence_m=geofence_m,
+        min_age=min_age,
+        credential_kind=credential_kind,
+        skills_wanted=skills_wanted or [],
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+    )
+
+
+def ShiftInput(starts_at: datetime, ends_at: datetime, capacity: int) -> ShiftIn:
+    return ShiftIn.model_construct(starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+
+
+def BenefitInput(
+    title: str,
+    description: str,
+    min_star: int = 0,
+    min_hours: int = 0,
+    per_person_limit: int = 1,
+    quota: int | None = None,
+    valid_until: date | None = None,
+) -> BenefitOffer:
+    return BenefitOffer.model_construct(
+        title=title,
+        description=description,
+        min_star=min_star,
+        min_hours=min_hours,
+        per_person_limit=per_person_limit,
+        quota=quota,
+        valid_until=valid_until,
+    )
+
+
+def Site(name: str, lat: float, lng: float) -> SiteIn:
+    return SiteIn.model_construct(name=name, lat=lat, lng=lng)
