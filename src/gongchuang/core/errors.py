@@ -3,9 +3,14 @@ them as problem+json (API) or a friendly page (HTML)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from gongchuang.core.i18n import N_, gettext
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class GongchuangError(Exception):
@@ -147,3 +152,32 @@ def validation_message(error: dict[str, Any]) -> str:
     context = error.get("ctx") or {}
     limit = next((context[k] for k in _LIMIT_KEYS if k in context), None)
     return gettext(words, n=limit) if "%(n)s" in words else gettext(words)
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """A problem's place as the API names it: "shifts.0.capacity", or "body"."""
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def field_problems(
+    problems: list[Any], name: Callable[[tuple[int | str, ...]], str] = dotted
+) -> list[dict[str, str]]:
+    """Pydantic's problems as the platform answers them: each field's, in plain words."""
+    return [{"field": name(p["loc"]), "message": validation_message(dict(p))} for p in problems]
+
+
+def parse_command(
+    model: type[M],
+    values: Mapping[str, Any],
+    *,
+    refused: str = N_("Some of the input is not valid"),
+    name: Callable[[tuple[int | str, ...]], str] = dotted,
+) -> M:
+    """A page's form read into the command model the API takes for the same work, refused as
+    the platform refuses a request that does not validate (`name` says a problem's place as the
+    form names it, where the form's names are not the model's)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = exc.errors()
+    raise InvalidInput(refused, errors=field_problems(problems, name))

@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 from gongchuang.config import get_settings
 from gongchuang.core import files, geo, organisations, regions
 from gongchuang.core.clock import local_today, utcnow
-from gongchuang.core.errors import InvalidInput, NotFound, refuse_if_any, validation_message
+from gongchuang.core.errors import (
+    InvalidInput,
+    NotFound,
+    field_problems,
+    refuse_if_any,
+)
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
@@ -125,7 +130,7 @@ def _parse(model: type[M], values: Mapping[str, Any], message: str | None = None
         return model.model_validate(values)
     except ValidationError as exc:
         problems = exc.errors()
-    errors = [{"field": _field(e["loc"]), "message": validation_message(dict(e))} for e in problems]
+    errors = field_problems(problems, _field)
     if message is None and any(e["field"] == "location" for e in errors):
         message = service.OUTSIDE_CHINA
     if message is None:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from gongchuang.core import credentials, organisations
-from gongchuang.core.errors import InvalidInput, validation_message
+from gongchuang.core.errors import InvalidInput, dotted, parse_command
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
@@ -104,26 +104,16 @@ def parse_form(
     values: Mapping[str, object],
     fields: Mapping[str, str] | None = None,
 ) -> Command:
-    """A form read into the command model the API takes for the same work, and refused as the
-    API refuses it: each field's problem in plain words, named as the form names it (`fields`
-    maps a model's field, or its dotted place, to the form's where they differ). An empty
-    field is a field not given, so the model's default applies."""
+    """A form read into the command model the API takes for the same work (`fields` maps a
+    model's field, or its dotted place, to the form's name where they differ). An empty field
+    is a field not given, so the model's default applies."""
     given = {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-    try:
-        return model.model_validate(given)
-    except ValidationError as exc:
-        problems = exc.errors()
     names = fields or {}
-    errors = []
-    for problem in problems:
-        place = ".".join(str(part) for part in problem["loc"]) or "body"
-        errors.append(
-            {
-                "field": names.get(place, names.get(str(problem["loc"][0]), place)),
-                "message": validation_message(dict(problem)),
-            }
-        )
-    raise InvalidInput(N_("Some of the input is not valid"), errors=errors)
+
+    def name(loc: tuple[int | str, ...]) -> str:
+        return names.get(dotted(loc), names.get(str(loc[0]), dotted(loc)) if loc else "body")
+
+    return parse_command(model, given, name=name)
 
 
 def form_values(form: FormData, *names: str) -> dict[str, str]:

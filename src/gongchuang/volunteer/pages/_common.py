@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from gongchuang.core import credentials, organisations
 from gongchuang.core.clock import SHANGHAI
-from gongchuang.core.errors import InvalidInput, validation_message
+from gongchuang.core.errors import InvalidInput, dotted, parse_command
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
@@ -61,13 +61,6 @@ def parse_form(
     values: Mapping[str, Any],
     field: Callable[[tuple[int | str, ...]], str] | None = None,
 ) -> Command:
-    """A form read into the command model the API takes for the same work, refused as a form
-    FastAPI reads is refused: each field's problem in plain words (`field` names a problem's
-    place as the form calls it, where the form's names are not the model's)."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        problems = exc.errors()
-    name = field or (lambda loc: ".".join(str(p) for p in loc) or "body")
-    errors = [{"field": name(e["loc"]), "message": validation_message(dict(e))} for e in problems]
-    raise InvalidInput(N_("Some of the input is not valid"), errors=errors)
+    """A form read into the command model the API takes for the same work (`field` names a
+    problem's place as the form calls it, where the form's names are not the model's)."""
+    return parse_command(model, values, name=field or dotted)
