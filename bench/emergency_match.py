@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fresh_postgres import FreshPostgres
 
 from gongchuang.emergency import matching
+from gongchuang.emergency.schemas import DutyIn, PointIn
 
 SOUTH, WEST, SPAN = 31.4, 110.4, 5.5
 
@@ -279,7 +280,10 @@ def end_to_end(pg: FreshPostgres, count: int) -> list[float]:
             actor = Principal(person_id=person.id, name=person.name)
             service.join_network(session, actor)
             point = (centre_point[0] + rng.normal(0, 0.01), centre_point[1] + rng.normal(0, 0.01))
-            service.set_duty(session, actor, True, (*point, "WGS84"), True)
+            location = PointIn(lat=point[0], lng=point[1])
+            service.set_duty(
+                session, actor, DutyIn(on_duty=True, location=location, consent_location=True)
+            )
     app = create_app(database, background=False)
     samples = []
     with TestClient(app) as client:

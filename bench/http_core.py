@@ -4,6 +4,12 @@
 each with the demo world loaded. The baseline, measured in the same run against the same
 server, is /healthz (no database, no template): the ratio shows what the real pages cost.
 
+Routing, first: in this process, the time to find the route of a request to the first module
+(points) and to the last (training), as the app routes (each module's routers asked only for
+their own prefix, core/routing.py) and as FastAPI alone would (every router asked in turn).
+Over HTTP, a path under the first and under the last module's API prefix that no route serves
+(a 404 problem answer: routing and the error page, no query) should cost the same.
+
     python bench/http_core.py [--seconds 10] [--clients 50] [--only sqlite|postgresql]
 """
 
@@ -35,10 +41,55 @@ from gongchuang.migrate import upgrade  # noqa: E402
 
 PG_ADMIN = os.environ.get("GONGCHUANG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 TARGETS = [
-    ("baseline /healthz", "/healthz"),
-    ("home page /", "/"),
-    ("JSON /api/v1/regions?limit=50", "/api/v1/regions?limit=50"),
+    ("baseline /healthz", "/healthz", 200),
+    ("home page /", "/", 200),
+    ("JSON /api/v1/regions?limit=50", "/api/v1/regions?limit=50", 200),
+    ("first module /api/v1/points/x", "/api/v1/points/nowhere", 404),
+    ("last module /api/v1/training/x", "/api/v1/training/nowhere", 404),
 ]
+ROUTED = [
+    ("baseline /healthz", "/healthz"),
+    ("first module API", "/api/v1/points/villages/1/records"),
+    ("first module page", "/points/villages/1"),
+    ("last module API", "/api/v1/training/courses"),
+    ("last module page", "/training/courses/1"),
+]
+
+
+def routing_costs(repeat: int = 2000) -> list[tuple[str, str, float, float, int, int]]:
+    """(label, path, µs as routed, µs unguarded, routers asked, routers asked unguarded)."""
+    from starlette.routing import Match
+
+    from gongchuang.app import create_app
+    from gongchuang.core.routing import entry_guard, segments
+
+    app = create_app(background=False)
+
+    def route(path: str, guarded: bool) -> int:
+        path_segments = segments(path)
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "app": app}
+        scope.update(headers=[], query_string=b"")
+        asked = 0
+        for entry in app.router.routes:
+            guard = entry_guard(entry)
+            matches = entry.matches if guarded or guard is None else guard.inner
+            if guard is None or not guarded or guard.may_match(path_segments):
+                asked += 1
+            if matches(scope)[0] == Match.FULL:
+                return asked
+        raise LookupError(path)
+
+    rows = []
+    for label, path in ROUTED:
+        costs = []
+        for guarded in (True, False):
+            route(path, guarded)
+            started = time.perf_counter()
+            for _ in range(repeat):
+                route(path, guarded)
+            costs.append((time.perf_counter() - started) / repeat * 1e6)
+        rows.append((label, path, costs[0], costs[1], route(path, True), route(path, False)))
+    return rows
 
 
 async def hammer(base: str, path: str, clients: int, seconds: float) -> tuple[int, list[float]]:
@@ -146,6 +197,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
+    routed = routing_costs()
+    print("Routing one GET in this process (µs; routers asked of the app's entries):")
+    print(f"{'target':<20}{'path':<36}{'by prefix':>10}{'FastAPI':>9}{'asked':>7}{'of':>5}")
+    for label, path, by_prefix, plain, asked, asked_plain in routed:
+        print(f"{label:<20}{path:<36}{by_prefix:>10.1f}{plain:>9.1f}{asked:>7}{asked_plain:>5}")
     rows = []
     for backend in [args.only] if args.only else ["sqlite", "postgresql"]:
         with tempfile.TemporaryDirectory() as tmpdir:
@@ -163,8 +219,9 @@ def main() -> None:
                     base = f"http://127.0.0.1:{port}"
                     asyncio.run(hammer(base, "/", 10, 1.0))  # warm up both workers
                     baseline_rps = None
-                    for label, path in TARGETS:
+                    for label, path, status in TARGETS:
                         rps, p50, p99, errors = measure(base, path, args.clients, args.seconds)
+                        errors = errors if status == 200 else 0  # wrk counts each 404
                         baseline_rps = baseline_rps or rps
                         rows.append((backend, label, rps, p50, p99, rps / baseline_rps, errors))
                 finally:

@@ -20,7 +20,8 @@ def _pragma(connection: Connection, statement: str) -> None:
     if connection.in_transaction():
         connection.commit()
     raw = connection.connection.driver_connection
-    assert raw is not None
+    if raw is None:
+        raise RuntimeError("the SQLite connection was closed before its pragma")
     raw.execute(statement)
 
 

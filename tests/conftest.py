@@ -19,9 +19,15 @@ from gongchuang.app import create_app
 from gongchuang.core import auth
 from gongchuang.core.db import Database, set_database
 from gongchuang.core.web import db_session
+from gongchuang.modules import load_modules
 from tests.support.databases import BACKEND, drop_templates, fresh_database
 from tests.support.openapi import OpenAPIValidator, ValidatingClient
+from tests.support.scheduling import keep_our_order, longest_first
 from tests.support.world import PASSWORD, World, build_world
+
+# Every module's permissions, roles, subscribers and jobs, as each process of the platform has
+# them (the web app's and the job worker's): services called directly see the same platform.
+load_modules()
 
 
 def pytest_report_header() -> str:
@@ -30,13 +36,15 @@ def pytest_report_header() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     """The controlling process of an xdist run names the run itself, so that it knows which
-    database templates its test processes share (tests.support.databases) and removes them."""
+    database templates its test processes share (tests.support.databases) and removes them; it
+    hands out the work in the order tests.support.scheduling gives the items."""
     if (
         not hasattr(config, "workerinput")
         and config.getoption("numprocesses", None)
         and config.getoption("testrunuid", None) is None
     ):
         config.option.testrunuid = uuid.uuid4().hex
+    keep_our_order(config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -50,6 +58,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND != "postgresql" and item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.skip(reason="needs GONGCHUANG_TEST_DATABASE=postgresql"))
+    # The longest work first, so that the test processes of a run end together.
+    longest_first(items)
 
 
 @pytest.fixture(scope="session")

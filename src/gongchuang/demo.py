@@ -16,6 +16,7 @@ from gongchuang.core.models import Organisation, OrganisationKind, Person, Regio
 from gongchuang.core.passwords import hash_password
 from gongchuang.core.permissions import SYSTEM
 from gongchuang.emergency import demo as emergency_demo
+from gongchuang.modules import load_modules
 from gongchuang.points import demo as points_demo
 from gongchuang.training import demo as training_demo
 from gongchuang.volunteer import demo as volunteer_demo
@@ -77,6 +78,7 @@ def load_demo_world(
 ) -> str:
     if only_if_empty and session.scalar(select(Person.id).limit(1)) is not None:
         return "demo world already present; nothing loaded"
+    load_modules()  # the roles the demo's people hold
     rng = random.Random(2026)
     if session.scalar(select(Region.id).where(Region.code == COUNTY_CODE)) is None:
         regions.import_rows(session, SYSTEM, regions.builtin_rows())

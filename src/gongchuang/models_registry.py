@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = [
-    "gongchuang.core.models",
-    "gongchuang.points.models",
-    "gongchuang.volunteer.models",
-    "gongchuang.emergency.models",
-    "gongchuang.training.models",
-]
+from gongchuang.modules import manifests
+
+
+def model_modules() -> list[str]:
+    return ["gongchuang.core.models", *(module.models for module in manifests())]
 
 
 def load_all_models() -> None:
-    for name in MODEL_MODULES:
+    for name in model_modules():
         importlib.import_module(name)

@@ -1,13 +1,16 @@
-"""The domain modules this installation runs. Each registers its routes, templates, permissions,
-event subscribers and jobs when loaded."""
+"""The domain modules this installation runs: the one list. Each package's manifest
+(`<package>.module`, `MODULE`) says what the module adds to the platform; see core/modules.py."""
 
 from __future__ import annotations
 
 import importlib
+from functools import cache
 
 from fastapi import FastAPI
 
-# Domain packages are appended here as they land, e.g. "gongchuang.points".
+from gongchuang.core.modules import Module, activate, install
+
+# Domain packages are appended here as they land.
 DOMAIN_MODULES: list[str] = [
     "gongchuang.points",
     "gongchuang.volunteer",
@@ -16,10 +19,15 @@ DOMAIN_MODULES: list[str] = [
 ]
 
 
+@cache
+def manifests() -> tuple[Module, ...]:
+    return tuple(importlib.import_module(f"{name}.module").MODULE for name in DOMAIN_MODULES)
+
+
 def load_modules(app: FastAPI | None = None) -> None:
-    for name in DOMAIN_MODULES:
-        module = importlib.import_module(name)
-        if hasattr(module, "register"):
-            module.register()  # permissions, event topics, job handlers: also for workers
-        if app is not None and hasattr(module, "install"):
-            module.install(app)
+    """Activate every module (permissions, topics, subscribers, jobs: what a job worker needs
+    too) and, given the web app, install its routes, templates and home-page entry."""
+    for module in manifests():
+        activate(module)
+        if app is not None:
+            install(app, module)

@@ -4,13 +4,11 @@ that a cadre can find it in a sheet of hundreds. Nothing from the file is stored
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from openpyxl import Workbook
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
@@ -18,6 +16,7 @@ from gongchuang.core.db import Database
 from gongchuang.core.models import Membership, Organisation, OrganisationKind, Person
 from gongchuang.training.models import ClassStatus, QuestionBank, TrainingClass
 from tests.browser.conftest import check_accessibility, login
+from tests.support.spreadsheets import xlsx
 
 
 @dataclass(frozen=True)
@@ -62,15 +61,6 @@ def places(live: tuple[str, str]) -> Iterator[Places]:
             )
     finally:
         database.dispose()
-
-
-def xlsx(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def upload(page: Page, form: str, name: str, body: bytes) -> Locator:

@@ -33,6 +33,7 @@ from gongchuang.points import service as points
 from gongchuang.training.models import Programme
 from gongchuang.volunteer import service as volunteer
 from tests.browser.conftest import login
+from tests.emergency.commands import sos
 
 PAYLOAD = (
     '</script><meta http-equiv="refresh" content="0;url=about:blank">'
@@ -99,10 +100,7 @@ def planted(live: tuple[str, str]) -> Iterator[Planted]:
             incident = emergency.raise_sos(
                 session,
                 _as(session, "13800000002"),
-                "cardiac_arrest",
-                (MALL[0] + 0.0005, MALL[1] + 0.0005, "WGS84"),
-                PAYLOAD,
-                PAYLOAD,
+                sos("cardiac_arrest", (MALL[0] + 0.0005, MALL[1] + 0.0005), PAYLOAD, PAYLOAD),
             )
             alerts = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
             assert alerts, "the SOS alerted nobody: the demo's responders around the mall moved"

@@ -94,8 +94,9 @@ def test_the_console_follows_the_demo_replay_to_its_close(
         first = replay.stdout.readline()
         found = re.search(r"console: (/emergency/incidents/\d+)", first)
         assert found, first
-        with console.expect_response(lambda r: r.url.endswith("/live")):
-            console.goto(found.group(1))
+        # The page and its stream on a machine busy with the other test process: up to 30 s.
+        with console.expect_response(lambda r: r.url.endswith("/live"), timeout=30_000):
+            console.goto(found.group(1), timeout=30_000)
         # Open while the replay still has its steps to play (a second apart).
         expect(console.get_by_test_id("incident-status")).to_have_text("正在呼叫急救员")
         output = first + replay.stdout.read()

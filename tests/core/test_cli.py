@@ -35,6 +35,7 @@ def test_import_reports_the_bad_line_and_stores_nothing(cli_db: Database, tmp_pa
         assert session.execute(text("SELECT count(*) FROM region")).scalar() == 0
 
 
+@pytest.mark.slow  # loads a year of the demo world's points
 def test_demo_then_audit_verify_then_tamper(cli_db: Database, tmp_path: Path) -> None:
     from gongchuang.demo import load_demo_world
 

@@ -22,9 +22,18 @@ from tests.support.world import build_world
 handled: list[int] = []
 
 
-@events.subscribe("test.happened")
-def _remember(session, message: OutboxMessage) -> None:
-    handled.append(message.payload["n"])
+class Happened(events.Event):
+    topic = "test.happened"
+    label = "something happened"
+
+    n: int
+
+
+def _remember(session, event: Happened) -> None:
+    handled.append(event.n)
+
+
+events.subscribe(Happened, _remember)
 
 
 @jobs.job_handler("test.flaky")
@@ -52,13 +61,57 @@ def db(tmp_path: Path):
 def test_events_are_dispatched_after_commit_and_never_after_rollback(db: Database) -> None:
     handled.clear()
     with db.transaction() as session:
-        events.publish(session, "test.happened", {"n": 1})
+        events.publish(session, Happened(n=1))
     with pytest.raises(RuntimeError), db.transaction() as session:
-        events.publish(session, "test.happened", {"n": 2})
+        events.publish(session, Happened(n=2))
         raise RuntimeError("rolled back")
     assert events.dispatch_pending(db) == 1
     assert handled == [1]
     assert events.dispatch_pending(db) == 0  # dispatched once
+
+
+class Poisoned(events.Event):
+    topic = "test.poisoned"
+    label = "a subscriber that always fails"
+
+    n: int
+
+
+def _always_fails(session, event: Poisoned) -> None:
+    raise RuntimeError(f"cannot handle {event.n}")
+
+
+events.subscribe(Poisoned, _always_fails)
+
+
+def test_a_failing_subscriber_holds_back_no_other_event_and_is_parked(db: Database) -> None:
+    """A message whose subscriber raises is rescheduled with backoff and the ones behind it
+    go on; after MAX_ATTEMPTS it is parked with its error, for an operator to see."""
+    handled.clear()
+    with db.transaction() as session:
+        events.publish(session, Poisoned(n=7))
+        events.publish(session, Happened(n=3))
+    assert events.dispatch_pending(db) == 2
+    assert handled == [3]
+    with db.transaction() as session:
+        poisoned = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.topic == Poisoned.topic)
+        )
+        assert poisoned.dispatched_at is None and poisoned.attempts == 1
+        assert "cannot handle 7" in poisoned.last_error
+        assert poisoned.retry_at > utcnow() + timedelta(seconds=5)
+    assert events.dispatch_pending(db) == 0  # not due again yet
+    assert events.backlog(db) == (1, 0)
+    for _ in range(events.MAX_ATTEMPTS - 1):
+        with db.transaction() as session:
+            session.get(OutboxMessage, poisoned.id).retry_at = utcnow()
+        assert events.dispatch_pending(db) == 1
+    with db.transaction() as session:
+        parked = session.get(OutboxMessage, poisoned.id)
+        assert parked.failed_at is not None and parked.attempts == events.MAX_ATTEMPTS
+        assert parked.dispatched_at is None
+    assert events.backlog(db) == (0, 1)
+    assert events.dispatch_pending(db) == 0
 
 
 def test_failed_jobs_are_retried_with_backoff(db: Database) -> None:

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from sqlalchemy import func, select, update
@@ -29,8 +28,8 @@ from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Database
 from gongchuang.core.models import LiveEvent
 from tests.support.databases import fresh_database, fresh_database_url
-from tests.support.servers import ROOT, process_env, running_server
-from tests.support.world import PASSWORD, build_world
+from tests.support.servers import ROOT, process_env, running_server, signed_in_client
+from tests.support.world import build_world
 
 # Every 250 ms on SQLite; the issue asks for an open page to be told within 2 s.
 WITHIN_S = 2.0
@@ -192,17 +191,6 @@ def test_an_update_from_another_process_reaches_this_one_within_2_s(tmp_path: Pa
         assert arrived - committed < WITHIN_S
 
 
-def _login(base: str, phone: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=10)
-    client.get("/login")
-    token = auth.csrf_token_for(client.cookies[auth.CSRF_COOKIE])
-    response = client.post(
-        "/login", data={"phone": phone, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
 def _events(lines: Iterator[str]) -> Iterator[tuple[int, str, dict[str, int]]]:
     """(id, event, data) of each event of an SSE stream."""
     fields: dict[str, str] = {}
@@ -225,7 +213,7 @@ def test_a_stream_hears_other_processes_once_and_is_replayed_what_it_missed(
             world = build_world(session)
             phone, channel = world.outsider.phone, f"person:{world.outsider.id}"
         with running_server(url, tmp_path / "server.log") as base:
-            browser = _login(base, phone)
+            browser = signed_in_client(base, phone)
             stream_url = "/api/v1/me/notifications/stream"
             with browser.stream("GET", stream_url, timeout=WITHIN_S + 3) as stream:
                 lines = stream.iter_lines()

@@ -1,20 +1,9 @@
-import io
-
-from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core.models import Membership, Person
 from tests.conftest import csrf_token, login
-
-
-def xlsx(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+from tests.support.spreadsheets import xlsx
 
 
 def upload(client, org_id: int, data: bytes, name: str = "members.xlsx"):

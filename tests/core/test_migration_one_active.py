@@ -14,14 +14,16 @@ from gongchuang.core.db import Database
 from gongchuang.core.models import Person
 from gongchuang.emergency import service as emergency
 from gongchuang.emergency.models import Alert, Incident
+from gongchuang.emergency.schemas import AlertAnswer
 from gongchuang.migrate import alembic_config
 from gongchuang.points import service as points
 from gongchuang.points.models import Objection
 from gongchuang.volunteer import service as volunteer
 from gongchuang.volunteer.models import Shift, Signup
-from tests.emergency.conftest import acting, eido, ew
+from tests.emergency.conftest import eido, ew
 from tests.points.conftest import pw
 from tests.support.databases import fresh_database_url
+from tests.support.principals import acting
 from tests.support.world import build_world
 from tests.volunteer.conftest import vw
 
@@ -63,7 +65,7 @@ def test_duplicates_left_by_old_races_are_settled_before_the_indexes(tmp_path: P
                             )
                         )
                     )
-                emergency.answer(session, acting(responder), alerts[0].id, True)
+                emergency.answer(session, acting(responder), alerts[0].id, AlertAnswer(accept=True))
                 ids = (signup.id, shift.id, objection.id, [a.id for a in alerts])
         finally:
             db.dispose()

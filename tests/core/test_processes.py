@@ -17,23 +17,10 @@ from gongchuang.core import jobs
 from gongchuang.core.db import Database
 from gongchuang.core.models import AuditEntry, Job
 from tests.support.databases import BACKEND, fresh_database_url
-from tests.support.servers import running_server, start_worker
+from tests.support.servers import running_server, signed_in_client, start_worker
 from tests.support.world import PASSWORD, build_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("processes")]
-
-
-def _login(base: str, phone: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=10)
-    client.get("/login")
-    from gongchuang.core import auth
-
-    token = auth.csrf_token_for(client.cookies[auth.CSRF_COOKIE])
-    response = client.post(
-        "/login", data={"phone": phone, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303 and "gc_session" in client.cookies
-    return client
 
 
 def _listen(client: httpx.Client, events: queue.Queue[str], ready: threading.Event) -> None:
@@ -59,7 +46,7 @@ def test_live_event_reaches_a_browser_on_another_worker(tmp_path: Path) -> None:
             second = running_server(url, tmp_path / "b.log") if BACKEND == "postgresql" else None
             server_b = second.__enter__() if second else server_a
             try:
-                outsider = _login(server_a, outsider_phone)
+                outsider = signed_in_client(server_a, outsider_phone)
                 events: queue.Queue[str] = queue.Queue()
                 ready = threading.Event()
                 threading.Thread(

@@ -53,6 +53,7 @@ def test_every_domain_router_is_guarded_by_its_own_prefix(app: FastAPI) -> None:
     assert len(guarded) >= 3 + 2 * len(DOMAIN_MODULES)
 
 
+@pytest.mark.slow  # every route's path, near misses and methods, through every guard
 def test_a_guard_never_hides_a_route_that_would_answer(app: FastAPI) -> None:
     """For every path any route serves (and near misses), with every method, each router entry
     answers exactly as it would unguarded: NONE only where the router itself says NONE."""

@@ -10,11 +10,12 @@ import zipfile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from gongchuang.core import spreadsheets
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.spreadsheets import SheetRow, read_rows
+from tests.support.spreadsheets import xlsx
 
 COLUMNS = {"name": ("name", "姓名"), "phone": ("phone", "手机号")}
 ENCODINGS = ["utf-8", "utf-8-sig", "gb18030", "utf-16", "latin-1"]
@@ -32,15 +33,6 @@ def reads_or_refuses(data: bytes, filename: str) -> list[SheetRow] | None:
         return None
     assert rows and all(isinstance(r, SheetRow) for r in rows)
     return rows
-
-
-def workbook(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 cells = st.text(
@@ -72,7 +64,7 @@ def test_any_text_in_any_encoding_and_line_ending_is_rows_or_a_clear_refusal(
     reads_or_refuses(*upload)
 
 
-GOOD_WORKBOOK = workbook([["姓名", "手机号"], ["张三", "13800000000"], ["李四", 13800000001]])
+GOOD_WORKBOOK = xlsx([["姓名", "手机号"], ["张三", "13800000000"], ["李四", 13800000001]])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 from gongchuang.core import credentials, organisations
 from gongchuang.core.clock import utcnow
 from gongchuang.core.models import Organisation, OrganisationKind, Person
-from gongchuang.core.permissions import SYSTEM, Principal
+from gongchuang.core.permissions import SYSTEM
 from gongchuang.core.webhooks import sign
 from gongchuang.emergency import matching, service
 from gongchuang.emergency.models import Aed, DispatchCentre
 from gongchuang.emergency.schemas import AedIn, CentreIn
+from tests.emergency.commands import duty
+from tests.support.principals import acting
 from tests.support.world import World, make_person
 
 SITE = (27.7370, 111.3050)
@@ -27,10 +29,6 @@ def at(north_m: float, east_m: float, origin: tuple[float, float] = SITE) -> tup
     lat = origin[0] + north_m / matching.METRES_PER_DEGREE
     lng = origin[1] + east_m / (matching.METRES_PER_DEGREE * 0.885)  # cos(27.7°)
     return round(lat, 7), round(lng, 7)
-
-
-def acting(person: Person) -> Principal:
-    return Principal(person_id=person.id, name=person.name)
 
 
 def eido(external_id: str = "ZZ-1", point: tuple[float, float] = SITE, **changes) -> bytes:
@@ -79,7 +77,7 @@ class EmergencyWorld:
 
     def on_duty(self, session: Session, person: Person, point: tuple[float, float]) -> None:
         service.join_network(session, acting(person))
-        service.set_duty(session, acting(person), True, (*point, "WGS84"), True)
+        service.set_duty(session, acting(person), duty(True, point, consent_location=True))
 
     def receive(self, session: Session, body: bytes | None = None, key: str = "k-1"):
         body = body or eido()

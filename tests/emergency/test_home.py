@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 
 from gongchuang.emergency import service
 from gongchuang.emergency.models import Alert
-from gongchuang.emergency.schemas import OutcomeIn
+from gongchuang.emergency.schemas import AlertAnswer, OutcomeIn
 from tests.conftest import login
-from tests.emergency.conftest import EmergencyWorld, acting
+from tests.emergency.conftest import EmergencyWorld
+from tests.support.principals import acting
 
 
 def test_open_alerts_on_the_responders_home_page(client, session: Session, ew: EmergencyWorld):
@@ -18,7 +19,7 @@ def test_open_alerts_on_the_responders_home_page(client, session: Session, ew: E
     assert service.home_summary(session, acting(north)) is None
     incident, _ = ew.receive(session)
     alerts = {a.person_id: a for a in session.scalars(select(Alert))}
-    service.answer(session, acting(east), alerts[east.id].id, False)
+    service.answer(session, acting(east), alerts[east.id].id, AlertAnswer(accept=False))
     [(alert, _)] = service.home_summary(session, acting(north)) or []
     assert alert.id == alerts[north.id].id
     assert service.home_summary(session, acting(east)) is None  # declined

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -30,8 +29,18 @@ from gongchuang.emergency.models import (
     PopulationPoint,
     Responder,
 )
-from gongchuang.emergency.schemas import AedIn, OutcomeIn, PolicyIn
-from tests.emergency.conftest import SITE, EmergencyWorld, acting, at, eido
+from gongchuang.emergency.schemas import (
+    AedIn,
+    AlertAnswer,
+    EtaIn,
+    OutcomeIn,
+    PolicyIn,
+    ProgressIn,
+)
+from gongchuang.topics.volunteer import ResponderInvited
+from tests.emergency.commands import duty, sos
+from tests.emergency.conftest import SITE, EmergencyWorld, at, eido
+from tests.support.principals import acting
 from tests.support.world import make_person
 
 
@@ -142,13 +151,17 @@ def test_waves_decline_passes_the_place_on_and_later_waves_stop_when_enough_acce
     incident, _ = ew.receive(session)
     north, south, east = ew.responders
     assert set(alerts_of(session, incident)) == {north.id}
-    service.answer(session, acting(north), alerts_of(session, incident)[north.id].id, False)
+    service.answer(
+        session, acting(north), alerts_of(session, incident)[north.id].id, AlertAnswer(accept=False)
+    )
     # The decline passed the place on, and the freed AED with it if on the way.
     assert set(alerts_of(session, incident)) == {north.id, south.id}
     assert service.next_wave(session, incident.id, 2) == 1  # nobody accepted yet
     assert set(alerts_of(session, incident)) == {north.id, south.id, east.id}
     assert service.next_wave(session, incident.id, 2) == 0  # a retried job sends nothing
-    service.answer(session, acting(east), alerts_of(session, incident)[east.id].id, True)
+    service.answer(
+        session, acting(east), alerts_of(session, incident)[east.id].id, AlertAnswer(accept=True)
+    )
     assert service.next_wave(session, incident.id, 3) == 0
 
 
@@ -158,10 +171,13 @@ def test_an_engaged_responder_is_skipped_and_cannot_accept_twice(
     first, _ = ew.receive(session)
     north = ew.responders[0]
     alert = alerts_of(session, first)[north.id]
-    service.answer(session, acting(north), alert.id, True)
-    assert service.answer(session, acting(north), alert.id, True).status == "accepted"
+    service.answer(session, acting(north), alert.id, AlertAnswer(accept=True))
+    assert (
+        service.answer(session, acting(north), alert.id, AlertAnswer(accept=True)).status
+        == "accepted"
+    )
     with pytest.raises(Conflict):
-        service.answer(session, acting(north), alert.id, False)
+        service.answer(session, acting(north), alert.id, AlertAnswer(accept=False))
     second, _ = ew.receive(session, eido("ZZ-2"), key="k-2")
     assert north.id not in alerts_of(session, second)
 
@@ -172,16 +188,18 @@ def test_closing_withdraws_alerts_and_answers_after_closing_are_refused(
     incident, _ = ew.receive(session)
     north, south, _east = ew.responders
     alerts = alerts_of(session, incident)
-    service.answer(session, acting(north), alerts[north.id].id, True)
+    service.answer(session, acting(north), alerts[north.id].id, AlertAnswer(accept=True))
     with pytest.raises(Conflict):
-        service.progress(session, acting(south), alerts[south.id].id, "at_aed")  # not accepted
-    service.progress(session, acting(north), alerts[north.id].id, "at_aed")
-    service.progress(session, acting(north), alerts[north.id].id, "on_scene")
+        service.progress(
+            session, acting(south), alerts[south.id].id, ProgressIn(step="at_aed")
+        )  # not accepted
+    service.progress(session, acting(north), alerts[north.id].id, ProgressIn(step="at_aed"))
+    service.progress(session, acting(north), alerts[north.id].id, ProgressIn(step="on_scene"))
     with pytest.raises(NotFound):
         service.close(session, acting(ew.mall_staff), incident, OutcomeIn())
     with pytest.raises(InvalidInput):
         service.close(session, acting(ew.dispatcher), incident, OutcomeIn(shock_delivered=True))
-    service.set_ambulance_eta(session, acting(ew.dispatcher), incident, 8)
+    service.set_ambulance_eta(session, acting(ew.dispatcher), incident, EtaIn(minutes=8))
     service.close(
         session,
         acting(ew.dispatcher),
@@ -191,7 +209,7 @@ def test_closing_withdraws_alerts_and_answers_after_closing_are_refused(
     alerts = alerts_of(session, incident)
     assert alerts[north.id].status == "released" and alerts[south.id].status == "withdrawn"
     with pytest.raises(Conflict):
-        service.answer(session, acting(south), alerts[south.id].id, True)
+        service.answer(session, acting(south), alerts[south.id].id, AlertAnswer(accept=True))
     with pytest.raises(Conflict):
         service.close(session, acting(ew.dispatcher), incident, OutcomeIn())
     kinds = [e.kind for e in service.picture(session, incident).timeline]
@@ -217,13 +235,13 @@ def test_duty_needs_a_certificate_consent_and_a_place_and_going_off_deletes_it(
     ew.first_aid(session, stranger)
     service.join_network(session, acting(stranger))
     with pytest.raises(InvalidInput):
-        service.set_duty(session, acting(stranger), True, (*SITE, "WGS84"), consent_location=False)
+        service.set_duty(session, acting(stranger), duty(True, SITE, consent_location=False))
     with pytest.raises(InvalidInput):
-        service.set_duty(session, acting(stranger), True, None, consent_location=True)
-    service.set_duty(session, acting(stranger), True, (*SITE, "WGS84"), consent_location=True)
+        service.set_duty(session, acting(stranger), duty(True, None, consent_location=True))
+    service.set_duty(session, acting(stranger), duty(True, SITE, consent_location=True))
     responder = service.get_responder(session, stranger.id)
     assert responder and responder.duty_cell is not None
-    service.set_duty(session, acting(stranger), False)
+    service.set_duty(session, acting(stranger), duty(False))
     assert (responder.lat, responder.lng, responder.duty_cell) == (None, None, None)
 
 
@@ -233,7 +251,7 @@ def test_stale_locations_end_the_duty_and_incident_tracks_are_deleted(
     incident, _ = ew.receive(session)
     north = ew.responders[0]
     alert = alerts_of(session, incident)[north.id]
-    service.answer(session, acting(north), alert.id, True)
+    service.answer(session, acting(north), alert.id, AlertAnswer(accept=True))
     service.report_position(session, acting(north), alert.id, (*at(100, 0), "WGS84"))
     service.close(session, acting(ew.dispatcher), incident, OutcomeIn(cancelled=True))
     incident.closed_at = utcnow() - timedelta(days=2)
@@ -315,8 +333,8 @@ def test_a_volunteer_organisations_invitation_makes_an_invited_responder(
     session: Session, ew: EmergencyWorld
 ) -> None:
     person = make_person(session, "13500000300", "志愿者")
-    message = SimpleNamespace(payload={"person_id": person.id, "organisation_id": ew.mall.id})
-    service._on_volunteer_invite(session, message)
+    event = ResponderInvited(person_id=person.id, organisation_id=ew.mall.id)
+    service.invite_volunteer(session, event)
     assert service.get_responder(session, person.id).status == "invited"
 
 
@@ -357,25 +375,25 @@ def test_an_sos_alerts_others_nearby_and_reaches_the_covering_centre(
 ) -> None:
     north = ew.responders[0]
     incident = service.raise_sos(
-        session, acting(north), "cardiac_arrest", (*at(290, 0), "WGS84"), "三楼", ""
+        session, acting(north), sos("cardiac_arrest", at(290, 0), "三楼", "")
     )
     assert incident.centre_id == ew.centre.id and incident.source == "sos"
     assert north.id not in alerts_of(session, incident)  # the caller is busy calling
     assert len(alerts_of(session, incident)) == 2
     assert service.can_view(session, acting(ew.dispatcher), incident)
     for _ in range(2):
-        service.raise_sos(session, acting(north), "other", (*SITE, "WGS84"), "", "")
+        service.raise_sos(session, acting(north), sos("other", SITE, "", ""))
     with pytest.raises(Conflict):
-        service.raise_sos(session, acting(north), "other", (*SITE, "WGS84"), "", "")
+        service.raise_sos(session, acting(north), sos("other", SITE, "", ""))
 
 
 def test_a_venue_reports_from_its_own_console_only(session: Session, ew: EmergencyWorld) -> None:
     with pytest.raises(NotFound):
         service.report_from_venue(
-            session, acting(ew.dispatcher), ew.mall, "choking", (*SITE, "WGS84"), "", ""
+            session, acting(ew.dispatcher), ew.mall, sos("choking", SITE, "", "")
         )
     incident = service.report_from_venue(
-        session, acting(ew.mall_staff), ew.mall, "choking", (*SITE, "WGS84"), "美食广场", ""
+        session, acting(ew.mall_staff), ew.mall, sos("choking", SITE, "美食广场", "")
     )
     assert incident.organisation_id == ew.mall.id and len(alerts_of(session, incident)) == 3
     assert service.can_dispatch(session, acting(ew.mall_staff), incident)

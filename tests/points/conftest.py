@@ -12,14 +12,11 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import files, organisations
 from gongchuang.core.models import Organisation, Person
-from gongchuang.core.permissions import SYSTEM, Principal
+from gongchuang.core.permissions import SYSTEM
 from gongchuang.points import service, shop
 from gongchuang.points.models import PointRecord, RuleCatalogue, ShopItem
+from tests.support.principals import acting
 from tests.support.world import World, make_person
-
-
-def acting(person: Person) -> Principal:
-    return Principal(person_id=person.id, name=person.name)
 
 
 def png_bytes() -> bytes:

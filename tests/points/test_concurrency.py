@@ -43,8 +43,10 @@ from gongchuang.points.models import (
     ShopItem,
     StockMovement,
 )
-from tests.points.conftest import PointsWorld, acting, join, pw
+from gongchuang.topics.volunteer import HoursVerified
+from tests.points.conftest import PointsWorld, join, pw
 from tests.support.databases import fresh_database, fresh_database_url
+from tests.support.principals import acting
 from tests.support.world import build_world, make_person
 
 
@@ -242,13 +244,14 @@ def test_volunteer_hours_verified_at_once_stay_within_the_rules_cap(db: Database
             with db.transaction() as session:
                 service.record_volunteer_hours(
                     session,
-                    {
-                        "person_id": ids["villager"],
-                        "minutes": 180,
-                        "served_on": service.today_local().isoformat(),
-                        "verified_by": ids["leader"],
-                        "signup_id": shift,
-                    },
+                    HoursVerified(
+                        person_id=ids["villager"],
+                        organisation_id=ids["village"],
+                        minutes=180,
+                        served_on=service.today_local(),
+                        verified_by=ids["leader"],
+                        signup_id=shift,
+                    ),
                 )
 
         return handle

@@ -13,7 +13,8 @@ from gongchuang.core.identity import mask_name
 from gongchuang.points import service
 from gongchuang.points.service import queries
 from tests.conftest import login
-from tests.points.conftest import PointsWorld, acting
+from tests.points.conftest import PointsWorld
+from tests.support.principals import acting
 
 
 def test_the_notice_board_pages_and_finds_a_name(

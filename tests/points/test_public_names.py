@@ -10,9 +10,10 @@ from gongchuang.core import people
 from gongchuang.core.identity import mask_name
 from gongchuang.points import service
 from tests.conftest import login
-from tests.points.conftest import PointsWorld, acting
+from tests.points.conftest import PointsWorld
 from tests.support import pdfs
 from tests.support.openapi import ValidatingClient
+from tests.support.principals import acting
 
 EXPLAINED = "未同意在网上公示姓名的村民只显示姓氏。"
 

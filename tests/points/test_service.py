@@ -21,7 +21,8 @@ from gongchuang.points.models import (
     PublicNotice,
     RecordStatus,
 )
-from tests.points.conftest import PointsWorld, acting
+from tests.points.conftest import PointsWorld
+from tests.support.principals import acting
 
 
 def balance_of(session: Session, pw: PointsWorld, person) -> int:

@@ -150,6 +150,23 @@ def running_server(database_url: str, log_path: Path, workers: int = 1) -> Itera
             process.kill()
 
 
+def signed_in_client(base: str, phone: str, password: str | None = None) -> httpx.Client:
+    """An HTTP client of the server at `base`, signed in through the login form as a browser is
+    (by default with the world's password, tests.support.world)."""
+    from gongchuang.core import auth
+    from tests.support.world import PASSWORD
+
+    client = httpx.Client(base_url=base, timeout=10)
+    client.get("/login")
+    token = auth.csrf_token_for(client.cookies[auth.CSRF_COOKIE])
+    response = client.post(
+        "/login", data={"phone": phone, "password": password or PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    assert auth.SESSION_COOKIE in client.cookies
+    return client
+
+
 def start_worker(database_url: str, log_path: Path, *plugins: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "gongchuang.cli", "worker"]
     for plugin in plugins:

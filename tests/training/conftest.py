@@ -3,7 +3,6 @@ a question bank and an open public campaign, and learners."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,9 +13,10 @@ from gongchuang.core import organisations, regions
 from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.identity import id_check_digit
 from gongchuang.core.models import Organisation, OrganisationKind, Person
-from gongchuang.core.permissions import SYSTEM, Principal
+from gongchuang.core.permissions import SYSTEM
 from gongchuang.training import quiz, service
 from gongchuang.training.models import Course, QuizCampaign, TrainingClass
+from tests.support.principals import acting
 from tests.support.world import World, make_person
 
 QUESTIONS = [
@@ -44,10 +44,6 @@ def add_questions(session: Session, bank_id: int) -> None:
             bank_id,
             quiz.QuestionInput(kind, stem, options, correct, explanation, source, tag),
         )
-
-
-def acting(person: Person) -> Principal:
-    return Principal(person_id=person.id, name=person.name)
 
 
 def resident_id(serial: int, region: str = "431322") -> str:
@@ -188,14 +184,3 @@ def open_class(session: Session, tw: TrainingWorld, **changes) -> TrainingClass:
     return service.create_class(
         session, acting(tw.trainer), tw.institution, service.ClassInput(**data)
     )
-
-
-def workbook(rows: list[list[object]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -38,13 +38,15 @@ from gongchuang.training.models import (
     TrainingClass,
 )
 from gongchuang.training.quiz import attempts as quiz_attempts
+from gongchuang.training.schemas import TargetsIn
 from tests.core.test_organisation_races import at_once, held_after
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database
+from tests.support.principals import acting
 from tests.support.world import build_world, make_person
+from tests.training import commands
 from tests.training.conftest import (
     TrainingWorld,
-    acting,
     add_questions,
     answers_for,
     open_class,
@@ -115,7 +117,7 @@ def test_one_active_attempt_and_one_scored_submission(db: Database) -> None:
 
     def submit() -> None:
         with db.transaction() as session:
-            quiz.submit_attempt(session, attempt_id, key, secrets.token_urlsafe(12), answers)
+            commands.submit(session, attempt_id, key, secrets.token_urlsafe(12), answers)
 
     succeeded, errors = race([submit for _ in range(8)])
     assert succeeded == 1
@@ -131,7 +133,7 @@ def _play(db: Database, campaign_id: int, key: str) -> None:
         attempt = quiz.start_attempt(session, campaign, _participant(session, key))
         answers = answers_for(session, attempt)
     with db.transaction() as session:
-        quiz.submit_attempt(session, attempt.id, key, f"play-{attempt.id:08d}", answers)
+        commands.submit(session, attempt.id, key, f"play-{attempt.id:08d}", answers)
 
 
 def test_a_paper_played_during_another_start_does_not_pass_the_daily_limit(
@@ -180,7 +182,7 @@ def test_leaderboards_stay_exact_under_concurrent_submissions(db: Database) -> N
                     attempt = quiz.start_attempt(session, campaign, _participant(session, key))
                     answers = answers_for(session, attempt, right=round_ != 1)
                 with db.transaction() as session:
-                    quiz.submit_attempt(session, attempt.id, key, f"race-{attempt.id:08d}", answers)
+                    commands.submit(session, attempt.id, key, f"race-{attempt.id:08d}", answers)
 
         return run
 
@@ -243,7 +245,7 @@ def _lessons_done(session, built: TrainingWorld, count: int) -> list[int]:  # ty
 def _pass_course_quiz(session, built: TrainingWorld) -> None:  # type: ignore[no-untyped-def]
     participant = quiz.participant_for_person(session, acting(built.learner))
     attempt = quiz.start_attempt(session, built.course_quiz, participant)
-    quiz.submit_attempt(
+    commands.submit(
         session, attempt.id, participant.key, "key-passed", answers_for(session, attempt)
     )
 
@@ -337,7 +339,9 @@ def _class_ready_to_complete(session, built: TrainingWorld) -> int:  # type: ign
     for n in range(klass.onsite_days):
         day = klass.starts_on + timedelta(days=n)
         service.record_attendance(session, trainer, class_id, day, trainees)
-    service.record_assessment(session, trainer, class_id, dict.fromkeys(trainees, 90))
+    service.record_assessment(
+        session, trainer, class_id, commands.scores(dict.fromkeys(trainees, 90))
+    )
     return class_id
 
 
@@ -536,23 +540,25 @@ def test_a_plan_replaced_twice_at_once_is_one_of_the_two(db: Database) -> None:
             session,
             acting(built.department_staff),
             created.id,
-            [targets.TargetInput("430000", year, "offline", 10)],
+            commands.plan(("430000", year, "offline", 10)),
         )
         return created.id
 
     ids, programme_id = _training_world(db, programme)
     plans = [
-        [
-            targets.TargetInput("430000", year, "offline", planned),
-            targets.TargetInput("430000", year + 1, "offline", planned * 2),
-        ]
+        commands.plan(
+            ("430000", year, "offline", planned),
+            ("430000", year + 1, "offline", planned * 2),
+        ).targets
         for planned in (30, 40)
     ]
     replace = [
         _acting_as(
             db,
             ids["department_staff"],
-            lambda session, who, rows=rows: targets.set_targets(session, who, programme_id, rows),
+            lambda session, who, rows=rows: targets.set_targets(
+                session, who, programme_id, TargetsIn(targets=rows)
+            ),
         )
         for rows in plans
     ]

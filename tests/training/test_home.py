@@ -5,7 +5,8 @@ from __future__ import annotations
 from gongchuang.core.clock import utcnow
 from gongchuang.training import service
 from tests.conftest import login
-from tests.training.conftest import TrainingWorld, acting
+from tests.support.principals import acting
+from tests.training.conftest import TrainingWorld
 
 
 def test_course_progress_on_the_learners_home_page(client, session, tw: TrainingWorld) -> None:

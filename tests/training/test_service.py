@@ -22,16 +22,17 @@ from gongchuang.training.models import (
     QuizRegionTally,
     QuizStanding,
 )
+from tests.support.principals import acting
+from tests.support.spreadsheets import xlsx as workbook
 from tests.support.world import make_person
+from tests.training.commands import plan, scores, submit
 from tests.training.conftest import (
     QUESTIONS,
     TrainingWorld,
-    acting,
     answers_for,
     open_class,
     resident_id,
     roster_csv,
-    workbook,
 )
 
 # --- roster, attendance, completion, credentials -----------------------------------------------
@@ -66,7 +67,7 @@ def test_roster_import_attendance_completion_issue_credentials(session, tw: Trai
         session, trainer, klass.id, days[0], {ids["张三"], ids["李四"], ids["王五"]}
     )
     service.record_assessment(
-        session, trainer, klass.id, {ids["张三"]: 90, ids["李四"]: 40, ids["王五"]: 95}
+        session, trainer, klass.id, scores({ids["张三"]: 90, ids["李四"]: 40, ids["王五"]: 95})
     )
     outcome = service.complete_class(session, trainer, klass.id)
     assert (outcome.completed, outcome.not_passed, outcome.credentials) == (1, 2, 1)
@@ -81,7 +82,7 @@ def test_roster_import_attendance_completion_issue_credentials(session, tw: Trai
     assert held.valid_until and (held.valid_until - utcnow()).days in (729, 730)
     # A completed class is closed to changes.
     with pytest.raises(Conflict):
-        service.record_assessment(session, trainer, klass.id, {ids["李四"]: 99})
+        service.record_assessment(session, trainer, klass.id, scores({ids["李四"]: 99}))
     with pytest.raises(Conflict):
         service.complete_class(session, trainer, klass.id)
 
@@ -160,7 +161,7 @@ def test_class_rules(session, tw: TrainingWorld):
         service.get_class_for(session, acting(tw.learner), future.id)
     assert service.get_class_for(session, acting(tw.department_staff), future.id) is future
     with pytest.raises(NotFound):
-        service.record_assessment(session, acting(tw.department_staff), future.id, {})
+        service.record_assessment(session, acting(tw.department_staff), future.id, scores({}))
     # Missing scores stop the completion and say how many.
     past = open_class(session, tw)
     service.import_roster(
@@ -256,14 +257,12 @@ def test_course_completion_needs_lessons_and_the_quiz(session, tw: TrainingWorld
     # A failed quiz does not complete it; a passed one does, and issues the course's credential.
     participant = quiz.participant_for_person(session, learner)
     failed = quiz.start_attempt(session, tw.course_quiz, participant)
-    quiz.submit_attempt(
+    submit(
         session, failed.id, participant.key, "key-failed", answers_for(session, failed, right=False)
     )
     assert enrolment.completed_at is None
     passed = quiz.start_attempt(session, tw.course_quiz, participant)
-    quiz.submit_attempt(
-        session, passed.id, participant.key, "key-passed", answers_for(session, passed)
-    )
+    submit(session, passed.id, participant.key, "key-passed", answers_for(session, passed))
     assert enrolment.completed_at is not None and enrolment.certificate_code
     _same, course, person = service.certificate_by_code(session, enrolment.certificate_code)
     assert (course.id, person.id) == (tw.course.id, tw.learner.id)
@@ -352,20 +351,20 @@ def test_paper_leaks_no_answers_and_scores_on_the_server(session, tw: TrainingWo
     # The same participant gets the same running attempt back, not a second one.
     assert quiz.start_attempt(session, tw.campaign, participant).id == attempt.id
     answers = answers_for(session, attempt)
-    done = quiz.submit_attempt(session, attempt.id, participant.key, "first-key-1", answers)
+    done = submit(session, attempt.id, participant.key, "first-key-1", answers)
     assert (done.correct_count, done.score) == (4, 1 + 2)
     reviewed = quiz.paper_of(session, done)
     assert all(q.is_correct and q.explanation for q in reviewed)
     # A resend with the same key is the same result; another key is refused; nothing doubles.
-    again = quiz.submit_attempt(session, attempt.id, participant.key, "first-key-1", [[0]] * 4)
+    again = submit(session, attempt.id, participant.key, "first-key-1", [[0]] * 4)
     assert again.score == 3
     with pytest.raises(Conflict, match="already submitted"):
-        quiz.submit_attempt(session, attempt.id, participant.key, "other-key-2", answers)
+        submit(session, attempt.id, participant.key, "other-key-2", answers)
     standing = quiz.standing_of(session, tw.campaign.id, participant.key)
     assert (standing.total_score, standing.attempts, standing.rank) == (3, 1, 1)
     # Someone else's attempt cannot be submitted.
     with pytest.raises(NotFound):
-        quiz.submit_attempt(session, attempt.id, "p:999999", "third-key-3", answers)
+        submit(session, attempt.id, "p:999999", "third-key-3", answers)
 
 
 def test_bad_answers_time_limit_and_daily_limit(session, tw: TrainingWorld):
@@ -377,32 +376,24 @@ def test_bad_answers_time_limit_and_daily_limit(session, tw: TrainingWorld):
         ([[0, 0]] + [[0]] * 3, "choose among its options"),
     ):
         with pytest.raises(InvalidInput, match=message):
-            quiz.submit_attempt(session, attempt.id, participant.key, "some-key-1", answers)
+            submit(session, attempt.id, participant.key, "some-key-1", answers)
     with pytest.raises(InvalidInput, match="key"):
-        quiz.submit_attempt(session, attempt.id, participant.key, "short", [[0]] * 4)
+        submit(session, attempt.id, participant.key, "short", [[0]] * 4)
     # Over the time limit (past the grace): refused, and nothing is counted.
     attempt.deadline_at = utcnow() - quiz.GRACE - timedelta(seconds=1)
     with pytest.raises(Conflict, match="time limit"):
-        quiz.submit_attempt(
-            session, attempt.id, participant.key, "late-key-1", answers_for(session, attempt)
-        )
+        submit(session, attempt.id, participant.key, "late-key-1", answers_for(session, attempt))
     assert attempt.status == "active" and attempt.score == 0
     assert session.scalar(select(func.count(QuizStanding.id))) == 0
     # The job closes it; a closed attempt takes no answers; a new start gives a new paper.
     assert quiz.expire_overdue(session) == 1
     session.refresh(attempt)
     with pytest.raises(Conflict, match="closed"):
-        quiz.submit_attempt(
-            session, attempt.id, participant.key, "late-key-2", answers_for(session, attempt)
-        )
+        submit(session, attempt.id, participant.key, "late-key-2", answers_for(session, attempt))
     second = quiz.start_attempt(session, tw.campaign, participant)
-    quiz.submit_attempt(
-        session, second.id, participant.key, "key-second", answers_for(session, second)
-    )
+    submit(session, second.id, participant.key, "key-second", answers_for(session, second))
     third = quiz.start_attempt(session, tw.campaign, participant)
-    quiz.submit_attempt(
-        session, third.id, participant.key, "key-third", answers_for(session, third)
-    )
+    submit(session, third.id, participant.key, "key-third", answers_for(session, third))
     with pytest.raises(Conflict, match="today's 3 attempts"):
         quiz.start_attempt(session, tw.campaign, participant)
 
@@ -436,9 +427,7 @@ def test_leaderboards_equal_the_attempts(session, tw: TrainingWorld):
         for _ in range(rng.randint(1, 3)):
             attempt = quiz.start_attempt(session, tw.campaign, participant)
             answers = answers_for(session, attempt, right=rng.random() < 0.5)
-            quiz.submit_attempt(
-                session, attempt.id, participant.key, f"key-{attempt.id:06d}", answers
-            )
+            submit(session, attempt.id, participant.key, f"key-{attempt.id:06d}", answers)
     attempts = session.scalars(select(QuizAttempt).where(QuizAttempt.status == "submitted")).all()
     totals: dict[str, int] = {}
     for a in attempts:
@@ -544,29 +533,29 @@ def test_progress_against_the_plan(session, tw: TrainingWorld):
         session,
         acting(tw.department_staff),
         programme.id,
-        [
-            targets.TargetInput("430000", year - 1, "offline", 30),
-            targets.TargetInput("430000", year, "offline", 70),
-            targets.TargetInput("430000", year + 1, "offline", 100),
-            targets.TargetInput("430000", year, "online", 500),
-        ],
+        plan(
+            ("430000", year - 1, "offline", 30),
+            ("430000", year, "offline", 70),
+            ("430000", year + 1, "offline", 100),
+            ("430000", year, "online", 500),
+        ),
     )
     with pytest.raises(InvalidInput, match="shrinks"):
         targets.set_targets(
             session,
             acting(tw.department_staff),
             programme.id,
-            [
-                targets.TargetInput("430000", year - 1, "offline", 50),
-                targets.TargetInput("430000", year, "offline", 40),
-            ],
+            plan(
+                ("430000", year - 1, "offline", 50),
+                ("430000", year, "offline", 40),
+            ),
         )
     with pytest.raises(InvalidInput, match="province"):
         targets.set_targets(
             session,
             acting(tw.department_staff),
             programme.id,
-            [targets.TargetInput("431322", year, "offline", 5)],
+            plan(("431322", year, "offline", 5)),
         )
     trainer = acting(tw.trainer)
     klass = open_class(session, tw, programme_id=programme.id, onsite_days=1)
@@ -581,7 +570,7 @@ def test_progress_against_the_plan(session, tw: TrainingWorld):
     )
     ids = [t.id for t, _p in service.roster(session, klass.id)]
     service.record_attendance(session, trainer, klass.id, klass.starts_on, set(ids))
-    service.record_assessment(session, trainer, klass.id, {ids[0]: 80, ids[1]: 10})
+    service.record_assessment(session, trainer, klass.id, scores({ids[0]: 80, ids[1]: 10}))
     service.complete_class(session, trainer, klass.id)
     tw.course.programme_id = programme.id
     enrolment = service.enrol(session, acting(tw.learner), tw.course.id)

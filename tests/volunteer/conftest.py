@@ -11,16 +11,13 @@ from sqlalchemy.orm import Session
 from gongchuang.core import organisations
 from gongchuang.core.clock import utcnow
 from gongchuang.core.models import Organisation, OrganisationKind, Person
-from gongchuang.core.permissions import SYSTEM, Principal
+from gongchuang.core.permissions import SYSTEM
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, Shift
+from tests.support.principals import acting
 from tests.support.world import World, make_person
 
 SITE = (27.7370, 111.3050)
-
-
-def acting(person: Person) -> Principal:
-    return Principal(person_id=person.id, name=person.name)
 
 
 def profile(**changes) -> service.ProfileInput:

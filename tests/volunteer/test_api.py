@@ -13,8 +13,9 @@ from gongchuang.core.models import Notification
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity, Shift, Signup
 from tests.conftest import api_token, csrf_token, login
+from tests.support.principals import acting
 from tests.support.world import PASSWORD
-from tests.volunteer.conftest import SITE, VolunteerWorld, acting, move_shift
+from tests.volunteer.conftest import SITE, VolunteerWorld, move_shift
 
 ORGANISER = ["read", "volunteer.manage", "volunteer.participate"]
 VOLUNTEER = ["read", "volunteer.participate"]

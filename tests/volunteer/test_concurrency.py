@@ -43,9 +43,10 @@ from gongchuang.volunteer.models import (
 from gongchuang.volunteer.service import partner_benefits as benefit_service
 from tests.points.test_concurrency import race
 from tests.support.databases import fresh_database, fresh_database_url
+from tests.support.principals import acting
 from tests.support.servers import running_server
 from tests.support.world import PASSWORD, build_world, make_person
-from tests.volunteer.conftest import SITE, VolunteerWorld, acting, move_shift, profile, vw
+from tests.volunteer.conftest import SITE, VolunteerWorld, move_shift, profile, vw
 
 
 @pytest.fixture

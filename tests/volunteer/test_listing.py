@@ -14,7 +14,8 @@ from gongchuang.core.pagination import NumberedPage
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Activity
 from tests.conftest import login
-from tests.volunteer.conftest import VolunteerWorld, acting
+from tests.support.principals import acting
+from tests.volunteer.conftest import VolunteerWorld
 
 F = service.ActivityFilter
 

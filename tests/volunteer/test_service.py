@@ -25,7 +25,8 @@ from gongchuang.volunteer.models import (
     Volunteer,
 )
 from gongchuang.volunteer.service import checkin as checkin_service
-from tests.volunteer.conftest import SITE, VolunteerWorld, acting, move_shift, profile
+from tests.support.principals import acting
+from tests.volunteer.conftest import SITE, VolunteerWorld, move_shift, profile
 
 
 def test_profile_keeps_location_only_with_consent(session: Session, vw: VolunteerWorld) -> None:

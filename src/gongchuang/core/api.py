@@ -384,10 +384,16 @@ def list_credentials(person_id: Id, session: DbSession, principal: LoggedIn) -> 
     return [CredentialOut.model_validate(c) for c in credentials.credentials_of(session, person.id)]
 
 
+def _person_id(principal: Principal) -> int:
+    """The signed-in caller's person: `LoggedIn` lets no one through without one."""
+    if principal.person_id is None:
+        raise AuthenticationRequired()
+    return principal.person_id
+
+
 @router.get("/me", tags=["me"])
 def me(session: DbSession, principal: LoggedIn) -> MeOut:
-    assert principal.person_id is not None
-    person = people.get_person(session, principal.person_id)
+    person = people.get_person(session, _person_id(principal))
     return MeOut(
         id=person.id,
         name=person.name,
@@ -408,8 +414,7 @@ def me(session: DbSession, principal: LoggedIn) -> MeOut:
 
 @router.get("/me/export", tags=["me"], summary="Everything held about me (PIPL access right)")
 def export_me(session: DbSession, principal: LoggedIn) -> dict[str, Any]:
-    assert principal.person_id is not None
-    return people.export_personal_data(session, people.get_person(session, principal.person_id))
+    return people.export_personal_data(session, people.get_person(session, _person_id(principal)))
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -475,10 +480,9 @@ def list_notifications(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[NotificationOut]:
-    assert principal.person_id is not None
     # Newest first, so the cursor counts down.
     rows = notifications.inbox(
-        session, principal.person_id, limit=limit + 1, before_id=decode_cursor(cursor)
+        session, _person_id(principal), limit=limit + 1, before_id=decode_cursor(cursor)
     )
     items = []
     for n in rows[:limit]:
@@ -500,8 +504,7 @@ def list_notifications(
 
 @router.post("/me/notifications/{notification_id}/read", tags=["notifications"], status_code=204)
 def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -> Response:
-    assert principal.person_id is not None
-    notifications.mark_read(session, principal.person_id, notification_id)
+    notifications.mark_read(session, _person_id(principal), notification_id)
     return Response(status_code=204)
 
 
@@ -584,10 +587,9 @@ def push_public_key() -> PushPublicKey:
 def add_push_subscription(
     body: PushSubscriptionIn, request: Request, session: DbSession, principal: LoggedIn
 ) -> Response:
-    assert principal.person_id is not None
     push.subscribe(
         session,
-        principal.person_id,
+        _person_id(principal),
         endpoint=body.endpoint,
         p256dh=body.keys.p256dh,
         auth=body.keys.auth,
@@ -602,8 +604,7 @@ def remove_push_subscription(
     session: DbSession,
     principal: LoggedIn,
 ) -> Response:
-    assert principal.person_id is not None
-    push.unsubscribe(session, principal.person_id, endpoint)
+    push.unsubscribe(session, _person_id(principal), endpoint)
     return Response(status_code=204)
 
 

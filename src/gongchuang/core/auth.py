@@ -22,7 +22,7 @@ from gongchuang.core.errors import (
     NotFound,
     TooManyAttempts,
 )
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, Phrase
 from gongchuang.core.identity import normalise_phone
 from gongchuang.core.models import ApiToken, Person, WebSession
 from gongchuang.core.passwords import hash_password, needs_rehash, verify_password
@@ -86,7 +86,7 @@ def login(
         return LoginOutcome(
             error=InvalidInput(
                 N_("The phone number or password is not correct"),
-                errors=[{"field": "password", "message": "phone or password incorrect"}],
+                errors=[{"field": "password", "message": N_("phone or password incorrect")}],
             )
         )
     throttle.record_success(session, attempt)
@@ -178,11 +178,17 @@ def validate_scopes(scopes: list[str]) -> frozenset[str]:
         raise InvalidInput(
             N_("Unknown scopes: %(scopes)s"),
             scopes=", ".join(unknown),
-            errors=[{"field": "scopes", "message": f"unknown: {', '.join(unknown)}"}],
+            errors=[
+                {
+                    "field": "scopes",
+                    "message": Phrase(N_("unknown: %(names)s"), names=", ".join(unknown)),
+                }
+            ],
         )
     if not scopes:
         raise InvalidInput(
-            N_("Choose at least one scope"), errors=[{"field": "scopes", "message": "empty"}]
+            N_("Choose at least one scope"),
+            errors=[{"field": "scopes", "message": N_("choose at least one")}],
         )
     return frozenset(scopes)
 
@@ -209,12 +215,14 @@ def create_api_token(
     """Returns the token row and the secret, which is shown once and stored only hashed."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput(errors=[{"field": "name", "message": "required, at most 100 chars"}])
+        raise InvalidInput(
+            errors=[{"field": "name", "message": N_("required, at most 100 characters")}]
+        )
     checked = validate_scopes(scopes)
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput(
             N_("The expiry must be in the future"),
-            errors=[{"field": "expires_at", "message": "in the past"}],
+            errors=[{"field": "expires_at", "message": N_("in the past")}],
         )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(

@@ -13,14 +13,18 @@ from sqlalchemy.orm import Session, joinedload
 from gongchuang.core import audit, events, jobs, notifications
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, Phrase
 from gongchuang.core.models import Credential, Job, Organisation, Person, StoredFile
 from gongchuang.core.permissions import CorePerm, Principal, has_permission
+from gongchuang.core.topics import (
+    CORE_TOPICS,
+    CredentialExpiring,
+    CredentialIssued,
+    CredentialRevoked,
+)
 
-events.register_topic("credential.issued", N_("A credential was issued"))
-events.register_topic("credential.revoked", N_("A credential was revoked"))
-
-events.register_topic("credential.expiring", N_("A credential expires soon"))
+for _topic in CORE_TOPICS:
+    events.register_topic(_topic)
 jobs.register_periodic("credential.remind_renewal", 6 * 3600)
 # Days before expiry at which the holder is reminded to renew (a refresher course takes time).
 RENEWAL_REMINDER_DAYS = (60, 7)
@@ -50,19 +54,23 @@ def issue_credential(
         raise NotFound()
     errors = []
     if kind not in CREDENTIAL_KINDS:
-        errors.append({"field": "kind", "message": f"unknown kind {kind!r}"})
+        errors.append(
+            {"field": "kind", "message": Phrase(N_("unknown kind %(kind)s"), kind=repr(kind))}
+        )
     if not (title or "").strip():
-        errors.append({"field": "title", "message": "required"})
+        errors.append({"field": "title", "message": N_("required")})
     if not (certificate_no or "").strip():
-        errors.append({"field": "certificate_no", "message": "required"})
+        errors.append({"field": "certificate_no", "message": N_("required")})
     if valid_until is not None and valid_until <= valid_from:
-        errors.append({"field": "valid_until", "message": "must be after valid_from"})
+        errors.append(
+            {"field": "valid_until", "message": N_("must be after the date it is valid from")}
+        )
     if evidence_file_id is not None:
         evidence = session.get(StoredFile, evidence_file_id)
         if evidence is None or not (
             actor.is_platform_admin or evidence.uploader_person_id == actor.person_id
         ):
-            errors.append({"field": "evidence_file_id", "message": "no such file of yours"})
+            errors.append({"field": "evidence_file_id", "message": N_("not a file you uploaded")})
     if errors:
         raise InvalidInput(errors=errors)
     credential = Credential(
@@ -92,13 +100,9 @@ def issue_credential(
     )
     events.publish(
         session,
-        "credential.issued",
-        {
-            "credential_id": credential.id,
-            "person_id": person.id,
-            "kind": kind,
-            "organisation_id": issuer.id,
-        },
+        CredentialIssued(
+            credential_id=credential.id, person_id=person.id, kind=kind, organisation_id=issuer.id
+        ),
     )
     notifications.notify(
         session,
@@ -124,7 +128,8 @@ def revoke_credential(
         raise NotFound()
     if not (reason or "").strip():
         raise InvalidInput(
-            N_("Give a reason for revoking"), errors=[{"field": "reason", "message": "required"}]
+            N_("Give a reason for revoking"),
+            errors=[{"field": "reason", "message": N_("required")}],
         )
     if credential.revoked_at is None:
         credential.revoked_at = utcnow()
@@ -139,12 +144,11 @@ def revoke_credential(
         )
         events.publish(
             session,
-            "credential.revoked",
-            {
-                "credential_id": credential.id,
-                "person_id": credential.person_id,
-                "organisation_id": issuer.id,
-            },
+            CredentialRevoked(
+                credential_id=credential.id,
+                person_id=credential.person_id,
+                organisation_id=issuer.id,
+            ),
         )
     return credential
 
@@ -223,7 +227,8 @@ def remind_renewals(session: Session, now: datetime | None = None) -> int:
         )
     ).all()
     for credential in expiring:
-        assert credential.valid_until is not None
+        if credential.valid_until is None:  # never expires; the query leaves these out
+            continue
         renewed = session.scalar(
             select(Credential.id).where(
                 Credential.person_id == credential.person_id,
@@ -257,14 +262,13 @@ def remind_renewals(session: Session, now: datetime | None = None) -> int:
         )
         events.publish(
             session,
-            "credential.expiring",
-            {
-                "credential_id": credential.id,
-                "person_id": credential.person_id,
-                "kind": credential.kind,
-                "valid_until": credential.valid_until.isoformat(),
-                "organisation_id": credential.issuer_organisation_id,
-            },
+            CredentialExpiring(
+                credential_id=credential.id,
+                person_id=credential.person_id,
+                kind=credential.kind,
+                valid_until=credential.valid_until,
+                organisation_id=credential.issuer_organisation_id,
+            ),
         )
         sent += 1
     return sent

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.i18n import N_, Phrase, gettext, shown_param
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,7 +31,8 @@ class GongchuangError(Exception):
         super().__init__(self.message % params if params else self.message)
 
     def detail(self) -> str:
-        return gettext(self.message, **self.params)
+        # A parameter that is itself a message (a row's problem) is said in the same language.
+        return gettext(self.message, **{k: shown_param(v) for k, v in self.params.items()})
 
 
 class InvalidInput(GongchuangError):
@@ -43,6 +44,15 @@ class InvalidInput(GongchuangError):
 FIELD_PROBLEM = N_("%(field)s: %(problem)s")
 
 
+def said(message: Any) -> Any:
+    """A field's or row's message as a headline's parameter: a message id (or a Phrase) said
+    in the reader's language with the headline; any other text as it is (gettext leaves text
+    that is not in the catalogue alone)."""
+    return (
+        message if isinstance(message, Phrase) or not isinstance(message, str) else Phrase(message)
+    )
+
+
 def refuse_if_any(errors: list[dict[str, Any]]) -> None:
     """Refuse input with every field's problem listed, the first one named in the message (a
     form shows one line; the API lists them all)."""
@@ -50,7 +60,7 @@ def refuse_if_any(errors: list[dict[str, Any]]) -> None:
         raise InvalidInput(
             FIELD_PROBLEM,
             field=errors[0]["field"],
-            problem=errors[0]["message"],
+            problem=said(errors[0]["message"]),
             errors=errors,
         )
 
@@ -62,7 +72,7 @@ def refuse_bad_rows(errors: list[dict[str, Any]]) -> None:
         raise InvalidInput(
             N_("Line %(line)s: %(problem)s. Nothing from this file was stored."),
             line=errors[0]["line"],
-            problem=errors[0]["message"],
+            problem=said(errors[0]["message"]),
             errors=errors,
         )
 

@@ -1,5 +1,10 @@
 """Domain events through a transactional outbox.
 
+An event is a typed payload: a subclass of `Event` naming its topic, defined where both the
+publisher and its subscribers may import it (`gongchuang.topics.<publisher>`, or
+`gongchuang.core.topics` for the core's own), so that a field renamed on one side is a type
+error on the other, not a KeyError in a worker.
+
 `publish()` writes an outbox row in the caller's transaction. The dispatcher claims rows after
 commit (on PostgreSQL with FOR UPDATE SKIP LOCKED so several workers share the work), runs the
 subscribers in that same transaction and marks the row dispatched: an event is handled once, and
@@ -10,11 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import event, select
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from gongchuang.core.clock import utcnow
@@ -29,61 +37,129 @@ _wildcard: list[Subscriber] = []
 _wakeup = threading.Event()
 
 
-# Topics integrators may subscribe webhooks to: name -> label (a message id).
+class Event(BaseModel):
+    """A domain event's payload. Subclasses set `topic` (the outbox and webhook name) and
+    `label` (a message id saying what happened, listed to integrators)."""
+
+    # Rows written by an older release may carry a field this one dropped: read, not refused.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    topic: ClassVar[str]
+    label: ClassVar[str]
+
+
+E = TypeVar("E", bound=Event)
+
+
+# Topics integrators may subscribe webhooks to: name -> label (a message id). Filled from the
+# `publishes` of each loaded module's manifest, and by the core for its own events.
 TOPICS: dict[str, str] = {}
 
 
-def register_topic(name: str, label: str) -> None:
-    TOPICS[name] = label
+def register_topic(event_type: type[Event]) -> None:
+    TOPICS[event_type.topic] = event_type.label
 
 
-def subscribe(topic: str) -> Callable[[Subscriber], Subscriber]:
-    """Register a handler for a topic ("*" for every topic)."""
+def subscribe(event_type: type[E], handler: Callable[[Session, E], None]) -> None:
+    """Run `handler` with the parsed event, in the dispatcher's transaction, for every event of
+    the type. Idempotent: a module loaded twice (tests build many apps) subscribes once."""
 
-    def register(fn: Subscriber) -> Subscriber:
-        (_wildcard if topic == "*" else _subscribers[topic]).append(fn)
-        return fn
+    def receive(session: Session, message: OutboxMessage) -> None:
+        handler(session, event_type.model_validate(message.payload))
 
-    return register
+    receive.handles = handler  # type: ignore[attr-defined]
+    found = _subscribers[event_type.topic]
+    if all(getattr(existing, "handles", None) is not handler for existing in found):
+        found.append(receive)
 
 
-def publish(session: Session, topic: str, payload: dict[str, Any]) -> OutboxMessage:
-    message = OutboxMessage(topic=topic, payload=payload)
+def subscribe_all(handler: Subscriber) -> Subscriber:
+    """Register a handler of every message, untyped (the webhook fan-out forwards payloads)."""
+    if handler not in _wildcard:
+        _wildcard.append(handler)
+    return handler
+
+
+def publish(session: Session, event: Event) -> OutboxMessage:
+    message = OutboxMessage(topic=event.topic, payload=event.model_dump(mode="json"))
     session.add(message)
     session.flush()
     session.info["gongchuang_outbox_pending"] = True
     return message
 
 
-def wake_dispatcher() -> None:
-    _wakeup.set()
+# A message whose subscriber keeps failing is retried with backoff (10 s, 20 s ... an hour),
+# then parked with its error after this many attempts: it no longer blocks the outbox, and
+# `gongchuang_outbox_parked` on /metrics tells an operator.
+MAX_ATTEMPTS = 8
+
+
+def _due(now: datetime) -> Any:
+    return (
+        OutboxMessage.dispatched_at.is_(None)
+        & OutboxMessage.failed_at.is_(None)
+        & or_(OutboxMessage.retry_at.is_(None), OutboxMessage.retry_at <= now)
+    )
+
+
+def retry_delay(attempt: int) -> timedelta:
+    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempt - 1)))
 
 
 def dispatch_pending(db: Database, limit: int = 100) -> int:
-    """Dispatch up to `limit` messages, each in its own transaction. Returns how many."""
+    """Dispatch up to `limit` messages, each in its own transaction. Returns how many were
+    tried (handled, or failed and rescheduled)."""
     with db.transaction(write=False) as session:
-        pending = select(OutboxMessage.id).where(OutboxMessage.dispatched_at.is_(None)).limit(1)
-        if session.scalar(pending) is None:
+        if session.scalar(select(OutboxMessage.id).where(_due(utcnow())).limit(1)) is None:
             return 0  # the common case, without taking SQLite's write lock
     done = 0
     while done < limit:
-        with db.transaction() as session:
-            query = (
-                select(OutboxMessage)
-                .where(OutboxMessage.dispatched_at.is_(None))
-                .order_by(OutboxMessage.id)
-                .limit(1)
-            )
-            if db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            message = session.scalar(query)
-            if message is None:
-                return done
-            for handler in [*_subscribers.get(message.topic, []), *_wildcard]:
-                handler(session, message)
-            message.dispatched_at = utcnow()
+        taken: int | None = None
+        try:
+            with db.transaction() as session:
+                query = (
+                    select(OutboxMessage).where(_due(utcnow())).order_by(OutboxMessage.id).limit(1)
+                )
+                if db.is_postgres:
+                    query = query.with_for_update(skip_locked=True)
+                message = session.scalar(query)
+                if message is None:
+                    return done
+                taken = message.id
+                for handler in [*_subscribers.get(message.topic, []), *_wildcard]:
+                    handler(session, message)
+                message.dispatched_at = utcnow()
+        except Exception:
+            if taken is None:
+                raise  # the database itself: the dispatcher's loop retries
+            log.exception("outbox message %s failed in a subscriber", taken)
+            _note_failure(db, taken, traceback.format_exc(limit=5))
         done += 1
     return done
+
+
+def backlog(db: Database) -> tuple[int, int]:
+    """(messages waiting to be dispatched, messages parked after failing)."""
+    with db.transaction(write=False) as session:
+        waiting = select(func.count()).where(
+            OutboxMessage.dispatched_at.is_(None), OutboxMessage.failed_at.is_(None)
+        )
+        parked = select(func.count()).where(OutboxMessage.failed_at.is_not(None))
+        return int(session.scalar(waiting) or 0), int(session.scalar(parked) or 0)
+
+
+def _note_failure(db: Database, message_id: int, error: str) -> None:
+    with db.transaction() as session:
+        message = session.get(OutboxMessage, message_id, with_for_update=db.is_postgres)
+        if message is None or message.dispatched_at is not None:
+            return
+        message.attempts += 1
+        message.last_error = error[-4000:]
+        if message.attempts >= MAX_ATTEMPTS:
+            message.failed_at = utcnow()
+            log.error("outbox message %s (%s) parked", message.id, message.topic)
+        else:
+            message.retry_at = utcnow() + retry_delay(message.attempts)
 
 
 class Dispatcher:

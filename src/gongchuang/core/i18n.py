@@ -28,11 +28,30 @@ def translations(locale: str) -> NullTranslations:
     return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
 
 
+class Phrase(str):
+    """A message with its parameters, said in the reader's language wherever it is shown. As a
+    string it is the English text with the parameters in (what logs, tests and the API's
+    `errors` list carry); `gettext` says it in the reader's language. For messages made where
+    the reader is not known (a spreadsheet row's problem, a field's), instead of an f-string."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> Phrase:
+        phrase = super().__new__(cls, msgid % params if params else msgid)
+        phrase.msgid = msgid
+        phrase.params = params
+        return phrase
+
+
 def gettext(message: str, **params: Any) -> str:
     # gettext("") is the catalogue's header ("Project-Id-Version: …"), never a message: an
     # empty text (a notification without a body, an optional label) stays empty.
     if not message:
         return ""
+    if isinstance(message, Phrase):
+        params = {**message.params, **params}
+        message = message.msgid
     text = translations(current_locale.get()).ugettext(message)
     return text % params if params else text
 
@@ -44,6 +63,8 @@ def translatable(*messages: str) -> dict[str, list[str]]:
 
 
 def shown_param(value: Any) -> Any:
+    if isinstance(value, Phrase):
+        return gettext(value)
     if isinstance(value, dict) and isinstance(value.get("msgids"), list):
         separator = "、" if current_locale.get() == "zh_CN" else ", "
         return separator.join(gettext(str(m)) for m in value["msgids"])

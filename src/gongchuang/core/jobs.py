@@ -42,9 +42,15 @@ class JobKind:
 _registry: dict[str, JobKind] = {}
 
 
+def register_handler(kind: str, handler: Handler, lease_seconds: int = 60) -> None:
+    _registry[kind] = JobKind(handler, lease_seconds)
+
+
 def job_handler(kind: str, lease_seconds: int = 60) -> Callable[[Handler], Handler]:
+    """The core's own jobs (a module declares its jobs in its manifest)."""
+
     def register(fn: Handler) -> Handler:
-        _registry[kind] = JobKind(fn, lease_seconds)
+        register_handler(kind, fn, lease_seconds)
         return fn
 
     return register
@@ -163,7 +169,7 @@ DISPATCHED_OUTBOX_DAYS = 7
 FINISHED_JOB_DAYS = 30
 
 
-# Jobs that run on a clock: kind -> interval in seconds. Domains add theirs at import time.
+# Jobs that run on a clock: kind -> interval in seconds. Modules add theirs when activated.
 PERIODIC: dict[str, int] = {"core.housekeeping": 86_400}
 
 

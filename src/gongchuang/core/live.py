@@ -90,10 +90,6 @@ class LocalBroker:
             if not self._subscribers[channel]:
                 del self._subscribers[channel]
 
-    def subscriber_count(self, channel: str) -> int:
-        with self._lock:
-            return len(self._subscribers.get(channel, ()))
-
     def deliver(self, message: LiveMessage) -> None:
         """Called from any thread, once per committed update."""
         with self._lock:

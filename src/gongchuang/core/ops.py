@@ -19,6 +19,7 @@ from prometheus_client import (
 )
 from sqlalchemy import text
 
+from gongchuang.core import events
 from gongchuang.core.web import get_database
 
 router = APIRouter(include_in_schema=False)
@@ -95,11 +96,23 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
     """With several workers (`gongchuang serve --workers N` sets PROMETHEUS_MULTIPROC_DIR),
-    every worker's figures are summed, whichever worker answers the scrape."""
+    every worker's figures are summed, whichever worker answers the scrape. The outbox's
+    backlog is read from the database at each scrape (the same for every worker)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    waiting, parked = events.backlog(get_database(request))
+    body += (
+        "# HELP gongchuang_outbox_waiting Events not yet dispatched to their subscribers.\n"
+        "# TYPE gongchuang_outbox_waiting gauge\n"
+        f"gongchuang_outbox_waiting {waiting}\n"
+        "# HELP gongchuang_outbox_parked Events parked after their subscriber kept failing.\n"
+        "# TYPE gongchuang_outbox_parked gauge\n"
+        f"gongchuang_outbox_parked {parked}\n"
+    ).encode()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -18,7 +18,7 @@ from gongchuang.core.errors import (
     PermissionDenied,
     refuse_bad_rows,
 )
-from gongchuang.core.i18n import N_, translatable
+from gongchuang.core.i18n import N_, Phrase, translatable
 from gongchuang.core.identity import is_valid_phone, normalise_phone
 from gongchuang.core.models import Membership, Organisation, OrganisationKind, Person, Region
 from gongchuang.core.permissions import (
@@ -59,7 +59,9 @@ def create_organisation(
     except InvalidInput as exc:
         errors += exc.errors
     if kind not in OrganisationKind.__members__:
-        errors.append({"field": "kind", "message": f"unknown kind {kind!r}"})
+        errors.append(
+            {"field": "kind", "message": Phrase(N_("unknown kind %(kind)s"), kind=repr(kind))}
+        )
     if errors:
         raise InvalidInput(errors=errors)
     org = Organisation(
@@ -179,7 +181,12 @@ def _check_roles(roles: list[str]) -> list[str]:
         raise InvalidInput(
             N_("Unknown roles: %(roles)s"),
             roles=", ".join(unknown),
-            errors=[{"field": "roles", "message": f"unknown: {unknown}"}],
+            errors=[
+                {
+                    "field": "roles",
+                    "message": Phrase(N_("unknown: %(names)s"), names=", ".join(unknown)),
+                }
+            ],
         )
     return sorted(set(roles)) or ["member"]
 
@@ -292,7 +299,7 @@ def add_member(
     if person is None:
         raise InvalidInput(
             N_("No one is registered with this phone number. Give their name to register them."),
-            errors=[{"field": "phone", "message": "not registered"}],
+            errors=[{"field": "phone", "message": N_("not registered")}],
         )
     membership = _record_membership(
         session,
@@ -486,14 +493,19 @@ def import_members(
         ]
         problems = []
         if not row.values["name"]:
-            problems.append("name is empty")
+            problems.append(N_("name is empty"))
         if not is_valid_phone(phone):
-            problems.append(f"phone {row.values['phone']!r} is not an 11-digit mobile number")
+            problems.append(
+                Phrase(
+                    N_("phone %(phone)s is not an 11-digit mobile number"),
+                    phone=repr(row.values["phone"]),
+                )
+            )
         elif phone in seen:
-            problems.append(f"phone repeats line {seen[phone]}")
+            problems.append(Phrase(N_("phone repeats line %(line)s"), line=seen[phone]))
         unknown = [r for r in roles if r not in ROLES]
         if unknown:
-            problems.append(f"unknown roles {unknown}")
+            problems.append(Phrase(N_("unknown roles: %(roles)s"), roles=", ".join(unknown)))
         for problem in problems:
             errors.append({"line": row.line, "message": problem})
         seen.setdefault(phone, row.line)

@@ -28,6 +28,7 @@ from gongchuang.core import (
     webhooks,
 )
 from gongchuang.core.clock import local_midnight
+from gongchuang.core.errors import AuthenticationRequired
 from gongchuang.core.i18n import N_, SUPPORTED_LOCALES, current_locale, gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.middleware import LANGUAGE_COOKIE
@@ -422,9 +423,20 @@ def import_members(
 
 @router.get("/orgs/{organisation_id}/members-template.xlsx")
 def member_template(organisation_id: Id) -> Response:
-    data = spreadsheets.workbook_bytes(
-        ["姓名", "手机号", "职务", "角色"], [["张三", "13800000000", "村民小组长", "成员"]], "成员"
-    )
+    """A sample sheet in the reader's language: headers and a role the importer reads in
+    either language (its own aliases), a sample person in words."""
+    chinese = current_locale.get().startswith("zh")
+    headers = [names[1] if chinese else names[0] for names in organisations.MEMBER_COLUMNS.values()]
+    member = "member"
+    if chinese:
+        member = next(a for a, code in organisations.ROLE_ALIASES.items() if code == member)
+    sample: list[object] = [
+        gettext(N_("Zhang San")),
+        "13800000000",
+        gettext(N_("Villager group leader")),
+        member,
+    ]
+    data = spreadsheets.workbook_bytes(headers, [sample], gettext(N_("Members")))
     return xlsx_response(data, "members-template.xlsx")
 
 
@@ -583,10 +595,16 @@ def remove_member(
 # --- profile --------------------------------------------------------------------------------
 
 
+def _person_id(principal: Principal) -> int:
+    """The signed-in caller's person: `LoggedIn` lets no one through without one."""
+    if principal.person_id is None:
+        raise AuthenticationRequired()
+    return principal.person_id
+
+
 @router.get("/me", response_class=HTMLResponse)
 def profile(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
-    assert principal.person_id is not None
-    person = people.get_person(session, principal.person_id)
+    person = people.get_person(session, _person_id(principal))
     tokens = session.scalars(
         select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id.desc())
     ).all()
@@ -611,9 +629,8 @@ def profile(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRe
 def update_profile(
     session: DbSession, principal: LoggedIn, name: Annotated[str, Form(max_length=100)]
 ) -> RedirectResponse:
-    assert principal.person_id is not None
     people.update_profile(
-        session, principal, people.get_person(session, principal.person_id), name=name
+        session, principal, people.get_person(session, _person_id(principal)), name=name
     )
     return redirect("/me")
 
@@ -625,8 +642,7 @@ def update_consents(
     principal: LoggedIn,
     granted: Annotated[list[str] | None, Form()] = None,
 ) -> RedirectResponse:
-    assert principal.person_id is not None
-    person = people.get_person(session, principal.person_id)
+    person = people.get_person(session, _person_id(principal))
     current = people.current_consents(session, person.id)
     for purpose in people.CONSENT_PURPOSES:
         want = purpose in (granted or [])
@@ -643,11 +659,10 @@ def change_password(
     current_password: Annotated[str, Form(max_length=200)],
     new_password: Annotated[str, Form(max_length=200)],
 ) -> RedirectResponse:
-    assert principal.person_id is not None
     people.change_password(
         session,
         principal,
-        people.get_person(session, principal.person_id),
+        people.get_person(session, _person_id(principal)),
         current_password,
         new_password,
         keep_session=request.cookies.get(auth.SESSION_COOKIE),
@@ -657,8 +672,7 @@ def change_password(
 
 @router.get("/me/export.json")
 def export_my_data(session: DbSession, principal: LoggedIn) -> Response:
-    assert principal.person_id is not None
-    data = people.export_personal_data(session, people.get_person(session, principal.person_id))
+    data = people.export_personal_data(session, people.get_person(session, _person_id(principal)))
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
         media_type="application/json",
@@ -672,8 +686,7 @@ def close_account(
     principal: LoggedIn,
     password: Annotated[str, Form(max_length=200)],
 ) -> RedirectResponse:
-    assert principal.person_id is not None
-    person = people.get_person(session, principal.person_id)
+    person = people.get_person(session, _person_id(principal))
     people.confirm_password(person, password)
     people.erase_person(session, principal, person)
     response = redirect("/?account=closed")
@@ -690,8 +703,7 @@ def create_token(
     # An unticked checkbox is simply absent from the form.
     read_only: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    assert principal.person_id is not None
-    person = people.get_person(session, principal.person_id)
+    person = people.get_person(session, _person_id(principal))
     scopes = auth.scopes_for(session, principal, read_only=read_only)
     _token, raw = auth.create_api_token(session, principal, person, name=name, scopes=scopes)
     return render(request, "token_created.html", {"token": raw, "scopes": scopes})
@@ -722,14 +734,12 @@ INBOX_PAGE = 50
 def _inbox_context(
     session: DbSession, principal: Principal, before: int | None = None
 ) -> dict[str, object]:
-    assert principal.person_id is not None
-    items = notifications.inbox(
-        session, principal.person_id, limit=INBOX_PAGE + 1, before_id=before
-    )
+    person_id = _person_id(principal)
+    items = notifications.inbox(session, person_id, limit=INBOX_PAGE + 1, before_id=before)
     return {
         "items": [(n, *notifications.render(n)) for n in items[:INBOX_PAGE]],
         "older_than": items[INBOX_PAGE - 1].id if len(items) > INBOX_PAGE else None,
-        "unread": notifications.unread_count(session, principal.person_id),
+        "unread": notifications.unread_count(session, person_id),
     }
 
 
@@ -750,15 +760,13 @@ def inbox_fragment(request: Request, session: DbSession, principal: LoggedIn) ->
 
 @router.post("/notifications/read", dependencies=[CsrfChecked])
 def mark_all_read(session: DbSession, principal: LoggedIn) -> RedirectResponse:
-    assert principal.person_id is not None
-    notifications.mark_read(session, principal.person_id)
+    notifications.mark_read(session, _person_id(principal))
     return redirect("/notifications")
 
 
 @router.post("/notifications/{notification_id}/read", dependencies=[CsrfChecked])
 def mark_read(notification_id: BigId, session: DbSession, principal: LoggedIn) -> RedirectResponse:
-    assert principal.person_id is not None
-    notifications.mark_read(session, principal.person_id, notification_id)
+    notifications.mark_read(session, _person_id(principal), notification_id)
     return redirect("/notifications")
 
 

@@ -37,7 +37,8 @@ def decode_cursor(cursor: str | None) -> int | None:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput(
-            N_("The cursor is not valid"), errors=[{"field": "cursor", "message": "malformed"}]
+            N_("The cursor is not valid"),
+            errors=[{"field": "cursor", "message": N_("not a cursor this list gave")}],
         ) from exc
 
 

@@ -175,7 +175,7 @@ def get_person_by_phone(session: Session, phone: str) -> Person:
     if person is None or not person.is_active:
         raise InvalidInput(
             N_("No one is registered with this phone number"),
-            errors=[{"field": "phone", "message": "not registered"}],
+            errors=[{"field": "phone", "message": N_("not registered")}],
         )
     return person
 
@@ -323,7 +323,7 @@ def confirm_password(person: Person, password: str) -> None:
     if not person.password_hash or not verify_password(person.password_hash, password):
         raise InvalidInput(
             N_("The current password is not correct"),
-            errors=[{"field": "password", "message": "incorrect"}],
+            errors=[{"field": "password", "message": N_("incorrect")}],
         )
 
 

@@ -9,6 +9,7 @@ permissions and extend roles at import time of their `permissions.py`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -87,6 +88,30 @@ def register_role(code: str, label: str, permissions: set[str] | frozenset[str])
     existing = ROLES.get(code)
     merged = frozenset(permissions) | (existing.permissions if existing else frozenset())
     ROLES[code] = RoleDefinition(code, existing.label if existing else label, merged)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role as a module grants it: the same code in several modules adds up (an "admin" holds
+    each module's admin permissions)."""
+
+    code: str
+    label: str  # a message id
+    permissions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Access:
+    """A module's permissions and who holds them."""
+
+    permissions: type[enum.StrEnum]
+    roles: tuple[Role, ...] = ()
+    # Granted by an organisation's own roles, not by a government department's reach over it.
+    local_only: tuple[str, ...] = ()
+    # What every signed-in person may do for themselves.
+    self_service: tuple[str, ...] = ()
+    # Permissions meaningful only in some kinds of organisation: permission -> kinds.
+    kinds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 register_role("admin", N_("Administrator"), {p.value for p in CorePerm} - {"region.manage"})

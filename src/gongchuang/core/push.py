@@ -62,7 +62,7 @@ def subscribe(
     if urlparse(endpoint).scheme not in ("https", "http") or not urlparse(endpoint).netloc:
         raise InvalidInput(
             N_("The push endpoint must be an http(s) URL"),
-            errors=[{"field": "endpoint", "message": "not a URL"}],
+            errors=[{"field": "endpoint", "message": N_("not an http(s) URL")}],
         )
     existing = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if existing is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, spreadsheets
 from gongchuang.core.errors import NotFound, refuse_bad_rows
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, Phrase
 from gongchuang.core.models import Region, RegionLevel
 from gongchuang.core.permissions import Principal
 
@@ -78,26 +78,39 @@ def _validate_rows(session: Session, rows: list[RegionRow]) -> list[dict[str, ob
         expected = level_for_code(row.code)
         problems = []
         if expected is None:
-            problems.append("code must be 6 digits (GB/T 2260) or 12 digits (statistical)")
+            problems.append(N_("code must be 6 digits (GB/T 2260) or 12 digits (statistical)"))
         elif row.level and row.level != expected:
-            problems.append(f"level {row.level!r} does not match code (expected {expected})")
+            problems.append(
+                Phrase(
+                    N_("level %(level)s does not match code (expected %(expected)s)"),
+                    level=repr(row.level),
+                    expected=str(expected),
+                )
+            )
         if not row.name or len(row.name) > 100:
-            problems.append("name is required (at most 100 characters)")
+            problems.append(N_("name is required (at most 100 characters)"))
         if row.code in seen:
-            problems.append(f"code repeats line {seen[row.code].line}")
+            problems.append(Phrase(N_("code repeats line %(line)s"), line=seen[row.code].line))
         if expected and expected != RegionLevel.province:
             if not row.parent_code:
-                problems.append("parent_code is required below province level")
+                problems.append(N_("parent_code is required below province level"))
             elif row.parent_code not in seen and not session.scalar(
                 select(Region.id).where(Region.code == row.parent_code)
             ):
-                problems.append(f"parent {row.parent_code} is neither stored nor earlier in file")
+                problems.append(
+                    Phrase(
+                        N_("parent %(code)s is neither stored nor earlier in file"),
+                        code=row.parent_code,
+                    )
+                )
             else:
                 parent_level = level_for_code(row.parent_code)
                 if parent_level is None or LEVEL_ORDER.index(parent_level) >= LEVEL_ORDER.index(
                     expected
                 ):
-                    problems.append(f"parent {row.parent_code} is not above this level")
+                    problems.append(
+                        Phrase(N_("parent %(code)s is not above this level"), code=row.parent_code)
+                    )
         for problem in problems:
             errors.append({"line": row.line, "field": "code", "message": problem})
         seen.setdefault(row.code, row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -255,3 +255,13 @@ class PushPublicKey(BaseModel):
     public_key: str | None = Field(
         description="VAPID applicationServerKey, base64url; null when push is off"
     )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_model(model: type[M], row: object, **extra: Any) -> M:
+    """A read model filled from the row's attributes of the same names, and the fields that
+    are computed given as keywords (a presenter that is more than a copy)."""
+    names = [name for name in model.model_fields if name not in extra]
+    return model.model_validate({**{name: getattr(row, name) for name in names}, **extra})

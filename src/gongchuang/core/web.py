@@ -360,11 +360,16 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/readyz"}
 
 
+def _text(message: Any) -> str:
+    """A message as gettext takes it: a Phrase kept whole (str() would drop its message id)."""
+    return message if isinstance(message, str) else str(message)
+
+
 def form_problem(error: GongchuangError) -> dict[str, Any]:
     """A form's problem as forms.js shows it: the message, and each field concerned with its
     own words, in the reader's language (services give fields' messages as message ids)."""
     fields = [
-        {"field": str(e["field"]), "message": gettext(str(e.get("message") or error.message))}
+        {"field": str(e["field"]), "message": gettext(_text(e.get("message") or error.message))}
         for e in error.errors
         if e.get("field")
     ]
@@ -450,7 +455,7 @@ def error_response(request: Request, error: GongchuangError) -> Response:
             # A field's message is a message id where a service gave one: said in the reader's
             # language (gettext leaves any other text as it is).
             "errors": [
-                {**e, "message": gettext(str(e["message"]))} if e.get("message") else e
+                {**e, "message": gettext(_text(e["message"]))} if e.get("message") else e
                 for e in error.errors
             ],
             "message": error.detail(),

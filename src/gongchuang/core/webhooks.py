@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import audit, events, jobs
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, Phrase
 from gongchuang.core.models import (
     Job,
     Organisation,
@@ -125,7 +125,7 @@ def create_endpoint(
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidInput(
             N_("The webhook address must be an http(s) URL"),
-            errors=[{"field": "url", "message": "not an http(s) URL"}],
+            errors=[{"field": "url", "message": N_("not an http(s) URL")}],
         )
     topics = sorted({t.strip() for t in topics if t.strip()})
     unknown = [t for t in topics if t != "*" and t not in events.TOPICS]
@@ -133,11 +133,17 @@ def create_endpoint(
         raise InvalidInput(
             N_("Unknown event topics: %(topics)s"),
             topics=", ".join(unknown),
-            errors=[{"field": "topics", "message": f"unknown: {unknown}"}],
+            errors=[
+                {
+                    "field": "topics",
+                    "message": Phrase(N_("unknown: %(names)s"), names=", ".join(unknown)),
+                }
+            ],
         )
     if not topics:
         raise InvalidInput(
-            N_("Choose at least one topic"), errors=[{"field": "topics", "message": "empty"}]
+            N_("Choose at least one topic"),
+            errors=[{"field": "topics", "message": N_("choose at least one")}],
         )
     endpoint = WebhookEndpoint(
         organisation_id=organisation.id, url=url, topics=topics, secret=secrets.token_hex(24)
@@ -201,7 +207,7 @@ def get_endpoint(session: Session, organisation: Organisation, endpoint_id: int)
     return endpoint
 
 
-@events.subscribe("*")
+@events.subscribe_all
 def _fan_out(session: Session, message: OutboxMessage) -> None:
     """Queue a delivery for every active endpoint of the event's organisation that wants it."""
     organisation_id = message.payload.get("organisation_id")

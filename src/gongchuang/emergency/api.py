@@ -119,9 +119,7 @@ async def receive_incident(
 def sos(data: SosIn, session: DbSession, principal: Responding) -> IncidentSummary:
     """Ask for help from where you are: first-aiders nearby are alerted, the 120 centre
     covering the place is told."""
-    incident = service.raise_sos(
-        session, principal, data.kind, _point(data), data.address, data.notes
-    )
+    incident = service.raise_sos(session, principal, data)
     return views.incident_summary(session, incident, True)
 
 
@@ -132,9 +130,7 @@ def venue_incident(
     venue = organisations.get_organisation_for(
         session, principal, organisation_id, EmergencyPerm.VENUE
     )
-    incident = service.report_from_venue(
-        session, principal, venue, data.kind, _point(data), data.address, data.notes
-    )
+    incident = service.report_from_venue(session, principal, venue, data)
     return views.incident_summary(session, incident, True)
 
 
@@ -186,7 +182,7 @@ def ambulance_eta(
     incident_id: Id, data: EtaIn, session: DbSession, principal: Dispatching
 ) -> IncidentSummary:
     incident = service.get_incident_for(session, principal, incident_id, dispatch=True)
-    service.set_ambulance_eta(session, principal, incident, data.minutes)
+    service.set_ambulance_eta(session, principal, incident, data)
     return views.incident_summary(session, incident, False)
 
 
@@ -230,8 +226,7 @@ def join(session: DbSession, principal: Responding) -> ResponderOut:
 
 @router.put("/me/responder/duty")
 def duty(data: DutyIn, session: DbSession, principal: Responding) -> ResponderOut:
-    point = _point(data.location) if data.location else None
-    service.set_duty(session, principal, data.on_duty, point, data.consent_location)
+    service.set_duty(session, principal, data)
     return views.responder_out(session, principal)
 
 
@@ -258,14 +253,14 @@ def get_alert(alert_id: Id, session: DbSession, principal: Responding) -> AlertO
 def answer_alert(
     alert_id: Id, data: AlertAnswer, session: DbSession, principal: Responding
 ) -> AlertOut:
-    return views.alert_out(session, service.answer(session, principal, alert_id, data.accept))
+    return views.alert_out(session, service.answer(session, principal, alert_id, data))
 
 
 @router.post("/alerts/{alert_id}/progress")
 def alert_progress(
     alert_id: Id, data: ProgressIn, session: DbSession, principal: Responding
 ) -> AlertOut:
-    return views.alert_out(session, service.progress(session, principal, alert_id, data.step))
+    return views.alert_out(session, service.progress(session, principal, alert_id, data))
 
 
 @router.post("/alerts/{alert_id}/position", status_code=204)

@@ -218,7 +218,7 @@ def import_points(
             lat, lng = service.to_wgs84(lat, lng, "GCJ02" if crs == "GCJ02" else "WGS84")
         except (ValueError, InvalidInput):
             errors.append(
-                {"row": row.line, "message": "lat/lng must be a place in China, weight ≥ 0"}
+                {"row": row.line, "message": N_("lat/lng must be a place in China, weight ≥ 0")}
             )
             continue
         parsed.append(

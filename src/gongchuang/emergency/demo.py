@@ -22,7 +22,16 @@ from gongchuang.core.permissions import SYSTEM, Principal
 from gongchuang.core.webhooks import sign
 from gongchuang.emergency import matching, service
 from gongchuang.emergency.models import Alert, AlertStatus, DispatchCentre, Incident, Responder
-from gongchuang.emergency.schemas import AedIn, CentreIn, OutcomeIn
+from gongchuang.emergency.schemas import (
+    AedIn,
+    AlertAnswer,
+    CentreIn,
+    DutyIn,
+    EtaIn,
+    OutcomeIn,
+    PointIn,
+    ProgressIn,
+)
 
 MALL = (27.73700, 111.30500)
 COLLEGE = (27.72900, 111.29600)
@@ -186,7 +195,11 @@ def load_demo(
         service.join_network(session, actor)
         origin = COLLEGE if number % 3 == 2 else MALL
         lat, lng = _offset(rng, origin, 900)
-        service.set_duty(session, actor, True, (lat, lng, "WGS84"), consent_location=True)
+        service.set_duty(
+            session,
+            actor,
+            DutyIn(on_duty=True, location=PointIn(lat=lat, lng=lng), consent_location=True),
+        )
     # A health bureau oversees coverage for the county.
     bureau = organisations.create_organisation(
         session,
@@ -234,11 +247,11 @@ def _past_incidents(
         alerts = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
         for alert in alerts[:3]:
             person = people.get_person(session, alert.person_id)
-            service.answer(session, _acting(person), alert.id, True)
+            service.answer(session, _acting(person), alert.id, AlertAnswer(accept=True))
             if alert.route == "via_aed":
-                service.progress(session, _acting(person), alert.id, "at_aed")
-            service.progress(session, _acting(person), alert.id, "on_scene")
-        service.set_ambulance_eta(session, SYSTEM, incident, 9)
+                service.progress(session, _acting(person), alert.id, ProgressIn(step="at_aed"))
+            service.progress(session, _acting(person), alert.id, ProgressIn(step="on_scene"))
+        service.set_ambulance_eta(session, SYSTEM, incident, EtaIn(minutes=9))
         service.close(
             session,
             SYSTEM,
@@ -327,7 +340,7 @@ def replay_incident(database: Database, pause: float, say: Callable[[str], None]
                 alert = waiting[0]
                 person = people.get_person(session, alert.person_id)
                 accept = steps % 3 != 1
-                service.answer(session, _acting(person), alert.id, accept)
+                service.answer(session, _acting(person), alert.id, AlertAnswer(accept=accept))
                 say(f"{person.name} {'accepted' if accept else 'declined'} ({alert.route})")
             elif steps < 12:
                 moved = False
@@ -339,13 +352,13 @@ def replay_incident(database: Database, pause: float, say: Callable[[str], None]
                         else ("on_scene" if alert.on_scene_at is None else None)
                     )
                     if step:
-                        service.progress(session, _acting(person), alert.id, step)
+                        service.progress(session, _acting(person), alert.id, ProgressIn(step=step))
                         say(f"{person.name}: {step}")
                         moved = True
                         break
                 if not moved:
                     if current.ambulance_eta_at is None:
-                        service.set_ambulance_eta(session, SYSTEM, current, 6)
+                        service.set_ambulance_eta(session, SYSTEM, current, EtaIn(minutes=6))
                         say("dispatcher: ambulance in 6 minutes")
                     else:
                         service.close(

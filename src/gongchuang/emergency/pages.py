@@ -52,11 +52,13 @@ from gongchuang.emergency.schemas import (
     OUTCOME_FIELDS,
     SOURCES,
     AedIn,
+    AlertAnswer,
     CentreIn,
     DutyIn,
     EtaIn,
     OutcomeIn,
     PolicyIn,
+    ProgressIn,
     SosIn,
     StaffInvite,
 )
@@ -138,6 +140,20 @@ def _parse(model: type[M], values: Mapping[str, Any], message: str | None = None
     raise InvalidInput(message, errors=errors)
 
 
+def _download(body: str | bytes, media_type: str, filename: str) -> Response:
+    """A file to save (the incident's CAP alert, a venue's AED register)."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _sos(lat: str, lng: str, address: str, notes: str, kind: str) -> SosIn:
+    """An emergency reported from a form (the SOS button, a venue's report): the API's body."""
+    return _parse(SosIn, {"lat": lat, "lng": lng, "address": address, "notes": notes, "kind": kind})
+
+
 # --- responder home ---------------------------------------------------------------------------
 
 
@@ -188,10 +204,9 @@ def responder_action(
             DutyIn,
             {"on_duty": True, "location": {"lat": lat, "lng": lng}, "consent_location": consent},
         )
-        point = (data.location.lat, data.location.lng, data.location.crs) if data.location else None
-        service.set_duty(session, principal, data.on_duty, point, data.consent_location)
+        service.set_duty(session, principal, data)
     elif action == "off":
-        service.set_duty(session, principal, False)
+        service.set_duty(session, principal, DutyIn(on_duty=False))
     elif action == "withdraw":
         service.withdraw(session, principal)
     else:
@@ -208,10 +223,7 @@ def sos(
     address: Annotated[str, Form(max_length=300)] = "",
     kind: Annotated[str, Form(max_length=32)] = "cardiac_arrest",
 ) -> Response:
-    data = _parse(SosIn, {"lat": lat, "lng": lng, "address": address, "kind": kind})
-    service.raise_sos(
-        session, principal, data.kind, (data.lat, data.lng, data.crs), data.address, data.notes
-    )
+    service.raise_sos(session, principal, _sos(lat, lng, address, "", kind))
     return redirect("/emergency?sos=1")
 
 
@@ -261,9 +273,9 @@ def alert_action(
     action: Annotated[str, Form(max_length=20)],
 ) -> Response:
     if action in ("accept", "decline"):
-        service.answer(session, principal, alert_id, action == "accept")
+        service.answer(session, principal, alert_id, AlertAnswer(accept=action == "accept"))
     elif action in service.STEPS:
-        service.progress(session, principal, alert_id, action)
+        service.progress(session, principal, alert_id, _parse(ProgressIn, {"step": action}))
     else:
         raise InvalidInput(N_("Unknown action"))
     return redirect(f"/emergency/alerts/{alert_id}")
@@ -365,7 +377,7 @@ def incident_action(
             {"minutes": str(form.get("minutes", ""))},
             N_("Enter the ambulance's arrival in minutes (0–240)"),
         )
-        service.set_ambulance_eta(session, principal, incident, eta.minutes)
+        service.set_ambulance_eta(session, principal, incident, eta)
     elif action in ("close", "cancel"):
         outcome = _parse(
             OutcomeIn,
@@ -389,11 +401,7 @@ def incident_cap(
 ) -> Response:
     incident = service.get_incident_for(session, principal, incident_id)
     data = service.cap_xml(session, incident, request.url.hostname or "gongchuang")
-    return Response(
-        data,
-        media_type="application/cap+xml",
-        headers={"Content-Disposition": f'attachment; filename="{incident.reference}.cap.xml"'},
-    )
+    return _download(data, "application/cap+xml", f"{incident.reference}.cap.xml")
 
 
 # --- venues and their AEDs --------------------------------------------------------------------
@@ -483,12 +491,7 @@ def export_aeds(organisation_id: Id, fmt: str, session: DbSession, principal: Lo
     if fmt not in ("csv", "geojson"):
         raise NotFound()
     venue = _venue(session, principal, organisation_id)
-    body, media_type, filename = views.aed_export(session, venue, fmt)
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return _download(*views.aed_export(session, venue, fmt))
 
 
 @router.post("/emergency/venues/{organisation_id}/responders", dependencies=[CsrfChecked])
@@ -515,10 +518,8 @@ def venue_incident(
     kind: Annotated[str, Form(max_length=32)] = "cardiac_arrest",
 ) -> Response:
     venue = _venue(session, principal, organisation_id)
-    data = _parse(SosIn, {"lat": lat, "lng": lng, "address": address, "notes": notes, "kind": kind})
-    point = (data.lat, data.lng, data.crs)
     incident = service.report_from_venue(
-        session, principal, venue, data.kind, point, data.address, data.notes
+        session, principal, venue, _sos(lat, lng, address, notes, kind)
     )
     return redirect(f"/emergency/incidents/{incident.id}")
 
@@ -526,13 +527,19 @@ def venue_incident(
 # --- 120 centre settings ----------------------------------------------------------------------
 
 
+def _dispatch_centre_org(
+    session: Session, principal: Principal, organisation_id: int
+) -> Organisation:
+    return organisations.get_organisation_for(
+        session, principal, organisation_id, EmergencyPerm.DISPATCH
+    )
+
+
 @router.get("/emergency/centres/{organisation_id}", response_class=HTMLResponse)
 def centre_page(
     request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    organisation = organisations.get_organisation_for(
-        session, principal, organisation_id, EmergencyPerm.DISPATCH
-    )
+    organisation = _dispatch_centre_org(session, principal, organisation_id)
     return render(
         request,
         "emergency/centre.html",
@@ -544,9 +551,7 @@ def centre_page(
 def save_centre(
     request: Request, organisation_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
-    organisation = organisations.get_organisation_for(
-        session, principal, organisation_id, EmergencyPerm.DISPATCH
-    )
+    organisation = _dispatch_centre_org(session, principal, organisation_id)
     secret: str | None
     if form.get("action") == "rotate":
         centre, secret = service.rotate_centre_secret(session, principal, organisation)

@@ -162,6 +162,8 @@ OUTCOME_FIELDS = {
 
 
 class TimelineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     at: datetime
     kind: str
     person_id: int | None

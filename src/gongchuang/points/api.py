@@ -6,24 +6,15 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
-from sqlalchemy.orm import Session
 
 from gongchuang.core import files
 from gongchuang.core.api import PROBLEMS, Cursor, Limit
-from gongchuang.core.clock import utcnow
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
-from gongchuang.core.models import Organisation
 from gongchuang.core.pagination import Page, paginate
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import DbSession, Id, LoggedIn, Require
 from gongchuang.points import reports, service, shop
-from gongchuang.points.models import (
-    Objection,
-    PointRecord,
-    PointsAccount,
-    PublicNotice,
-    Redemption,
-)
+from gongchuang.points.models import Objection, PointRecord
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import (
     AccountOut,
@@ -58,7 +49,6 @@ from gongchuang.points.schemas import (
     SettlementOut,
     ShopItemIn,
     ShopItemOut,
-    VillageFiguresOut,
     VillageOut,
 )
 
@@ -76,55 +66,18 @@ Shopkeeper = Annotated[Principal, Depends(Require(PointsPerm.SHOP))]
 Viewer = Annotated[Principal, Depends(Require(PointsPerm.VIEW))]
 
 
-def record_out(r: PointRecord) -> RecordOut:
-    return RecordOut.model_validate(r)
-
-
-def _record(session: Session, village: Organisation, record_id: int) -> RecordOut:
-    return record_out(service.get_record(session, village, record_id))
-
-
-def catalogue_out(session: Session, village: Organisation) -> CatalogueOut:
-    catalogue = service.get_catalogue(session, village)
-    out = CatalogueOut.model_validate(catalogue)
-    out.categories = [CategoryOut.model_validate(c) for c in service.categories(session, catalogue)]
-    out.rules = [
-        RuleOut.model_validate(r)
-        for r in service.current_rules(session, catalogue, include_retired=True)
-    ]
-    return out
-
-
 # --- villages, catalogue, settings ------------------------------------------------------------
 
 
 @router.get("/villages", summary="Villages with points governance that I belong to or oversee")
 def list_villages(session: DbSession, principal: LoggedIn) -> list[VillageOut]:
-    out = []
-    for village in service.villages_of(session, principal):
-        account = (
-            service.account_of_person(session, village, principal.person_id, create=False)
-            if principal.person_id and service.is_member(session, principal.person_id, village.id)
-            else None
-        )
-        out.append(
-            VillageOut(
-                id=village.id,
-                name=village.name,
-                region_code=village.region.code,
-                account_unit=service.get_catalogue(session, village).account_unit,
-                my_account_id=account.id if account else None,
-                my_balance=account.balance if account else None,
-                my_roles=sorted(service.roles_in(session, principal.person_id, village.id)),
-            )
-        )
-    return out
+    return service.villages_out(session, principal)
 
 
 @router.get(V + "/catalogue", summary="Settings, categories and current rules")
 def get_catalogue(village_id: Id, session: DbSession, principal: LoggedIn) -> CatalogueOut:
     village = service.get_village_for(session, principal, village_id)
-    return catalogue_out(session, village)
+    return service.catalogue_out(session, village)
 
 
 @router.post(V + "/catalogue", status_code=201, summary="Set up points from an example catalogue")
@@ -133,7 +86,7 @@ def create_catalogue(
 ) -> CatalogueOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     service.create_catalogue(session, principal, village, body)
-    return catalogue_out(session, village)
+    return service.catalogue_out(session, village)
 
 
 @router.patch(V + "/settings")
@@ -142,7 +95,7 @@ def update_settings(
 ) -> CatalogueOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     service.update_settings(session, principal, village, body)
-    return catalogue_out(session, village)
+    return service.catalogue_out(session, village)
 
 
 @router.post(V + "/categories", status_code=201)
@@ -180,23 +133,10 @@ def set_rule_active(
 # --- households and accounts ------------------------------------------------------------------
 
 
-def household_out(session: Session, village: Organisation, household_id: int) -> HouseholdOut:
-    household = service.get_household(session, village, household_id)
-    account = service.account_for_holder(session, village.id, f"h:{household.id}", create=False)
-    return HouseholdOut(
-        id=household.id,
-        name=household.name,
-        head_person_id=household.head_person_id,
-        members=[m.person.name for m in service.household_members(session, household)],
-        account_id=account.id if account else None,
-        balance=account.balance if account else 0,
-    )
-
-
 @router.get(V + "/households")
 def list_households(village_id: Id, session: DbSession, principal: Viewer) -> list[HouseholdOut]:
     village = service.get_village_for(session, principal, village_id, PointsPerm.VIEW)
-    return [household_out(session, village, h.id) for h in service.households(session, village)]
+    return service.households_out(session, village)
 
 
 @router.post(V + "/households", status_code=201)
@@ -205,7 +145,7 @@ def create_household(
 ) -> HouseholdOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     household = service.create_household(session, principal, village, body)
-    return household_out(session, village, household.id)
+    return service.household_out(session, village, household.id)
 
 
 @router.post(V + "/households/{household_id}/members", status_code=201)
@@ -219,41 +159,20 @@ def add_household_member(
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     household = service.get_household(session, village, household_id)
     service.add_household_member(session, principal, village, household, body)
-    return household_out(session, village, household.id)
-
-
-def account_out(session: Session, village: Organisation, account: PointsAccount) -> AccountOut:
-    label = service.account_labels(session, [account]).get(account.id, "")
-    return AccountOut(
-        id=account.id,
-        label=label,
-        household_id=account.household_id,
-        person_id=account.person_id,
-        balance=account.balance,
-        star_tier=reports.account_tier(session, service.get_catalogue(session, village), account),
-    )
+    return service.household_out(session, village, household.id)
 
 
 @router.get(V + "/accounts", summary="Every balance of the village, highest first")
 def list_accounts(village_id: Id, session: DbSession, principal: Viewer) -> list[AccountOut]:
     village = service.get_village_for(session, principal, village_id, PointsPerm.VIEW)
-    return [
-        AccountOut(
-            id=a.id,
-            label=label,
-            household_id=a.household_id,
-            person_id=a.person_id,
-            balance=a.balance,
-            star_tier=tier,
-        )
-        for a, label, tier in reports.balances(session, village)
-    ]
+    return service.balances_out(session, village)
 
 
 @router.get(V + "/me/account", summary="My (or my household's) balance")
 def my_account(village_id: Id, session: DbSession, principal: LoggedIn) -> AccountOut:
     village = service.get_village_for(session, principal, village_id)
-    return account_out(session, village, service.get_account_for(session, principal, village))
+    account = service.get_account_for(session, principal, village)
+    return service.account_out(session, village, account)
 
 
 @router.get(V + "/accounts/{account_id}/entries", summary="An account's ledger, newest first")
@@ -282,7 +201,9 @@ def list_records(
     village = service.get_village_for(session, principal, village_id)
     query = service.visible_records(session, principal, village, status=status, mine=mine)
     rows, next_cursor = paginate(session, query, PointRecord.id, cursor, limit)
-    return Page[RecordOut](items=[record_out(r) for r in rows], next_cursor=next_cursor)
+    return Page[RecordOut](
+        items=[RecordOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.post(V + "/records", status_code=201, summary="Report points (self, or for a villager)")
@@ -291,7 +212,7 @@ def submit_record(
 ) -> RecordOut:
     village = service.get_village_for(session, principal, village_id)
     record = service.submit_record(session, principal, village, body)
-    return _record(session, village, record.id)
+    return service.record_out(session, village, record.id)
 
 
 @router.post(V + "/records/batch", status_code=201, summary="One rule for many people at once")
@@ -300,7 +221,7 @@ def record_batch(
 ) -> list[RecordOut]:
     village = service.get_village_for(session, principal, village_id, PointsPerm.RECORD)
     records = service.record_batch(session, principal, village, body)
-    return [_record(session, village, r.id) for r in records]
+    return [service.record_out(session, village, r.id) for r in records]
 
 
 @router.post(
@@ -318,19 +239,19 @@ def import_records(
     village = service.get_village_for(session, principal, village_id, PointsPerm.RECORD)
     data = files.read_upload(file.file)
     records = service.import_records(session, principal, village, data, file.filename or "")
-    return [_record(session, village, r.id) for r in records]
+    return [service.record_out(session, village, r.id) for r in records]
 
 
 @router.get(V + "/records/{record_id}")
 def get_record(village_id: Id, record_id: Id, session: DbSession, principal: LoggedIn) -> RecordOut:
     village = service.get_village_for(session, principal, village_id)
-    return record_out(service.get_record_for(session, principal, village, record_id))
+    return RecordOut.model_validate(service.get_record_for(session, principal, village, record_id))
 
 
 @router.get(V + "/approvals", summary="Records waiting at a level I may decide")
 def awaiting_me(village_id: Id, session: DbSession, principal: Approver) -> list[RecordOut]:
     village = service.get_village_for(session, principal, village_id)
-    return [record_out(r) for r in service.awaiting_me(session, principal, village)]
+    return [RecordOut.model_validate(r) for r in service.awaiting_me(session, principal, village)]
 
 
 @router.post(V + "/records/{record_id}/decision")
@@ -340,7 +261,7 @@ def decide(
     village = service.get_village_for(session, principal, village_id)
     record = service.get_record(session, village, record_id)
     service.decide(session, principal, village, record, body)
-    return _record(session, village, record.id)
+    return service.record_out(session, village, record.id)
 
 
 @router.post(V + "/records/{record_id}/resubmit", summary="Send a returned record back")
@@ -350,7 +271,7 @@ def resubmit(
     village = service.get_village_for(session, principal, village_id)
     record = service.get_record(session, village, record_id)
     service.resubmit(session, principal, village, record, body)
-    return _record(session, village, record.id)
+    return service.record_out(session, village, record.id)
 
 
 @router.post(V + "/records/{record_id}/reverse", summary="Correct a settled record")
@@ -360,23 +281,10 @@ def reverse(
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     record = service.get_record(session, village, record_id)
     service.reverse_record(session, principal, village, record, body)
-    return _record(session, village, record.id)
+    return service.record_out(session, village, record.id)
 
 
 # --- notice and objections --------------------------------------------------------------------
-
-
-def notice_out(session: Session, notice: PublicNotice) -> NoticeOut:
-    now = utcnow()
-    return NoticeOut(
-        id=notice.id,
-        number=notice.number,
-        opens_at=notice.opens_at,
-        closes_at=notice.closes_at,
-        settled_at=notice.settled_at,
-        is_open=reports.notice_window(notice, now),
-        records=[record_out(r) for r in service.notice_records(session, notice)],
-    )
 
 
 @router.get(V + "/notices", summary="The public board (recent notices, newest first)")
@@ -387,7 +295,7 @@ def list_notices(
     limit: Annotated[int, Query(ge=1, le=60)] = 10,
 ) -> list[NoticeOut]:
     village = service.get_village_for(session, principal, village_id)
-    return [notice_out(session, n) for n in service.notices(session, village, limit)]
+    return service.notices_out(session, village, limit)
 
 
 @router.get(
@@ -450,7 +358,7 @@ def settle_now(
     principal: Annotated[Principal, Depends(Require("points.manage", platform=True))],
 ) -> SettlementOut:
     report = service.settle_due(session)
-    return SettlementOut(notices=report.notices, records=report.records, points=report.points)
+    return SettlementOut.model_validate(report)
 
 
 # --- rankings and dashboards ------------------------------------------------------------------
@@ -466,35 +374,7 @@ def rankings(
 ) -> list[RankOut]:
     village = service.get_village_for(session, principal, village_id)
     rows = reports.ranking(session, village, period, day or service.today_local())
-    return [RankOut(**r.__dict__) for r in rows]
-
-
-def _figures(f: reports.VillageFigures) -> VillageFiguresOut:
-    return VillageFiguresOut(
-        village_id=f.village_id,
-        name=f.name,
-        records=f.records,
-        points=f.points,
-        participation=f.participation,
-        approval_hours=f.approval_hours,
-        members=f.members,
-        objections=f.objections,
-        upheld=f.upheld,
-    )
-
-
-def dashboard_out(d: reports.Dashboard) -> DashboardOut:
-    return DashboardOut(
-        title=d.title,
-        year=d.year,
-        months=d.months,
-        totals=_figures(d.totals),
-        points_by_category=d.points_by_category,
-        participation_by_month=d.participation_by_month,
-        latency_by_month=d.latency_by_month,
-        villages=[_figures(v) for v in d.villages],
-        fund=FundOut(**d.fund.__dict__) if d.fund else None,
-    )
+    return [RankOut.model_validate(r) for r in rows]
 
 
 @router.get(V + "/dashboard")
@@ -502,9 +382,8 @@ def village_dashboard(
     village_id: Id, session: DbSession, principal: LoggedIn, year: Year | None = None
 ) -> DashboardOut:
     village = service.get_village_for(session, principal, village_id)
-    return dashboard_out(
-        reports.village_dashboard(session, village, year or service.today_local().year)
-    )
+    figures = reports.village_dashboard(session, village, year or service.today_local().year)
+    return DashboardOut.model_validate(figures)
 
 
 @router.get("/regions/{code}/dashboard", summary="Roll-up across the villages of a region")
@@ -515,9 +394,8 @@ def region_dashboard(
     year: Year | None = None,
 ) -> DashboardOut:
     region = reports.get_region_for(session, principal, code)
-    return dashboard_out(
-        reports.region_dashboard(session, region, year or service.today_local().year)
-    )
+    figures = reports.region_dashboard(session, region, year or service.today_local().year)
+    return DashboardOut.model_validate(figures)
 
 
 # --- shop and fund ----------------------------------------------------------------------------
@@ -550,18 +428,14 @@ def restock(
 @router.get(V + "/fund")
 def fund(village_id: Id, session: DbSession, principal: LoggedIn) -> FundOut:
     village = service.get_village_for(session, principal, village_id)
-    return FundOut(**shop.fund_summary(session, village.id).__dict__)
+    return FundOut.model_validate(shop.fund_summary(session, village.id))
 
 
 @router.post(V + "/fund/donations", status_code=201)
 def donate(village_id: Id, body: DonationIn, session: DbSession, principal: Manager) -> FundOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.MANAGE)
     shop.add_donation(session, principal, village, body)
-    return FundOut(**shop.fund_summary(session, village.id).__dict__)
-
-
-def redemption_out(r: Redemption) -> RedemptionOut:
-    return RedemptionOut.model_validate(r)
+    return FundOut.model_validate(shop.fund_summary(session, village.id))
 
 
 @router.post(V + "/redemptions", status_code=201, summary="Spend points in the points supermarket")
@@ -570,7 +444,7 @@ def redeem(
 ) -> RedemptionOut:
     village = service.get_village_for(session, principal, village_id)
     redemption = shop.redeem_for(session, principal, village, body)
-    return redemption_out(shop.get_redemption(session, village, redemption.id))
+    return RedemptionOut.model_validate(shop.get_redemption(session, village, redemption.id))
 
 
 @router.get(V + "/redemptions", summary="Mine, or all for shopkeepers and cadres")
@@ -582,7 +456,7 @@ def list_redemptions(
 ) -> list[RedemptionOut]:
     village = service.get_village_for(session, principal, village_id)
     rows = shop.visible_redemptions(session, principal, village, status=status)
-    return [redemption_out(r) for r in rows]
+    return [RedemptionOut.model_validate(r) for r in rows]
 
 
 @router.post(V + "/redemptions/{redemption_id}/handover", summary="The shopkeeper hands goods over")
@@ -591,7 +465,7 @@ def hand_over(
 ) -> RedemptionOut:
     village = service.get_village_for(session, principal, village_id, PointsPerm.SHOP)
     redemption = shop.get_redemption(session, village, redemption_id)
-    return redemption_out(shop.hand_over(session, principal, village, redemption))
+    return RedemptionOut.model_validate(shop.hand_over(session, principal, village, redemption))
 
 
 @router.post(V + "/redemptions/{redemption_id}/cancel")
@@ -600,4 +474,6 @@ def cancel_redemption(
 ) -> RedemptionOut:
     village = service.get_village_for(session, principal, village_id)
     redemption = shop.get_redemption(session, village, redemption_id)
-    return redemption_out(shop.cancel_redemption(session, principal, village, redemption))
+    return RedemptionOut.model_validate(
+        shop.cancel_redemption(session, principal, village, redemption)
+    )

@@ -1,4 +1,5 @@
-"""Scheduled work: settling closed notices, and the start of each scoring period."""
+"""Scheduled work (settling closed notices, the start of each scoring period) and what the
+module does on other modules' events. The manifest (module.py) says when each runs."""
 
 from __future__ import annotations
 
@@ -6,17 +7,13 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from gongchuang.core import events, jobs
-from gongchuang.core.models import Job, OutboxMessage
+from gongchuang.core.models import Job
 from gongchuang.points import service
+from gongchuang.topics.volunteer import HoursVerified
 
 log = logging.getLogger(__name__)
 
-jobs.register_periodic("points.settle", 15 * 60)
-jobs.register_periodic("points.roll_periods", 3600)
 
-
-@jobs.job_handler("points.settle", lease_seconds=600)
 def settle(session: Session, job: Job) -> None:
     report = service.settle_due(session)
     if report.records:
@@ -28,12 +25,11 @@ def settle(session: Session, job: Job) -> None:
         )
 
 
-@jobs.job_handler("points.roll_periods", lease_seconds=600)
 def roll_periods(session: Session, job: Job) -> None:
     service.roll_periods(session)
 
 
-@events.subscribe("volunteer.hours_verified")
-def volunteer_hours(session: Session, message: OutboxMessage) -> None:
-    """Listens by topic name only: the volunteer module need not be installed, nor known."""
-    service.record_volunteer_hours(session, message.payload)
+def volunteer_hours(session: Session, event: HoursVerified) -> None:
+    """Through the volunteer module's published event only: that module need not be
+    installed for this one to run."""
+    service.record_volunteer_hours(session, event)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import enum
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.permissions import (
-    register_local_only,
-    register_permissions,
-    register_role,
-    register_self_service,
-)
+from gongchuang.core.permissions import Access, Role
 
 
 class PointsPerm(enum.StrEnum):
@@ -24,23 +19,27 @@ class PointsPerm(enum.StrEnum):
     PARTICIPATE = "points.participate"
 
 
-register_permissions(PointsPerm)
-# The village committee's own business: the county sees it (VIEW, DASHBOARD), does not do it.
-register_local_only(PointsPerm.MANAGE, PointsPerm.RECORD, PointsPerm.SHOP, PointsPerm.APPROVE)
-ALL = {p.value for p in PointsPerm}
-register_role("admin", N_("Administrator"), ALL)
-register_role("cadre", N_("Cadre"), ALL)
-OFFICIAL: set[str] = {
-    PointsPerm.RECORD,
-    PointsPerm.VIEW,
-    PointsPerm.APPROVE,
-    PointsPerm.PARTICIPATE,
-}
-# Villagers report, object and redeem for themselves; the village's own checks decide where.
-register_self_service(PointsPerm.PARTICIPATE.value)
-register_role("group_leader", N_("Group leader"), OFFICIAL)
-register_role("grid_worker", N_("Grid worker"), OFFICIAL)
-register_role("shopkeeper", N_("Shopkeeper"), {PointsPerm.SHOP.value, PointsPerm.PARTICIPATE.value})
-register_role(
-    "department_staff", N_("Department staff"), {PointsPerm.DASHBOARD.value, PointsPerm.VIEW.value}
+ALL = frozenset(p.value for p in PointsPerm)
+OFFICIAL = frozenset(
+    {PointsPerm.RECORD, PointsPerm.VIEW, PointsPerm.APPROVE, PointsPerm.PARTICIPATE}
+)
+
+ACCESS = Access(
+    permissions=PointsPerm,
+    # The village committee's own business: the county sees it (VIEW, DASHBOARD), not does it.
+    local_only=(PointsPerm.MANAGE, PointsPerm.RECORD, PointsPerm.SHOP, PointsPerm.APPROVE),
+    # Villagers report, object and redeem for themselves; the village's own checks decide where.
+    self_service=(PointsPerm.PARTICIPATE,),
+    roles=(
+        Role("admin", N_("Administrator"), ALL),
+        Role("cadre", N_("Cadre"), ALL),
+        Role("group_leader", N_("Group leader"), OFFICIAL),
+        Role("grid_worker", N_("Grid worker"), OFFICIAL),
+        Role("shopkeeper", N_("Shopkeeper"), frozenset({PointsPerm.SHOP, PointsPerm.PARTICIPATE})),
+        Role(
+            "department_staff",
+            N_("Department staff"),
+            frozenset({PointsPerm.DASHBOARD, PointsPerm.VIEW}),
+        ),
+    ),
 )

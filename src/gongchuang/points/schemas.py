@@ -358,6 +358,8 @@ class EntryOut(BaseModel):
 
 
 class RankOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     rank: int
     account_id: int
     label: str
@@ -400,6 +402,8 @@ class DonationIn(BaseModel):
 
 
 class FundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     balance_fen: int
     donated_fen: int
     spent_fen: int
@@ -437,6 +441,8 @@ class RedemptionOut(BaseModel):
 
 
 class VillageFiguresOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     village_id: int
     name: str
     records: int
@@ -449,6 +455,8 @@ class VillageFiguresOut(BaseModel):
 
 
 class DashboardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     title: str
     year: int
     months: list[str]
@@ -461,6 +469,8 @@ class DashboardOut(BaseModel):
 
 
 class SettlementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     notices: int
     records: int
     points: int

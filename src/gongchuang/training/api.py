@@ -49,6 +49,7 @@ from gongchuang.training.schemas import (
     ExpenseOut,
     ImportOut,
     LeaderboardOut,
+    LessonIn,
     LessonOut,
     ProgrammeIn,
     ProgrammeOut,
@@ -120,7 +121,7 @@ def add_text_lesson(
     course_id: Id, data: TextLessonIn, session: DbSession, principal: Publishing
 ) -> LessonOut:
     lesson = service.add_lesson(
-        session, principal, course_id, service.LessonInput(data.title, "text", data.body)
+        session, principal, course_id, LessonIn(kind="text", **data.model_dump())
     )
     return lesson_out(lesson)
 
@@ -255,9 +256,7 @@ def record_attendance(
 def record_assessment(
     class_id: Id, data: AssessmentIn, session: DbSession, principal: InstitutionStaff
 ) -> list[TraineeOut]:
-    service.record_assessment(
-        session, principal, class_id, {s.trainee_id: s.score for s in data.scores}
-    )
+    service.record_assessment(session, principal, class_id, data)
     return trainees_out(session, service.get_class_for(session, principal, class_id))
 
 
@@ -301,12 +300,7 @@ def create_programme(
 def set_targets(
     programme_id: Id, data: TargetsIn, session: DbSession, principal: DepartmentStaff
 ) -> ProgressReportOut:
-    targets.set_targets(
-        session,
-        principal,
-        programme_id,
-        [targets.TargetInput(**t.model_dump()) for t in data.targets],
-    )
+    targets.set_targets(session, principal, programme_id, data)
     return ProgressReportOut.model_validate(
         targets.progress(session, targets.get_programme_for(session, principal, programme_id))
     )
@@ -406,7 +400,5 @@ def submit_attempt(
     another key is 409; after the time limit, 409 and nothing counted."""
     if principal.person_id is None:
         raise NotFound()
-    attempt = quiz.submit_attempt(
-        session, attempt_id, quiz.person_key(principal.person_id), data.submission_key, data.answers
-    )
+    attempt = quiz.submit_attempt(session, attempt_id, quiz.person_key(principal.person_id), data)
     return result_out(session, attempt)

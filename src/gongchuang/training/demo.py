@@ -21,6 +21,14 @@ from gongchuang.core.permissions import SYSTEM, Principal
 from gongchuang.training import quiz, service, targets
 from gongchuang.training.demo_content import COURSES, EMERGENCY_QUESTIONS, LOW_CARBON_QUESTIONS
 from gongchuang.training.models import ClassTrainee, LessonKind, Question, TrainingClass
+from gongchuang.training.schemas import (
+    AssessmentIn,
+    LessonIn,
+    ScoreIn,
+    SubmissionIn,
+    TargetIn,
+    TargetsIn,
+)
 
 DEMO_TRAINEE_NAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 
@@ -116,7 +124,12 @@ def _past_class(
             session, actor, klass.id, klass.starts_on + timedelta(days=offset), present
         )
     service.record_assessment(
-        session, actor, klass.id, {t.id: rng.randint(52, 98) for t, _p in roster}
+        session,
+        actor,
+        klass.id,
+        AssessmentIn(
+            scores=[ScoreIn(trainee_id=t.id, score=rng.randint(52, 98)) for t, _p in roster]
+        ),
     )
     for item, share in (("teaching", 0.35), ("lodging", 0.4), ("materials", 0.1)):
         service.record_expense(
@@ -211,15 +224,19 @@ def load_demo(
         start_year=start_year,
         end_year=start_year + 2,
     )
-    plan = []
+    plan: list[TargetIn] = []
     for region, offline, online in (
         (hunan, (120, 280, 400), (600, 1400, 2000)),
         (guizhou, (60, 140, 200), (300, 700, 1000)),
     ):
         for index, year in enumerate(range(start_year, start_year + 3)):
-            plan.append(targets.TargetInput(region.code, year, "offline", offline[index]))
-            plan.append(targets.TargetInput(region.code, year, "online", online[index]))
-    targets.set_targets(session, SYSTEM, programme.id, plan)
+            for mode, planned in (("offline", offline[index]), ("online", online[index])):
+                plan.append(
+                    TargetIn(
+                        region_code=region.code, year=year, mode=mode, cumulative_planned=planned
+                    )
+                )
+    targets.set_targets(session, SYSTEM, programme.id, TargetsIn(targets=plan))
 
     valid_until = today + timedelta(days=3 * 365)
     for department, institution in (
@@ -325,7 +342,7 @@ def load_demo(
                 session,
                 SYSTEM,
                 course.id,
-                service.LessonInput(lesson_title, "text", body, duration_seconds=600),
+                LessonIn(title=lesson_title, kind="text", body=body, duration_seconds=600),
             )
         if category == "agriculture":
             card = files.save_upload(
@@ -346,10 +363,10 @@ def load_demo(
                 session,
                 SYSTEM,
                 course.id,
-                service.LessonInput(
-                    "病虫害识别卡（可下载）",
-                    LessonKind.document,
-                    "下载这张识别卡，下田时对照查看。",
+                LessonIn(
+                    title="病虫害识别卡（可下载）",
+                    kind=LessonKind.document.value,
+                    body="下载这张识别卡，下田时对照查看。",
                 ),
                 card,
             )
@@ -443,7 +460,10 @@ def load_demo(
                     wrong = [(right[0] + 1) % len(item["order"])]
                     answers.append(right if rng.random() < 0.8 else wrong)
                 quiz.submit_attempt(
-                    session, attempt.id, participant.key, secrets.token_urlsafe(12), answers
+                    session,
+                    attempt.id,
+                    participant.key,
+                    SubmissionIn(submission_key=secrets.token_urlsafe(12), answers=answers),
                 )
                 attempts += 1
     session.flush()

@@ -6,13 +6,7 @@ import enum
 
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import OrganisationKind
-from gongchuang.core.permissions import (
-    register_kinds,
-    register_local_only,
-    register_permissions,
-    register_role,
-    register_self_service,
-)
+from gongchuang.core.permissions import Access, Role
 
 
 class TrainingPerm(enum.StrEnum):
@@ -27,25 +21,32 @@ class TrainingPerm(enum.StrEnum):
     LEARN = "training.learn"
 
 
-register_permissions(TrainingPerm)
-register_local_only(TrainingPerm.PUBLISH, TrainingPerm.INSTITUTION)
-register_self_service(TrainingPerm.LEARN.value)
-# Classes are run by accredited institutions. (DEPARTMENT is a reach over institutions in a
-# region: it is checked on the institution, so it is not limited by kind.)
-register_kinds(
-    TrainingPerm.INSTITUTION,
-    OrganisationKind.school,
-    OrganisationKind.hospital,
-    OrganisationKind.ngo,
-    OrganisationKind.company,
-)
-register_role(
-    "admin", N_("Administrator"), {TrainingPerm.PUBLISH.value, TrainingPerm.INSTITUTION.value}
-)
-register_role("staff", N_("Staff"), {TrainingPerm.PUBLISH.value, TrainingPerm.INSTITUTION.value})
-register_role("trainer", N_("Trainer"), {TrainingPerm.INSTITUTION.value})
-register_role(
-    "department_staff",
-    N_("Department staff"),
-    {TrainingPerm.DEPARTMENT.value, TrainingPerm.PUBLISH.value},
+ACCESS = Access(
+    permissions=TrainingPerm,
+    local_only=(TrainingPerm.PUBLISH, TrainingPerm.INSTITUTION),
+    self_service=(TrainingPerm.LEARN,),
+    # Classes are run by accredited institutions. (DEPARTMENT is a reach over institutions in a
+    # region: it is checked on the institution, so it is not limited by kind.)
+    kinds={
+        TrainingPerm.INSTITUTION: (
+            OrganisationKind.school,
+            OrganisationKind.hospital,
+            OrganisationKind.ngo,
+            OrganisationKind.company,
+        )
+    },
+    roles=(
+        Role(
+            "admin",
+            N_("Administrator"),
+            frozenset({TrainingPerm.PUBLISH, TrainingPerm.INSTITUTION}),
+        ),
+        Role("staff", N_("Staff"), frozenset({TrainingPerm.PUBLISH, TrainingPerm.INSTITUTION})),
+        Role("trainer", N_("Trainer"), frozenset({TrainingPerm.INSTITUTION})),
+        Role(
+            "department_staff",
+            N_("Department staff"),
+            frozenset({TrainingPerm.DEPARTMENT, TrainingPerm.PUBLISH}),
+        ),
+    ),
 )

@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 Text20 = Annotated[str, StringConstraints(max_length=20, strip_whitespace=True)]
 Text100 = Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)]
@@ -46,6 +53,19 @@ class TextLessonIn(BaseModel):
 
     title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     body: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+
+
+class LessonIn(BaseModel):
+    """A lesson as its publisher writes it: the course page's lesson form, and the API's text
+    lesson (`TextLessonIn`, of kind "text"). A video, document or image lesson's file comes
+    beside it; that it fits the kind, and a text lesson's text or a video's transcript, are
+    checked where the file is known."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    kind: Literal["text", "video", "document", "image"]
+    body: Annotated[str, StringConstraints(max_length=100_000)] = ""
+    transcript: Annotated[str, StringConstraints(max_length=100_000)] = ""
+    duration_seconds: int = Field(0, ge=0, le=86_400)
 
 
 class CourseStatusIn(BaseModel):
@@ -223,6 +243,8 @@ class ScoreIn(BaseModel):
 
 
 class AssessmentIn(BaseModel):
+    """A class's assessment scores: the API's body, and the class page's score fields."""
+
     scores: Annotated[list[ScoreIn], Field(min_length=1, max_length=5000)]
 
 
@@ -295,6 +317,9 @@ class TargetIn(BaseModel):
 
 
 class TargetsIn(BaseModel):
+    """A programme's yearly plan for some provinces: the API's body, and the lines pasted into
+    the programme page."""
+
     targets: Annotated[list[TargetIn], Field(min_length=1, max_length=1000)]
 
 
@@ -454,11 +479,18 @@ class SubmissionIn(BaseModel):
 
 
 class ReviewedQuestionOut(PaperQuestionOut):
+    """A question of a submitted paper, read from its `PaperQuestion`."""
+
     chosen: list[int]
     correct: list[int]
     is_correct: bool
     explanation: str
     source: str
+
+    @field_validator("chosen", "correct", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: list[int] | None) -> list[int]:
+        return value or []
 
 
 class ResultOut(BaseModel):

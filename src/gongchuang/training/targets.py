@@ -27,9 +27,9 @@ from gongchuang.training.models import (
     ProgrammeTarget,
     TraineeStatus,
     TrainingClass,
-    TrainingMode,
 )
 from gongchuang.training.permissions import TrainingPerm
+from gongchuang.training.schemas import TargetIn, TargetsIn
 
 
 def create_programme(
@@ -83,19 +83,9 @@ def programmes(session: Session) -> list[Programme]:
     return list(session.scalars(select(Programme).order_by(Programme.start_year, Programme.id)))
 
 
-@dataclass(frozen=True)
-class TargetInput:
-    region_code: str
-    year: int
-    mode: str
-    cumulative_planned: int
-
-
-def set_targets(
-    session: Session, actor: Principal, programme_id: int, rows: list[TargetInput]
-) -> int:
-    """Replace the plan of the provinces named in `rows`. The plan is cumulative, so it may not
-    shrink from one year to the next."""
+def set_targets(session: Session, actor: Principal, programme_id: int, command: TargetsIn) -> int:
+    """Replace the plan of the provinces named in the command. The plan is cumulative, so it
+    may not shrink from one year to the next."""
     get_programme_for(session, actor, programme_id)
     # One replacement at a time, each deleting what the one before it stored (two at once
     # would each delete only the old plan, and the second's rows collide with the first's).
@@ -106,29 +96,30 @@ def set_targets(
         .execution_options(populate_existing=True)
     ).one()
     errors: list[dict[str, object]] = []
-    resolved: list[tuple[int, TargetInput]] = []
-    for index, row in enumerate(rows):
+    resolved: list[tuple[int, TargetIn]] = []
+    for index, row in enumerate(command.targets):
         region = session.scalar(select(Region).where(Region.code == row.region_code))
         if region is None or region.level != "province":
             errors.append({"field": f"rows[{index}].region_code", "message": N_("not a province")})
             continue
         if not programme.start_year <= row.year <= programme.end_year:
             errors.append({"field": f"rows[{index}].year", "message": N_("outside the programme")})
-        if row.mode not in TrainingMode.__members__:
-            errors.append({"field": f"rows[{index}].mode", "message": N_("offline or online")})
-        if not 0 <= row.cumulative_planned <= 100_000_000:
-            errors.append({"field": f"rows[{index}].cumulative_planned", "message": N_("0 to 1e8")})
         resolved.append((region.id, row))
     plans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
     for region_id, row in resolved:
         plans[(region_id, row.mode)].append((row.year, row.cumulative_planned))
-    for (region_id, mode), years in plans.items():
+    for years in plans.values():
         years.sort()
         if len({y for y, _ in years}) != len(years):
-            errors.append({"field": "rows", "message": f"a year repeats ({mode})"})
+            errors.append(
+                {"field": "rows", "message": N_("a province's plan gives the same year twice")}
+            )
         if any(b[1] < a[1] for a, b in itertools.pairwise(years)):
             errors.append(
-                {"field": "rows", "message": f"the cumulative plan shrinks ({mode}, {region_id})"}
+                {
+                    "field": "rows",
+                    "message": N_("the cumulative plan shrinks from a year to the next"),
+                }
             )
     refuse_if_any(errors)
     region_ids = {region_id for region_id, _ in resolved}

@@ -6,16 +6,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy.orm import Session
 
-from gongchuang.core import organisations, people
+from gongchuang.core import organisations
 from gongchuang.core.api import PROBLEMS
 from gongchuang.core.errors import AuthenticationRequired
-from gongchuang.core.identity import mask_name
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import DbSession, Id, LoggedIn, Require
 from gongchuang.volunteer import links, recommend, reports, service
-from gongchuang.volunteer.models import Activity, Certificate, Shift, Signup
 from gongchuang.volunteer.permissions import VolunteerPerm
 from gongchuang.volunteer.schemas import (
     ActivityCreate,
@@ -39,7 +36,6 @@ from gongchuang.volunteer.schemas import (
     DashboardOut,
     FeedbackIn,
     FillOut,
-    FillRowOut,
     HoursApproval,
     HoursCorrection,
     HoursEntryOut,
@@ -67,67 +63,6 @@ def _person_id(principal: Principal) -> int:
     return principal.person_id
 
 
-def profile_out(session: Session, request: Request, principal: Principal) -> ProfileOut:
-    volunteer = service.require_volunteer(session, principal)
-    person = people.get_person(session, volunteer.person_id)
-    total = service.totals(session, volunteer.person_id)
-    return ProfileOut(
-        person_id=person.id,
-        name=person.name,
-        real_name=service.is_real_name(person),
-        skills=volunteer.skills,
-        interests=volunteer.interests,
-        languages=volunteer.languages,
-        availability=volunteer.availability,
-        birth_date=volunteer.birth_date,
-        shares_location=volunteer.home_lat is not None,
-        hours=round(total.minutes / 60, 1),
-        star=service.star_level(session, total.minutes),
-        completed_shifts=total.completed_shifts,
-        no_shows=total.no_shows,
-        card_url=links.card_url(request, volunteer),
-    )
-
-
-def activity_out(session: Session, activity: Activity) -> ActivityOut:
-    return ActivityOut(
-        id=activity.id,
-        organisation_id=activity.organisation_id,
-        organisation_name=activity.organisation.name,
-        title=activity.title,
-        category=activity.category,
-        description=activity.description,
-        place=activity.place,
-        lat=activity.lat,
-        lng=activity.lng,
-        geofence_m=activity.geofence_m,
-        min_age=activity.min_age,
-        credential_kind=activity.credential_kind,
-        skills_wanted=activity.skills_wanted,
-        status=activity.status,
-        shifts=[ShiftOut.model_validate(s) for s in service.shifts_of(session, activity)],
-    )
-
-
-def signup_out(signup: Signup) -> SignupOut:
-    shift: Shift = signup.shift
-    return SignupOut(
-        id=signup.id,
-        shift_id=shift.id,
-        activity_id=shift.activity_id,
-        activity_title=shift.activity.title,
-        starts_at=shift.starts_at,
-        ends_at=shift.ends_at,
-        status=signup.status,
-        checked_in_at=signup.checked_in_at,
-        checked_out_at=signup.checked_out_at,
-        auto_checked_out=signup.auto_checked_out,
-        late_minutes=signup.late_minutes,
-        early_minutes=signup.early_minutes,
-        pending_minutes=signup.pending_minutes,
-    )
-
-
 # --- profile and card -------------------------------------------------------------------------
 
 
@@ -136,17 +71,17 @@ def save_profile(
     body: ProfileIn, request: Request, session: DbSession, principal: Volunteering
 ) -> ProfileOut:
     service.save_profile(session, principal, body)
-    return profile_out(session, request, principal)
+    return service.profile_out(session, links.site(request), principal)
 
 
 @router.get("/me", summary="My volunteer profile, hours and star level")
 def my_profile(request: Request, session: DbSession, principal: LoggedIn) -> ProfileOut:
-    return profile_out(session, request, principal)
+    return service.profile_out(session, links.site(request), principal)
 
 
 @router.get("/cards/{token}", summary="Verify an electronic volunteer card (no login)")
 def verify_card(token: Annotated[str, Path(max_length=200)], session: DbSession) -> CardOut:
-    return CardOut.model_validate(service.verify_card(session, token), from_attributes=True)
+    return CardOut.model_validate(service.verify_card(session, token))
 
 
 @router.get("/me/hours", summary="My hours ledger")
@@ -176,12 +111,12 @@ def list_activities(
 ) -> list[ActivityOut]:
     filters = service.ActivityFilter(category, organisation_id, date_from, date_to, q)
     found = service.open_activities(session, filters, limit=per_page, page=page, past_end=True)
-    return [activity_out(session, a) for a, _ in found.items]
+    return [service.activity_out(session, a) for a, _ in found.items]
 
 
 @router.get("/activities/{activity_id}")
 def get_activity(activity_id: Id, session: DbSession) -> ActivityOut:
-    return activity_out(session, service.get_activity(session, activity_id))
+    return service.activity_out(session, service.get_activity(session, activity_id))
 
 
 @router.get("/recommendations", summary="Activities for me, best first")
@@ -192,7 +127,7 @@ def recommendations(
 ) -> list[RecommendationOut]:
     volunteer = service.require_volunteer(session, principal)
     return [
-        RecommendationOut(activity=activity_out(session, a), score=round(s, 4))
+        RecommendationOut(activity=service.activity_out(session, a), score=round(s, 4))
         for a, s in recommend.for_volunteer(session, volunteer, limit)
     ]
 
@@ -200,7 +135,7 @@ def recommendations(
 @router.post("/activities", status_code=201, summary="Publish an activity with its shifts")
 def create_activity(body: ActivityCreate, session: DbSession, principal: Organiser) -> ActivityOut:
     activity = service.publish_activity(session, principal, body)
-    return activity_out(session, service.get_activity(session, activity.id))
+    return service.activity_out(session, service.get_activity(session, activity.id))
 
 
 @router.put("/activities/{activity_id}", summary="Edit details; sign-ups stay")
@@ -209,7 +144,7 @@ def update_activity(
 ) -> ActivityOut:
     activity = service.get_activity_to_manage(session, principal, activity_id)
     service.update_activity(session, principal, activity, body)
-    return activity_out(session, activity)
+    return service.activity_out(session, activity)
 
 
 @router.post("/activities/{activity_id}/shifts", status_code=201)
@@ -233,25 +168,7 @@ def cancel_activity(
 @router.get("/shifts/{shift_id}/roster", summary="Who is coming, and what happened")
 def roster(shift_id: Id, session: DbSession, principal: Organiser) -> list[RosterRow]:
     shift = service.get_shift_to_manage(session, principal, shift_id)
-    rows = []
-    for signup in service.roster(session, shift):
-        total = service.totals(session, signup.person_id)
-        rows.append(
-            RosterRow(
-                signup_id=signup.id,
-                person_id=signup.person_id,
-                name=signup.person.name,
-                status=signup.status,
-                checked_in_at=signup.checked_in_at,
-                checked_out_at=signup.checked_out_at,
-                pending_minutes=signup.pending_minutes,
-                late_minutes=signup.late_minutes,
-                early_minutes=signup.early_minutes,
-                auto_checked_out=signup.auto_checked_out,
-                reliability=service.reliability(total),
-            )
-        )
-    return rows
+    return service.roster_out(session, shift)
 
 
 @router.get("/shifts/{shift_id}/checkin-code", summary="The rotating QR code to show on site")
@@ -260,11 +177,7 @@ def checkin_code(
 ) -> CheckinCodeOut:
     shift = service.get_shift_to_manage(session, principal, shift_id)
     code = service.checkin_code(session, principal, shift)
-    return CheckinCodeOut(
-        code=code,
-        url=links.checkin_url(request, code),
-        valid_seconds=service.CHECKIN_SECONDS,
-    )
+    return service.checkin_code_out(links.site(request), code)
 
 
 # --- sign-up and check-in ---------------------------------------------------------------------
@@ -275,49 +188,32 @@ def checkin_code(
 )
 def sign_up(shift_id: Id, session: DbSession, principal: Volunteering) -> SignupOut:
     signup = service.sign_up(session, principal, shift_id)
-    return signup_out(service.get_signup(session, signup.id))
+    return SignupOut.model_validate(service.get_signup(session, signup.id))
 
 
 @router.get("/me/signups")
 def my_signups(session: DbSession, principal: LoggedIn) -> list[SignupOut]:
     person_id = _person_id(principal)
-    return [signup_out(s) for s in service.my_signups(session, person_id)]
+    return [SignupOut.model_validate(s) for s in service.my_signups(session, person_id)]
 
 
 @router.post("/signups/{signup_id}/cancel", summary="Give the place up (the waitlist moves up)")
 def cancel_signup(signup_id: Id, session: DbSession, principal: Volunteering) -> SignupOut:
     signup = service.get_signup(session, signup_id)
     service.cancel_signup(session, principal, signup)
-    return signup_out(signup)
+    return SignupOut.model_validate(signup)
 
 
 @router.post("/check", summary="Check in, or out if already in (QR code and/or location)")
 def check(body: CheckIn, session: DbSession, principal: Volunteering) -> CheckOut:
     result = service.check(session, principal, **body.model_dump())
-    return CheckOut(
-        action=result.action,
-        signup=SignupOut(
-            id=result.signup_id,
-            shift_id=result.shift_id,
-            activity_id=result.activity_id,
-            activity_title=result.activity_title,
-            starts_at=result.starts_at,
-            ends_at=result.ends_at,
-            status=result.status,
-            checked_in_at=result.checked_in_at,
-            checked_out_at=result.checked_out_at,
-            auto_checked_out=False,
-            late_minutes=result.late_minutes,
-            early_minutes=result.early_minutes,
-            pending_minutes=result.pending_minutes,
-        ),
-    )
+    return service.check_out(result)
 
 
 @router.post("/signups/{signup_id}/no-show")
 def no_show(signup_id: Id, session: DbSession, principal: Organiser) -> SignupOut:
     signup = service.get_signup(session, signup_id)
-    return signup_out(service.mark_no_show(session, principal, signup))
+    return SignupOut.model_validate(service.mark_no_show(session, principal, signup))
 
 
 @router.post("/hours/approvals", summary="Confirm pending hours (bulk, or one set by hand)")
@@ -346,25 +242,12 @@ def feedback(
 # --- certificates -----------------------------------------------------------------------------
 
 
-def certificate_out(request: Request, certificate: Certificate) -> CertificateOut:
-    return CertificateOut(
-        id=certificate.id,
-        code=certificate.code,
-        hours=round(certificate.minutes / 60, 1),
-        period_from=certificate.period_from,
-        period_to=certificate.period_to,
-        organisation_name=certificate.organisation_name,
-        verify_url=links.certificate_check_url(request, certificate),
-        pdf_url=links.certificate_pdf_url(request, certificate),
-    )
-
-
 @router.post("/me/certificates", status_code=201, summary="A certificate of my verified hours")
 def issue_certificate(
     body: CertificateIn, request: Request, session: DbSession, principal: Volunteering
 ) -> CertificateOut:
     certificate = service.issue_certificate(session, principal, **body.model_dump())
-    return certificate_out(request, certificate)
+    return service.certificate_out(links.site(request), certificate)
 
 
 @router.get("/me/certificates")
@@ -372,7 +255,7 @@ def my_certificates(
     request: Request, session: DbSession, principal: LoggedIn
 ) -> list[CertificateOut]:
     person_id = _person_id(principal)
-    return [certificate_out(request, c) for c in service.certificates_of(session, person_id)]
+    return service.certificates_out(session, links.site(request), person_id)
 
 
 @router.get(
@@ -392,16 +275,7 @@ def certificate_pdf(
 def verify_certificate(
     code: Annotated[str, Path(max_length=32)], session: DbSession
 ) -> CertificateCheck:
-    certificate = service.certificate_by_code(session, code)
-    return CertificateCheck(
-        holder=mask_name(certificate.holder_name),
-        organisation_name=certificate.organisation_name,
-        hours=round(certificate.minutes / 60, 1),
-        period_from=certificate.period_from,
-        period_to=certificate.period_to,
-        issued_on=service.local_day(certificate.issued_at),
-        valid=certificate.revoked_at is None,
-    )
+    return service.certificate_check(service.certificate_by_code(session, code))
 
 
 # --- benefits ---------------------------------------------------------------------------------
@@ -409,23 +283,7 @@ def verify_certificate(
 
 @router.get("/benefits", summary="Benefits on offer, and whether I qualify")
 def list_benefits(session: DbSession, principal: LoggedIn) -> list[BenefitOut]:
-    person_id = principal.person_id or 0
-    return [
-        BenefitOut(
-            id=b.id,
-            partner=b.partner.name,
-            title=b.title,
-            description=b.description,
-            min_star=b.min_star,
-            min_hours=b.min_hours,
-            per_person_limit=b.per_person_limit,
-            quota=b.quota,
-            claimed=b.claimed,
-            valid_until=b.valid_until,
-            eligible=service.eligible(session, person_id, b),
-        )
-        for b in service.benefits(session)
-    ]
+    return service.benefits_out(session, principal.person_id or 0)
 
 
 @router.post("/benefits", status_code=201, summary="A partner offers a benefit")
@@ -437,14 +295,7 @@ def create_benefit(body: BenefitIn, session: DbSession, principal: Partner) -> C
 @router.post("/benefits/{benefit_id}/claims", status_code=201)
 def claim_benefit(benefit_id: Id, session: DbSession, principal: Volunteering) -> ClaimOut:
     claim = service.claim_benefit(session, principal, benefit_id)
-    return ClaimOut(
-        id=claim.id,
-        benefit_id=claim.benefit_id,
-        title=service.benefits_title(session, claim.benefit_id),
-        code=claim.code,
-        claimed_at=claim.claimed_at,
-        used_at=claim.used_at,
-    )
+    return service.claim_out(session, claim)
 
 
 @router.post("/claims/use", summary="The partner checks a volunteer's code, once")
@@ -456,30 +307,15 @@ def use_claim(body: ClaimUse, session: DbSession, principal: Partner) -> CountOu
 # --- mobilisation -----------------------------------------------------------------------------
 
 
-def call_out(session: Session, call_id: int) -> CallOut:
-    call = service.get_call(session, call_id)
-    board = service.fill_board(session, call)
-    return CallOut(
-        id=call.id,
-        title=call.title,
-        category=call.category,
-        sites=len({r.activity_id for r in board}),
-        shifts=service.call_shift_count(session, call),
-        capacity=sum(r.capacity for r in board),
-        taken=sum(r.taken for r in board),
-        board=[FillRowOut.model_validate(r, from_attributes=True) for r in board],
-    )
-
-
 @router.post("/calls", status_code=201, summary="Mobilise: many sites, days and shifts at once")
 def create_call(body: CallIn, session: DbSession, principal: Organiser) -> CallOut:
     call = service.launch_call(session, principal, body)
-    return call_out(session, call.id)
+    return service.call_out(session, call.id)
 
 
 @router.get("/calls/{call_id}", summary="The fill-rate board")
 def get_call(call_id: Id, session: DbSession) -> CallOut:
-    return call_out(session, call_id)
+    return service.call_out(session, call_id)
 
 
 @router.put("/calls/{call_id}/answer", summary="Offer to serve: how far, when, how often")
@@ -506,7 +342,7 @@ def dashboard(organisation_id: Id, session: DbSession, principal: Organiser) -> 
         session, principal, organisation_id, VolunteerPerm.MANAGE
     )
     figures = reports.org_dashboard(session, organisation)
-    return DashboardOut.model_validate(figures, from_attributes=True)
+    return DashboardOut.model_validate(figures)
 
 
 @router.post("/organisations/{organisation_id}/responder-invitations")

@@ -1,5 +1,5 @@
-"""The addresses the volunteer module hands out (behind a QR code, on an e-card, on a
-certificate), spelt once for the pages and the API alike."""
+"""The volunteer module's addresses (spelt in `service.addresses`) for the request at hand: the
+site's address is the one the request came to."""
 
 from __future__ import annotations
 
@@ -16,19 +16,14 @@ def site(request: Request) -> str:
 
 def card_url(request: Request, volunteer: Volunteer) -> str:
     """Where anyone checks the volunteer's e-card (its QR code)."""
-    return f"{site(request)}/volunteer/card/{service.card_token(volunteer)}"
+    return service.card_url(site(request), volunteer)
 
 
 def checkin_url(request: Request, code: str) -> str:
     """What the organiser's rotating QR code opens on a volunteer's phone."""
-    return f"{site(request)}/volunteer/check?code={code}"
+    return service.checkin_url(site(request), code)
 
 
 def certificate_check_url(request: Request, certificate: Certificate) -> str:
     """Where anyone checks a certificate by its code (printed on it)."""
-    return f"{site(request)}/volunteer/certificates/verify/{certificate.code}"
-
-
-def certificate_pdf_url(request: Request, certificate: Certificate) -> str:
-    """The certificate's PDF, for its holder."""
-    return f"{site(request)}/volunteer/certificates/{certificate.id}.pdf"
+    return service.certificate_check_url(site(request), certificate)

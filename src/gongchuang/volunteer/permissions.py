@@ -5,12 +5,7 @@ from __future__ import annotations
 import enum
 
 from gongchuang.core.i18n import N_
-from gongchuang.core.permissions import (
-    register_local_only,
-    register_permissions,
-    register_role,
-    register_self_service,
-)
+from gongchuang.core.permissions import Access, Role
 
 
 class VolunteerPerm(enum.StrEnum):
@@ -21,10 +16,15 @@ class VolunteerPerm(enum.StrEnum):
     PARTICIPATE = "volunteer.participate"  # sign up, check in, claim: a volunteer's own acts
 
 
-register_permissions(VolunteerPerm)
-register_local_only(VolunteerPerm.MANAGE, VolunteerPerm.BENEFIT)
-register_self_service(VolunteerPerm.PARTICIPATE.value)
-STAFF = {VolunteerPerm.MANAGE.value, VolunteerPerm.BENEFIT.value}
-register_role("admin", N_("Administrator"), STAFF)
-register_role("staff", N_("Staff"), STAFF)
-register_role("volunteer_leader", N_("Volunteer team leader"), {VolunteerPerm.MANAGE.value})
+STAFF = frozenset({VolunteerPerm.MANAGE, VolunteerPerm.BENEFIT})
+
+ACCESS = Access(
+    permissions=VolunteerPerm,
+    local_only=(VolunteerPerm.MANAGE, VolunteerPerm.BENEFIT),
+    self_service=(VolunteerPerm.PARTICIPATE,),
+    roles=(
+        Role("admin", N_("Administrator"), STAFF),
+        Role("staff", N_("Staff"), STAFF),
+        Role("volunteer_leader", N_("Volunteer team leader"), frozenset({VolunteerPerm.MANAGE})),
+    ),
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from gongchuang.core.schemas import IdField
 
@@ -50,6 +50,8 @@ class ProfileOut(BaseModel):
 
 
 class CardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     masked_name: str
     real_name: bool
     star: int
@@ -120,12 +122,16 @@ class RecommendationOut(BaseModel):
 
 
 class SignupOut(BaseModel):
+    # Read from the sign-up and its shift and activity (a comment, not a docstring: that would
+    # change the published schema).
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
     id: int
     shift_id: int
-    activity_id: int
-    activity_title: str
-    starts_at: datetime
-    ends_at: datetime
+    activity_id: int = Field(validation_alias=AliasPath("shift", "activity_id"))
+    activity_title: str = Field(validation_alias=AliasPath("shift", "activity", "title"))
+    starts_at: datetime = Field(validation_alias=AliasPath("shift", "starts_at"))
+    ends_at: datetime = Field(validation_alias=AliasPath("shift", "ends_at"))
     status: str
     checked_in_at: datetime | None
     checked_out_at: datetime | None
@@ -295,6 +301,8 @@ class CallAnswer(BaseModel):
 
 
 class FillRowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     activity_id: int
     site: str
     day: date
@@ -319,6 +327,8 @@ class FillOut(BaseModel):
 
 
 class DashboardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     months: list[str]
     hours_by_month: list[float]
     active_by_month: list[int]

@@ -23,12 +23,11 @@ from gongchuang.emergency.models import (
     IncidentEvent,
     Responder,
 )
+from gongchuang.topics.emergency import IncidentStatus
 
 FIRST_AID = "first_aid"
 OUTSIDE_CHINA = N_("The location is outside China or not a valid coordinate")
-STATUS_TOPIC = "emergency.incident_status"
-
-events.register_topic(STATUS_TOPIC, N_("An emergency incident changed (for the 120 centre)"))
+STATUS_TOPIC = IncidentStatus.topic
 
 
 def acting_person_id(actor: Principal) -> int:
@@ -85,7 +84,7 @@ def to_wgs84(lat: float, lng: float, crs: str, field: str = "location") -> tuple
     if point is None:
         raise InvalidInput(
             OUTSIDE_CHINA,
-            errors=[{"field": field, "message": "outside China or malformed"}],
+            errors=[{"field": field, "message": N_("not a valid place in China")}],
         )
     return round(point.lat, 7), round(point.lng, 7)
 
@@ -141,20 +140,19 @@ def _publish_status(session: Session, incident: Incident, change: str) -> None:
     ).one()
     events.publish(
         session,
-        STATUS_TOPIC,
-        {
-            "organisation_id": organisation_id,
-            "incident": incident.reference,
-            "external_id": incident.external_id,
-            "status": str(incident.status),
-            "change": change,
-            "alerted": sum(counts.values()),
-            "accepted": counts.get(AlertStatus.accepted, 0) + counts.get(AlertStatus.released, 0),
-            "declined": counts.get(AlertStatus.declined, 0),
-            "first_eta_s": engaged[0],
-            "on_scene": engaged[1],
-            "aed_picked_up": engaged[2],
-            "outcome": incident.outcome,
-            "at": utcnow().isoformat(),
-        },
+        IncidentStatus(
+            organisation_id=organisation_id,
+            incident=incident.reference,
+            external_id=incident.external_id,
+            status=str(incident.status),
+            change=change,
+            alerted=sum(counts.values()),
+            accepted=counts.get(AlertStatus.accepted, 0) + counts.get(AlertStatus.released, 0),
+            declined=counts.get(AlertStatus.declined, 0),
+            first_eta_s=engaged[0],
+            on_scene=engaged[1],
+            aed_picked_up=engaged[2],
+            outcome=incident.outcome,
+            at=utcnow(),
+        ),
     )

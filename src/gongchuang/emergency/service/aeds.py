@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import audit, organisations, spreadsheets
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
-from gongchuang.core.i18n import N_, shown_param, translatable
+from gongchuang.core.i18n import N_, Phrase, shown_param, translatable
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.emergency import matching, opening_hours
@@ -90,7 +90,10 @@ def _check_aed(
         errors.append(
             {
                 "field": "opening_hours",
-                "message": f"not OpenStreetMap opening_hours ({problem}); e.g. Mo-Fr 08:00-18:00",
+                "message": Phrase(
+                    N_("not OpenStreetMap opening_hours (%(problem)s); e.g. Mo-Fr 08:00-18:00"),
+                    problem=problem,
+                ),
             }
         )
     values["guardian_person_id"] = None
@@ -100,7 +103,7 @@ def _check_aed(
             errors.append(
                 {
                     "field": "guardian_phone",
-                    "message": "the guardian must be a member of the owner organisation",
+                    "message": N_("the guardian must be a member of the owner organisation"),
                 }
             )
         else:
@@ -318,11 +321,17 @@ def import_aeds(
     for line, row in rows:
         if row.pop("_not_aed", False):
             errors.append(
-                {"row": line, "field": "emergency", "message": "not emergency=defibrillator"}
+                {
+                    "row": line,
+                    "field": "emergency",
+                    "message": N_("not an AED (no emergency=defibrillator)"),
+                }
             )
             continue
         if "lat" not in row or "lng" not in row:
-            errors.append({"row": line, "field": "location", "message": "an AED needs a location"})
+            errors.append(
+                {"row": line, "field": "location", "message": N_("an AED needs a location")}
+            )
             continue
         if "last_inspected_on" in row:
             row["last_inspected_on"] = str(row["last_inspected_on"])[:10]

@@ -31,7 +31,14 @@ from gongchuang.emergency.models import (
     ResponderStatus,
     Route,
 )
-from gongchuang.emergency.schemas import KINDS, OutcomeIn, ProgressStep
+from gongchuang.emergency.schemas import (
+    KINDS,
+    AlertAnswer,
+    EtaIn,
+    OutcomeIn,
+    ProgressIn,
+    ProgressStep,
+)
 from gongchuang.emergency.service._common import (
     FIRST_AID,
     _lock_incident,
@@ -326,7 +333,8 @@ def _open_incident(session: Session, alert: Alert, *, lock: bool = False) -> Inc
     return incident
 
 
-def answer(session: Session, actor: Principal, alert_id: int, accept: bool) -> Alert:
+def answer(session: Session, actor: Principal, alert_id: int, command: AlertAnswer) -> Alert:
+    accept = command.accept
     alert = get_alert_for(session, actor, alert_id)
     # Under the incident's lock, so that an answer and the close (or a wave) come one after
     # the other: an accept never lands on an incident closed meanwhile. The alert is read
@@ -394,13 +402,12 @@ def _aed_still_usable(session: Session, aed_id: int) -> bool:
 STEPS: tuple[str, ...] = get_args(ProgressStep)
 
 
-def progress(session: Session, actor: Principal, alert_id: int, step: str) -> Alert:
+def progress(session: Session, actor: Principal, alert_id: int, command: ProgressIn) -> Alert:
+    step = command.step
     alert = get_alert_for(session, actor, alert_id)
     incident = _open_incident(session, alert)
     if alert.status != AlertStatus.accepted:
         raise Conflict(N_("Accept the alert first"))
-    if step not in STEPS:
-        raise InvalidInput(N_("Unknown step"))
     if step == "at_aed" and alert.route != Route.via_aed:
         raise InvalidInput(N_("You were not asked to fetch an AED"))
     column = f"{step}_at"
@@ -424,7 +431,10 @@ def report_position(
     return alert
 
 
-def set_ambulance_eta(session: Session, actor: Principal, incident: Incident, minutes: int) -> None:
+def set_ambulance_eta(
+    session: Session, actor: Principal, incident: Incident, command: EtaIn
+) -> None:
+    minutes = command.minutes
     if not can_dispatch(session, actor, incident):
         raise NotFound()
     _lock_incident(session, incident.id)  # refreshes `incident`, the session's own copy
@@ -460,7 +470,7 @@ def close(session: Session, actor: Principal, incident: Incident, outcome: Outco
     if outcome.shock_delivered and not outcome.aed_applied:
         raise InvalidInput(
             N_("A shock can only be delivered when an AED was applied"),
-            errors=[{"field": "shock_delivered", "message": "needs aed_applied"}],
+            errors=[{"field": "shock_delivered", "message": N_("only when an AED was applied")}],
         )
     incident.status = IncidentStatus.cancelled if outcome.cancelled else IncidentStatus.closed
     incident.closed_at = utcnow()

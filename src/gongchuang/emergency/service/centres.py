@@ -36,7 +36,8 @@ def save_centre(
     clash = session.scalar(select(DispatchCentre.id).where(DispatchCentre.code == data.code))
     if clash is not None and (centre is None or clash != centre.id):
         raise InvalidInput(
-            N_("This centre code is taken"), errors=[{"field": "code", "message": "taken"}]
+            N_("This centre code is taken"),
+            errors=[{"field": "code", "message": N_("already in use")}],
         )
     secret = None
     if centre is None:

@@ -18,13 +18,18 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, organisations, webhooks
 from gongchuang.core.clock import utcnow
-from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from gongchuang.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.emergency.models import DispatchCentre, Incident
 from gongchuang.emergency.permissions import EmergencyPerm
-from gongchuang.emergency.schemas import EidoDocument
+from gongchuang.emergency.schemas import EidoDocument, SosIn
 from gongchuang.emergency.service._common import (
     _publish_status,
     _shanghai,
@@ -88,7 +93,7 @@ def receive_from_centre(
     if not key or len(key) > 100:
         raise InvalidInput(
             N_("An Idempotency-Key header (up to 100 characters) is required"),
-            errors=[{"field": "Idempotency-Key", "message": "required"}],
+            errors=[{"field": "Idempotency-Key", "message": N_("required")}],
         )
     digest = hashlib.sha256(body).hexdigest()
     existing = session.scalar(
@@ -156,16 +161,10 @@ def receive_from_centre(
     return incident, True
 
 
-def raise_sos(
-    session: Session,
-    actor: Principal,
-    kind: str,
-    point: tuple[float, float, str],
-    address: str,
-    notes: str,
-) -> Incident:
+def raise_sos(session: Session, actor: Principal, command: SosIn) -> Incident:
+    """Help asked for where the person is, as the API and the SOS button read it."""
     person_id = acting_person_id(actor)
-    lat, lng = to_wgs84(*point)
+    lat, lng = to_wgs84(command.lat, command.lng, command.crs)
     # SOS pressed on several devices at once are counted one after another. NO KEY UPDATE:
     # alerts and notifications for this person (foreign keys to the row) are not held up.
     session.execute(select(Person.id).where(Person.id == person_id).with_for_update(key_share=True))
@@ -183,11 +182,11 @@ def raise_sos(
         source="sos",
         centre_id=centre.id if centre else None,
         organisation_id=centre.organisation_id if centre else None,
-        kind=kind,
+        kind=command.kind,
         lat=lat,
         lng=lng,
-        address=address,
-        notes=notes,
+        address=command.address,
+        notes=command.notes,
         reporter_person_id=person_id,
     )
     audit.record(session, actor, "emergency.incident.sos", "emergency_incident", incident.id)
@@ -196,28 +195,22 @@ def raise_sos(
 
 
 def report_from_venue(
-    session: Session,
-    actor: Principal,
-    venue: Organisation,
-    kind: str,
-    point: tuple[float, float, str],
-    address: str,
-    notes: str,
+    session: Session, actor: Principal, venue: Organisation, command: SosIn
 ) -> Incident:
     if not has_permission(session, actor, EmergencyPerm.VENUE, venue):
         raise NotFound()
-    lat, lng = to_wgs84(*point)
+    lat, lng = to_wgs84(command.lat, command.lng, command.crs)
     centre = _covering_centre(session, lat, lng)
     incident = _new_incident(
         session,
         source="venue",
         centre_id=centre.id if centre else None,
         organisation_id=venue.id,
-        kind=kind,
+        kind=command.kind,
         lat=lat,
         lng=lng,
-        address=address,
-        notes=notes,
+        address=command.address,
+        notes=command.notes,
         reporter_person_id=actor.person_id,
     )
     audit.record(session, actor, "emergency.incident.venue", "emergency_incident", incident.id)

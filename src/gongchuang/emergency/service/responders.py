@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongchuang.core import audit, credentials, events, notifications, people
+from gongchuang.core import audit, credentials, notifications, people
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
@@ -16,7 +14,7 @@ from gongchuang.core.permissions import SYSTEM, Principal, has_permission
 from gongchuang.emergency import matching
 from gongchuang.emergency.models import Responder, ResponderStatus
 from gongchuang.emergency.permissions import EmergencyPerm
-from gongchuang.emergency.schemas import StaffInvite
+from gongchuang.emergency.schemas import DutyIn, StaffInvite
 from gongchuang.emergency.service._common import (
     FIRST_AID,
     _clear_location,
@@ -24,17 +22,18 @@ from gongchuang.emergency.service._common import (
     member_by_phone,
     to_wgs84,
 )
+from gongchuang.topics.volunteer import ResponderInvited
 
 LOCATION_PURPOSE = "emergency.responder_location"
 
 
-people.register_consent_purpose(
-    LOCATION_PURPOSE,
-    N_(
+# What the person consents to, in their words (the manifest declares them to the platform).
+CONSENT_PURPOSES = {
+    LOCATION_PURPOSE: N_(
         "Share my location while I am on duty as a first-aid responder, only to match me to "
         "emergencies nearby"
     ),
-)
+}
 
 
 def get_responder(session: Session, person_id: int | None) -> Responder | None:
@@ -67,18 +66,13 @@ def join_network(session: Session, actor: Principal) -> Responder:
     return responder
 
 
-def set_duty(
-    session: Session,
-    actor: Principal,
-    on_duty: bool,
-    point: tuple[float, float, str] | None = None,
-    consent_location: bool = False,
-) -> Responder:
+def set_duty(session: Session, actor: Principal, command: DutyIn) -> Responder:
+    """On or off duty, as the API and the responder page read it."""
     person_id = acting_person_id(actor)
     responder = get_responder(session, person_id)
     if responder is None or responder.status != ResponderStatus.active:
         raise InvalidInput(N_("Join the responder network first"))
-    if not on_duty:
+    if not command.on_duty:
         if responder.on_duty:
             _clear_location(responder)
             audit.record(
@@ -90,19 +84,19 @@ def set_duty(
             N_("Your first-aid certificate is no longer valid; renew it to go on duty")
         )
     person = people.get_person(session, person_id)
-    if consent_location:
+    if command.consent_location:
         people.set_consent(session, actor, person, LOCATION_PURPOSE, True)
     if not people.has_consent(session, person_id, LOCATION_PURPOSE):
         raise InvalidInput(
             N_("Going on duty shares your location for matching; please agree to that first"),
-            errors=[{"field": "consent_location", "message": "required"}],
+            errors=[{"field": "consent_location", "message": N_("required")}],
         )
-    if point is None:
+    if command.location is None:
         raise InvalidInput(
             N_("Your location is needed to go on duty"),
-            errors=[{"field": "location", "message": "required"}],
+            errors=[{"field": "location", "message": N_("required")}],
         )
-    lat, lng = to_wgs84(*point)
+    lat, lng = to_wgs84(command.location.lat, command.location.lng, command.location.crs)
     was_on = responder.on_duty
     responder.on_duty = True
     responder.lat, responder.lng = lat, lng
@@ -171,18 +165,19 @@ def invite_staff(
     if person is None:
         raise InvalidInput(
             N_("Only members of your organisation can be registered as its responders"),
-            errors=[{"field": "phone", "message": "not a member"}],
+            errors=[{"field": "phone", "message": N_("not a member of your organisation")}],
         )
     if not holds_first_aid(session, person.id):
         raise InvalidInput(
             N_("This person has no valid first-aid certificate"),
-            errors=[{"field": "phone", "message": "no valid first-aid credential"}],
+            errors=[{"field": "phone", "message": N_("no valid first-aid certificate")}],
         )
     return invite(session, actor, venue, person.id)
 
 
-@events.subscribe("volunteer.responder_invited")
-def _on_volunteer_invite(session: Session, message: Any) -> None:
-    organisation = session.get(Organisation, message.payload["organisation_id"])
-    if organisation is not None and session.get(Person, message.payload["person_id"]) is not None:
-        invite(session, SYSTEM, organisation, message.payload["person_id"])
+def invite_volunteer(session: Session, event: ResponderInvited) -> None:
+    """A volunteer organisation's invitation (its event) becomes this network's own invitation,
+    which the person accepts or not, with consent."""
+    organisation = session.get(Organisation, event.organisation_id)
+    if organisation is not None and session.get(Person, event.person_id) is not None:
+        invite(session, SYSTEM, organisation, event.person_id)

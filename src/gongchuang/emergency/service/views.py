@@ -4,9 +4,7 @@ policies: response schemas filled from the rows (read-only; nothing here writes)
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +12,7 @@ from gongchuang.core import organisations, regions, spreadsheets
 from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal
+from gongchuang.core.schemas import read_model
 from gongchuang.emergency.models import Aed, Alert, DispatchCentre, Incident, Responder
 from gongchuang.emergency.schemas import (
     AedOut,
@@ -41,21 +40,13 @@ from gongchuang.emergency.service.policy import policy_for
 from gongchuang.emergency.service.queries import aeds_of, alert_counts, picture
 from gongchuang.emergency.service.responders import get_responder, holds_first_aid
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _read(model: type[M], row: object, **extra: Any) -> M:
-    """`model` filled from the row's attributes of the same names, and the rest given."""
-    names = [name for name in model.model_fields if name not in extra]
-    return model.model_validate({**{name: getattr(row, name) for name in names}, **extra})
-
 
 def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) -> AedPublic:
     name = (names or {}).get(aed.organisation_id) or organisations.get_organisation(
         session, aed.organisation_id
     ).name
     now = utcnow()
-    return _read(
+    return read_model(
         AedPublic,
         aed,
         hours_now=hours_now(aed, now).value,
@@ -66,7 +57,7 @@ def aed_public(session: Session, aed: Aed, names: dict[int, str] | None = None) 
 
 def aed_out(session: Session, aed: Aed, names: dict[int, str] | None = None) -> AedOut:
     public = aed_public(session, aed, names)
-    return _read(
+    return read_model(
         AedOut,
         aed,
         hours_now=public.hours_now,
@@ -79,7 +70,7 @@ def aed_out(session: Session, aed: Aed, names: dict[int, str] | None = None) -> 
 def alert_out(session: Session, alert: Alert) -> AlertOut:
     incident = incident_of(session, alert)
     aed = session.get(Aed, alert.aed_id) if alert.aed_id else None
-    return _read(
+    return read_model(
         AlertOut,
         alert,
         incident_id=incident.id,
@@ -95,23 +86,23 @@ def alert_out(session: Session, alert: Alert) -> AlertOut:
 
 def incident_out(session: Session, incident: Incident) -> IncidentOut:
     view = picture(session, incident)
-    return _read(
+    return read_model(
         IncidentOut,
         incident,
-        alerts=[_read(ConsoleAlertOut, a, name=name) for a, name in view.alerts],
-        timeline=[_read(TimelineOut, e) for e in view.timeline],
+        alerts=[read_model(ConsoleAlertOut, a, name=name) for a, name in view.alerts],
+        timeline=[TimelineOut.model_validate(e) for e in view.timeline],
     )
 
 
 def incident_summary(session: Session, incident: Incident, created: bool) -> IncidentSummary:
     counts = alert_counts(session, [incident.id]).get(incident.id, (0, 0))
-    return _read(IncidentSummary, incident, created=created, alerted=counts[0])
+    return read_model(IncidentSummary, incident, created=created, alerted=counts[0])
 
 
 def incident_list(session: Session, incidents: list[Incident]) -> list[IncidentListItem]:
     counts = alert_counts(session, [i.id for i in incidents])
     return [
-        _read(
+        read_model(
             IncidentListItem,
             i,
             alerted=counts.get(i.id, (0, 0))[0],
@@ -136,11 +127,12 @@ def responder_out(session: Session, principal: Principal) -> ResponderOut:
 def invited_out(responder: Responder) -> ResponderOut:
     """A venue's member just registered as its responder (only holders of a valid first-aid
     certificate can be; where they are is not the venue's to see)."""
-    return _read(ResponderOut, responder, located_at=None, holds_first_aid=True)
+    return read_model(ResponderOut, responder, located_at=None, holds_first_aid=True)
 
 
 def centre_out(centre: DispatchCentre, secret: str | None = None) -> CentreOut:
-    return _read(CentreOut, centre, secret=secret)
+    # Not read whole from the row: the row's `secret` is shown only when just made.
+    return read_model(CentreOut, centre, secret=secret)
 
 
 def policy_out(session: Session, code: str) -> PolicyOut:

@@ -1,19 +1,18 @@
-"""What every points page shares: the village and its labels for the templates, and uploads."""
+"""What every points page shares: the village and its labels for the templates, the way back
+to one of its pages, and uploads."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from gongchuang.core import files
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import (
-    render,
-)
+from gongchuang.core.web import redirect, render
 from gongchuang.points import service
 from gongchuang.points.models import (
     DECISION_LABELS,
@@ -72,6 +71,19 @@ def _village(
     return service.get_village_for(session, principal, village_id, perm)
 
 
+def _village_context(
+    session: Session, principal: Principal, village_id: int, perm: str | None = None
+) -> tuple[Organisation, dict[str, Any]]:
+    """The village (fetched and checked) and what its templates get, for a page that reads the
+    context before it renders."""
+    village = _village(session, principal, village_id, perm)
+    return village, _context(session, principal, village)
+
+
+def _render(request: Request, template: str, context: dict[str, Any], **extra: Any) -> HTMLResponse:
+    return render(request, template, {**context, **extra})
+
+
 def _page(
     request: Request,
     template: str,
@@ -80,4 +92,10 @@ def _page(
     village: Organisation,
     **extra: Any,
 ) -> HTMLResponse:
-    return render(request, template, {**_context(session, principal, village), **extra})
+    return _render(request, template, _context(session, principal, village), **extra)
+
+
+def _back_to(village: Organisation, page: str) -> RedirectResponse:
+    """After a form: back to a page of the village (`page`: its path below the village, with
+    any query or fragment)."""
+    return redirect(f"/points/villages/{village.id}/{page}")

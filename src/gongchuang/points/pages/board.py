@@ -10,20 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import (
-    CsrfChecked,
-    CurrentPrincipal,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-)
+from gongchuang.core.web import CsrfChecked, CurrentPrincipal, DbSession, Id, LoggedIn
 from gongchuang.points import reports, service
-from gongchuang.points.pages._common import (
-    V,
-    _page,
-    _village,
-)
+from gongchuang.points.pages._common import V, _back_to, _page, _village
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import ObjectionDecisionIn, ReasonIn, parse
 
@@ -91,7 +80,7 @@ def object_to(
     service.raise_objection(
         session, principal, village, record, parse(ReasonIn, {"reason": reason})
     )
-    return redirect(f"/points/villages/{village.id}/board?objected=1")
+    return _back_to(village, "board?objected=1")
 
 
 @router.get(V + "/objections", response_class=HTMLResponse)
@@ -135,4 +124,4 @@ def decide_objection(
         names={"uphold": "outcome"},
     )
     service.decide_objection(session, principal, village, objection, command)
-    return redirect(f"/points/villages/{village.id}/objections")
+    return _back_to(village, "objections")

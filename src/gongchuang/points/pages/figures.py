@@ -7,18 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from gongchuang.core.web import (
-    DbSession,
-    Id,
-    LoggedIn,
-    render,
-)
+from gongchuang.core.web import DbSession, Id, LoggedIn, render
 from gongchuang.points import reports, service, shop
-from gongchuang.points.pages._common import (
-    V,
-    _page,
-    _village,
-)
+from gongchuang.points.pages._common import V, _page, _village
 from gongchuang.points.permissions import PointsPerm
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +65,7 @@ def balances(
         session,
         principal,
         village,
-        rows=reports.balances(session, village),
+        rows=service.balances(session, village),
     )
 
 

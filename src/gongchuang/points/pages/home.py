@@ -10,24 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gongchuang.core import organisations
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn, render
 from gongchuang.points import reports, service
 from gongchuang.points.catalogue_templates import TEMPLATES
-from gongchuang.points.models import (
-    PointRecord,
-)
-from gongchuang.points.pages._common import (
-    V,
-    _context,
-    _village,
-)
+from gongchuang.points.models import PointRecord
+from gongchuang.points.pages._common import V, _back_to, _render, _village, _village_context
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import CatalogueIn, parse
 
@@ -59,33 +46,30 @@ def index(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResp
 def village_home(
     village_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    village = _village(session, principal, village_id)
-    context = _context(session, principal, village)
+    village, context = _village_context(session, principal, village_id)
     if context["catalogue"] is None:
         if not context["can_manage"]:
             raise NotFound(N_("This village has not set up points governance yet"))
-        return render(request, "points/setup.html", {**context, "templates": TEMPLATES})
+        return _render(request, "points/setup.html", context, templates=TEMPLATES)
     waiting = service.awaiting_me(session, principal, village)
-    return render(
+    return _render(
         request,
         "points/village.html",
-        {
-            **context,
-            "waiting": len(waiting),
-            "open_objections": len(service.objections(session, village, "open"))
-            if context["can_manage"]
-            else 0,
-            "tier": reports.account_tier(session, context["catalogue"], context["my_account"])
-            if context["my_account"]
-            else "",
-            "my_records": list(
-                session.scalars(
-                    service.records_query(village, person_id=principal.person_id)
-                    .order_by(PointRecord.id.desc())
-                    .limit(10)
-                ).unique()
-            ),
-        },
+        context,
+        waiting=len(waiting),
+        open_objections=len(service.objections(session, village, "open"))
+        if context["can_manage"]
+        else 0,
+        tier=service.account_tier(session, context["catalogue"], context["my_account"])
+        if context["my_account"]
+        else "",
+        my_records=list(
+            session.scalars(
+                service.records_query(village, person_id=principal.person_id)
+                .order_by(PointRecord.id.desc())
+                .limit(10)
+            ).unique()
+        ),
     )
 
 
@@ -100,4 +84,4 @@ def setup(
     village = _village(session, principal, village_id, PointsPerm.MANAGE)
     command = parse(CatalogueIn, {"template": template, "account_unit": account_unit})
     service.create_catalogue(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/manage")
+    return _back_to(village, "manage")

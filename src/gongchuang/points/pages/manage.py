@@ -9,19 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn
 from gongchuang.points import reports, service
-from gongchuang.points.pages._common import (
-    V,
-    _page,
-    _village,
-)
+from gongchuang.points.pages._common import V, _back_to, _page, _village
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import (
     RULE_REFUSED,
@@ -99,7 +89,7 @@ def update_settings(
         SETTINGS_REFUSED,
     )
     service.update_settings(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/manage#settings")
+    return _back_to(village, "manage#settings")
 
 
 @router.post(V + "/rules", dependencies=[CsrfChecked])
@@ -139,7 +129,7 @@ def save_rule(
         service.revise_rule(session, principal, village, code, data)
     else:
         service.add_rule(session, principal, village, data)
-    return redirect(f"/points/villages/{village.id}/manage#rules")
+    return _back_to(village, "manage#rules")
 
 
 @router.post(V + "/rules/{code}/active", dependencies=[CsrfChecked])
@@ -153,7 +143,7 @@ def rule_active(
     village = _village(session, principal, village_id, PointsPerm.MANAGE)
     command = parse(RuleActiveIn, {"active": active})
     service.set_rule_active(session, principal, village, code[:32], command)
-    return redirect(f"/points/villages/{village.id}/manage#rules")
+    return _back_to(village, "manage#rules")
 
 
 @router.post(V + "/categories", dependencies=[CsrfChecked])
@@ -165,7 +155,7 @@ def add_category(
 ) -> RedirectResponse:
     village = _village(session, principal, village_id, PointsPerm.MANAGE)
     service.add_category(session, principal, village, parse(CategoryIn, {"name": name}))
-    return redirect(f"/points/villages/{village.id}/manage#rules")
+    return _back_to(village, "manage#rules")
 
 
 @router.post(V + "/households", dependencies=[CsrfChecked])
@@ -184,7 +174,7 @@ def create_household(
         names={"member_phones": "phones"},
     )
     service.create_household(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/manage#households")
+    return _back_to(village, "manage#households")
 
 
 @router.get(V + "/cards.pdf")

@@ -11,25 +11,17 @@ from gongchuang.core.clock import utcnow
 from gongchuang.core.i18n import gettext
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.pages import xlsx_response
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn
 from gongchuang.points import reports, service
-from gongchuang.points.models import (
-    PointRecord,
-    RecordStatus,
-)
+from gongchuang.points.models import PointRecord, RecordStatus
 from gongchuang.points.pages._common import (
     V,
-    _context,
+    _back_to,
     _page,
     _read_upload,
+    _render,
     _village,
+    _village_context,
 )
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import DECISION_REFUSED, DecisionIn, ReasonIn, ResubmitIn, parse
@@ -45,14 +37,16 @@ def record_list(
     principal: LoggedIn,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
-    village = _village(session, principal, village_id)
-    context = _context(session, principal, village)
+    village, context = _village_context(session, principal, village_id)
     query = service.visible_records(session, principal, village, status=status)
     records = list(session.scalars(query.order_by(PointRecord.id.desc()).limit(300)).unique())
-    return render(
+    return _render(
         request,
         "points/records.html",
-        {**context, "records": records, "status": status or "", "statuses": list(RecordStatus)},
+        context,
+        records=records,
+        status=status or "",
+        statuses=list(RecordStatus),
     )
 
 
@@ -60,8 +54,7 @@ def record_list(
 def record_page(
     village_id: Id, record_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    village = _village(session, principal, village_id)
-    context = _context(session, principal, village)
+    village, context = _village_context(session, principal, village_id)
     record = service.get_record_for(session, principal, village, record_id)
     catalogue = context["catalogue"]
     may_decide = (
@@ -70,22 +63,20 @@ def record_page(
         and principal.person_id not in (record.person_id, record.reported_by_person_id)
     )
     notice = service.get_notice(session, village, record.notice_id) if record.notice_id else None
-    return render(
+    return _render(
         request,
         "points/record.html",
-        {
-            **context,
-            "record": record,
-            "approvals": service.approvals_of(session, record),
-            "objections": service.objections_of(session, record),
-            "notice": notice,
-            "notice_open": notice is not None
-            and record.status == RecordStatus.in_notice
-            and reports.notice_window(notice, utcnow()),
-            "may_decide": may_decide,
-            "step_role": service.approval_role(catalogue, record.approval_step),
-            "submitted": request.query_params.get("submitted"),
-        },
+        context,
+        record=record,
+        approvals=service.approvals_of(session, record),
+        objections=service.objections_of(session, record),
+        notice=notice,
+        notice_open=notice is not None
+        and record.status == RecordStatus.in_notice
+        and service.notice_window(notice, utcnow()),
+        may_decide=may_decide,
+        step_role=service.approval_role(catalogue, record.approval_step),
+        submitted=request.query_params.get("submitted"),
     )
 
 
@@ -121,7 +112,7 @@ def decide(
     village = _village(session, principal, village_id)
     record = service.get_record(session, village, record_id)
     service.decide(session, principal, village, record, command)
-    return redirect(f"/points/villages/{village.id}/approvals")
+    return _back_to(village, "approvals")
 
 
 @router.get(V + "/approvals", response_class=HTMLResponse)
@@ -149,7 +140,7 @@ def approve_selected(
 ) -> RedirectResponse:
     village = _village(session, principal, village_id)
     count = service.approve_many(session, principal, village, list(dict.fromkeys(record_ids)))
-    return redirect(f"/points/villages/{village.id}/approvals?approved={count}")
+    return _back_to(village, f"approvals?approved={count}")
 
 
 @router.post(
@@ -171,7 +162,7 @@ def resubmit(
         evidence = service.save_evidence(session, principal, photo.filename or "photo", data)
         command = command.model_copy(update={"evidence_file_id": evidence.id})
     service.resubmit(session, principal, village, record, command)
-    return redirect(f"/points/villages/{village.id}/records/{record.id}")
+    return _back_to(village, f"records/{record.id}")
 
 
 @router.post(V + "/records/{record_id}/reverse", dependencies=[CsrfChecked])
@@ -185,7 +176,7 @@ def reverse(
     village = _village(session, principal, village_id, PointsPerm.MANAGE)
     record = service.get_record(session, village, record_id)
     service.reverse_record(session, principal, village, record, parse(ReasonIn, {"reason": reason}))
-    return redirect(f"/points/villages/{village.id}/records/{record.id}")
+    return _back_to(village, f"records/{record.id}")
 
 
 @router.get(V + "/records.xlsx")

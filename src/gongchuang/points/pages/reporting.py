@@ -16,21 +16,16 @@ from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn
 from gongchuang.points import service
 from gongchuang.points.pages._common import (
     V,
-    _context,
+    _back_to,
     _page,
     _read_upload,
+    _render,
     _village,
+    _village_context,
 )
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import BatchIn, RecordIn, parse
@@ -53,20 +48,17 @@ def _reportable_rules(session: Session, principal: Principal, village: Organisat
 def report_form(
     village_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    village = _village(session, principal, village_id)
-    context = _context(session, principal, village)
+    village, context = _village_context(session, principal, village_id)
     if not context["is_member"]:
         raise NotFound()
     members = organisations.list_members(session, village, None) if context["can_record"] else []
-    return render(
+    return _render(
         request,
         "points/report.html",
-        {
-            **context,
-            "rules": _reportable_rules(session, principal, village),
-            "members": members,
-            "today": service.today_local().isoformat(),
-        },
+        context,
+        rules=_reportable_rules(session, principal, village),
+        members=members,
+        today=service.today_local().isoformat(),
     )
 
 
@@ -98,7 +90,7 @@ def report_submit(
         evidence = service.save_evidence(session, principal, photo.filename or "photo", data)
         command = command.model_copy(update={"evidence_file_id": evidence.id})
     record = service.submit_record(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/records/{record.id}?submitted=1")
+    return _back_to(village, f"records/{record.id}?submitted=1")
 
 
 @router.get(V + "/batch", response_class=HTMLResponse)
@@ -140,7 +132,7 @@ def batch_submit(
     )
     village = _village(session, principal, village_id, PointsPerm.RECORD)
     records = service.record_batch(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/batch?created={len(records)}")
+    return _back_to(village, f"batch?created={len(records)}")
 
 
 @router.post(V + "/import", dependencies=[CsrfChecked], max_body_size=UPLOAD_BODY_BYTES)
@@ -155,7 +147,7 @@ def import_submit(
     if data is None:
         raise InvalidInput(N_("The file is empty"))
     records = service.import_records(session, principal, village, data, file.filename or "")
-    return redirect(f"/points/villages/{village.id}/batch?created={len(records)}")
+    return _back_to(village, f"batch?created={len(records)}")
 
 
 @router.get(V + "/import-template.xlsx")

@@ -9,24 +9,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn
 from gongchuang.points import service, shop
-from gongchuang.points.models import (
-    RedemptionStatus,
-)
-from gongchuang.points.pages._common import (
-    V,
-    _context,
-    _page,
-    _village,
-)
+from gongchuang.points.models import RedemptionStatus
+from gongchuang.points.pages._common import V, _back_to, _page, _render, _village, _village_context
 from gongchuang.points.permissions import PointsPerm
 from gongchuang.points.schemas import DonationIn, RedemptionIn, RestockIn, ShopItemIn, parse
 
@@ -37,30 +23,23 @@ router = APIRouter(include_in_schema=False)
 def shop_page(
     village_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
-    village = _village(session, principal, village_id)
-    context = _context(session, principal, village)
+    village, context = _village_context(session, principal, village_id)
     account = context["my_account"]
-    return render(
+    return _render(
         request,
         "points/shop.html",
-        {
-            **context,
-            "items": shop.items(session, village, active_only=not context["can_manage"]),
-            "max_quantity": shop.MAX_QUANTITY,
-            "mine": shop.redemptions(session, village, account_id=account.id, limit=20)
-            if account
-            else [],
-            "awaiting": shop.redemptions(
-                session, village, status=RedemptionStatus.awaiting_handover
-            )
-            if context["can_shop"]
-            else [],
-            "labels": service.account_labels(session, service.accounts_by_id(session, village))
-            if context["can_shop"]
-            else {},
-            "fund": shop.fund_summary(session, village.id),
-            "redeemed": request.query_params.get("redeemed"),
-        },
+        context,
+        items=shop.items(session, village, active_only=not context["can_manage"]),
+        max_quantity=shop.MAX_QUANTITY,
+        mine=shop.redemptions(session, village, account_id=account.id, limit=20) if account else [],
+        awaiting=shop.redemptions(session, village, status=RedemptionStatus.awaiting_handover)
+        if context["can_shop"]
+        else [],
+        labels=service.account_labels(session, service.accounts_by_id(session, village))
+        if context["can_shop"]
+        else {},
+        fund=shop.fund_summary(session, village.id),
+        redeemed=request.query_params.get("redeemed"),
     )
 
 
@@ -79,8 +58,8 @@ def redeem(
     village = _village(session, principal, village_id)
     redemption = shop.redeem_for(session, principal, village, command)
     if command.card_code:
-        return redirect(f"/points/villages/{village.id}/card/{card_code}?redeemed={redemption.id}")
-    return redirect(f"/points/villages/{village.id}/shop?redeemed={redemption.id}")
+        return _back_to(village, f"card/{card_code}?redeemed={redemption.id}")
+    return _back_to(village, f"shop?redeemed={redemption.id}")
 
 
 @router.post(V + "/shop/redemptions/{redemption_id}/{action}", dependencies=[CsrfChecked])
@@ -99,7 +78,7 @@ def redemption_action(
         shop.cancel_redemption(session, principal, village, redemption)
     else:
         raise NotFound()
-    return redirect(f"/points/villages/{village.id}/shop")
+    return _back_to(village, "shop")
 
 
 @router.get(V + "/card/{card_code}", response_class=HTMLResponse)
@@ -152,7 +131,7 @@ def add_item(
         names={"unit_cost_fen": "unit_cost_yuan"},
     )
     shop.add_item(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/shop")
+    return _back_to(village, "shop")
 
 
 @router.post(V + "/shop/items/{item_id}/restock", dependencies=[CsrfChecked])
@@ -166,7 +145,7 @@ def restock(
     command = parse(RestockIn, {"quantity": quantity})
     village = _village(session, principal, village_id)
     shop.restock(session, principal, village, shop.get_item(session, village, item_id), command)
-    return redirect(f"/points/villages/{village.id}/shop")
+    return _back_to(village, "shop")
 
 
 @router.post(V + "/fund/donations", dependencies=[CsrfChecked])
@@ -185,7 +164,7 @@ def donate(
         names={"amount_fen": "amount_yuan"},
     )
     shop.add_donation(session, principal, village, command)
-    return redirect(f"/points/villages/{village.id}/shop")
+    return _back_to(village, "shop")
 
 
 def yuan_to_fen(value: str) -> int:

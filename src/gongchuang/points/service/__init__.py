@@ -6,8 +6,9 @@ Who may do what follows the roles people hold in the village committee (`Members
 approval levels name roles, rules name the roles that may report under them.
 
 One module per part of the work (see each one's docstring); read-only queries that only feed
-pages, the API and the home page are in `queries`. Everything callers use is re-exported here,
-so that `service.<name>` keeps working wherever it is called. A topic module imports from
+pages, the API and the home page are in `queries`, what the API returns where it is more than
+a copy of a row in `views`. Everything callers use is re-exported here, so that
+`service.<name>` keeps working wherever it is called. A topic module imports from
 `_common` or from another topic module, never from this package.
 """
 
@@ -126,6 +127,24 @@ from gongchuang.points.service.settlement import (
     reverse_record,
     settle_due,
 )
+from gongchuang.points.service.standing import (
+    account_tier,
+    balances,
+    earned_between,
+    notice_window,
+    tier_for,
+)
+from gongchuang.points.service.views import (
+    account_out,
+    balances_out,
+    catalogue_out,
+    household_out,
+    households_out,
+    notice_out,
+    notices_out,
+    record_out,
+    villages_out,
+)
 from gongchuang.points.service.volunteer_hours import (
     record_volunteer_hours,
 )
@@ -156,6 +175,8 @@ __all__ = [
     "account_for_holder",
     "account_labels",
     "account_of_person",
+    "account_out",
+    "account_tier",
     "accounts_by_id",
     "add_category",
     "add_household_member",
@@ -165,14 +186,18 @@ __all__ = [
     "approvals_of",
     "approve_many",
     "awaiting_me",
+    "balances",
+    "balances_out",
     "can",
     "can_use_account",
+    "catalogue_out",
     "categories",
     "create_catalogue",
     "create_household",
     "current_rules",
     "decide",
     "decide_objection",
+    "earned_between",
     "evidence_for",
     "find_catalogue",
     "get_account",
@@ -189,7 +214,9 @@ __all__ = [
     "home_summary",
     "household_members",
     "household_of",
+    "household_out",
     "households",
+    "households_out",
     "import_records",
     "is_member",
     "ledger",
@@ -197,8 +224,11 @@ __all__ = [
     "mask_name",
     "month_of",
     "notice_board",
+    "notice_out",
     "notice_records",
+    "notice_window",
     "notices",
+    "notices_out",
     "objections",
     "objections_of",
     "period_bounds",
@@ -207,6 +237,7 @@ __all__ = [
     "post_entry",
     "raise_objection",
     "record_batch",
+    "record_out",
     "record_volunteer_hours",
     "records_query",
     "resubmit",
@@ -220,10 +251,12 @@ __all__ = [
     "settle_due",
     "shown_names",
     "submit_record",
+    "tier_for",
     "today_local",
     "update_settings",
     "utcnow",
     "village_for_the_public",
     "villages_of",
+    "villages_out",
     "visible_records",
 ]

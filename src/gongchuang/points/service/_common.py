@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from gongchuang.core import events
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import (
@@ -25,10 +24,6 @@ from gongchuang.points.models import (
 from gongchuang.points.schemas import MAX_BATCH as MAX_BATCH
 from gongchuang.points.schemas import MAX_POINTS as MAX_POINTS
 
-events.register_topic("points.record.approved", N_("A points record was approved"))
-events.register_topic("points.notice.settled", N_("A public notice was settled into balances"))
-events.register_topic("points.objection.decided", N_("An objection was decided"))
-
 VILLAGE_KINDS = {OrganisationKind.village_committee, OrganisationKind.residents_committee}
 OFFICIAL_ROLES = {Reporter.cadre, Reporter.group_leader, Reporter.grid_worker}
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
@@ -45,7 +40,7 @@ def _check_evidence(session: Session, actor: Principal, file_id: int | None) -> 
     ):
         raise InvalidInput(
             N_("The evidence file is not one you uploaded"),
-            errors=[{"field": "evidence_file_id", "message": "no such file of yours"}],
+            errors=[{"field": "evidence_file_id", "message": N_("not a file you uploaded")}],
         )
     if stored.content_type not in IMAGE_TYPES:
         raise InvalidInput(

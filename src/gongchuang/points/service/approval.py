@@ -39,6 +39,7 @@ from gongchuang.points.service.access import (
 from gongchuang.points.service.catalogue import (
     get_catalogue,
 )
+from gongchuang.topics.points import RecordApproved
 
 
 def approval_role(catalogue: RuleCatalogue, step: int) -> str:
@@ -175,8 +176,12 @@ def _publish(
     record.notice_id = notice.id
     events.publish(
         session,
-        "points.record.approved",
-        {"record_id": record.id, "village_id": village.id, "notice_id": notice.id},
+        RecordApproved(
+            record_id=record.id,
+            village_id=village.id,
+            notice_id=notice.id,
+            organisation_id=village.id,
+        ),
     )
     return notice
 

@@ -82,7 +82,8 @@ def create_catalogue(
         raise InvalidInput(N_("Accounts are kept by household or by person"))
     catalogue = RuleCatalogue(
         organisation_id=village.id,
-        name=f"{village.name}积分细则",
+        # In the creator's language; the village may rename it.
+        name=gettext(N_("%(village)s points rules"), village=village.name),
         template_code=template.code,
         account_unit=unit,
         notice_days=7,

@@ -41,6 +41,7 @@ from gongchuang.points.service.records import (
 from gongchuang.points.service.settlement import (
     _reverse_settled,
 )
+from gongchuang.topics.points import ObjectionDecided
 
 
 def get_notice(session: Session, village: Organisation, notice_id: int) -> PublicNotice:
@@ -199,8 +200,12 @@ def decide_objection(
     )
     events.publish(
         session,
-        "points.objection.decided",
-        {"objection_id": objection.id, "record_id": record.id, "upheld": uphold},
+        ObjectionDecided(
+            objection_id=objection.id,
+            record_id=record.id,
+            upheld=uphold,
+            organisation_id=village.id,
+        ),
     )
     notifications.notify(
         session,

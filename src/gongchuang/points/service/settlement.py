@@ -47,6 +47,7 @@ from gongchuang.points.service.accounts import (
     holder_key,
     post_entry,
 )
+from gongchuang.topics.points import NoticeSettled
 
 
 def month_of(moment: datetime) -> date:
@@ -102,8 +103,9 @@ def settle_due(
                 report.notices += 1
                 events.publish(
                     session,
-                    "points.notice.settled",
-                    {"notice_id": notice_id, "village_id": village_id},
+                    NoticeSettled(
+                        notice_id=notice_id, village_id=village_id, organisation_id=village_id
+                    ),
                 )
     return report
 

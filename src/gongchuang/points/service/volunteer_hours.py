@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.core import audit
+from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import (
     Membership,
     Organisation,
@@ -32,19 +30,20 @@ from gongchuang.points.service.records import (
     _counted_against_cap,
     _new_record,
 )
+from gongchuang.topics.volunteer import HoursVerified
 
 
-def record_volunteer_hours(session: Session, payload: dict[str, Any]) -> list[PointRecord]:
+def record_volunteer_hours(session: Session, event: HoursVerified) -> list[PointRecord]:
     """Verified volunteer service becomes a pending points record in each village that has
     chosen a rule for it (rule points × whole hours), approved like any other record. The
     verifying organiser is its reporter; caps and household files apply as usual (a record
     that would break them is skipped, not forced)."""
-    person_id = int(payload["person_id"])
-    hours = int(payload["minutes"]) // 60
+    person_id = event.person_id
+    hours = event.minutes // 60
     if hours < 1:
         return []
-    served_on = date.fromisoformat(str(payload["served_on"]))
-    reporter = int(payload.get("verified_by") or person_id)
+    served_on = event.served_on
+    reporter = event.verified_by or person_id
     made = []
     villages = session.scalars(
         select(Organisation)
@@ -94,7 +93,12 @@ def record_volunteer_hours(session: Session, payload: dict[str, Any]) -> list[Po
                 rule.code,
                 person_id,
                 served_on,
-                f"志愿服务 {hours} 小时（服务记录 {payload.get('signup_id')}）",
+                # Said in the platform's language: the dispatcher serves no reader.
+                gettext(
+                    N_("Volunteer service, %(hours)s hours (service record %(signup)s)"),
+                    hours=hours,
+                    signup=event.signup_id,
+                ),
             ),
             None,
         )

@@ -116,6 +116,13 @@ def parse_form(
     return parse_command(model, given, name=name)
 
 
+def parse_renamed_form(model: type[Command], form: FormData, **names: str) -> Command:
+    """A form with the model's fields, but for those it names otherwise (`names` maps the
+    model's name to the form's, as `institution_organisation_id="institution_id"`)."""
+    renamed = {field: text_field(form, name) for field, name in names.items()}
+    return parse_form(model, {**form, **renamed}, names)
+
+
 def form_values(form: FormData, *names: str) -> dict[str, str]:
     """The named fields of a form, as text."""
     return {name: text_field(form, name) for name in names}

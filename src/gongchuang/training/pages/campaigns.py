@@ -30,10 +30,9 @@ from gongchuang.training.pages._common import (
     optional_whole_number,
     parse_form,
     text_field,
-    whole_number,
 )
 from gongchuang.training.quiz.views import campaign_out, leaderboard_out
-from gongchuang.training.schemas import AttemptStartIn
+from gongchuang.training.schemas import AttemptStartIn, SubmissionIn
 
 router = APIRouter(include_in_schema=False)
 GUEST_COOKIE = "gc_quiz_guest"
@@ -160,13 +159,23 @@ def submit(
     form: FormFields,
 ) -> Response:
     attempt = _owned_attempt(request, principal, session, attempt_id)
-    answers = []
-    for number in range(attempt.question_count):
-        chosen = [v for v in form.getlist(f"q{number}") if isinstance(v, str)]
-        answers.append([whole_number(value, f"q{number}") for value in chosen])
-    quiz.submit_attempt(
-        session, attempt.id, attempt.participant_key, text_field(form, "submission_key"), answers
+    answers = [
+        [v for v in form.getlist(f"q{number}") if isinstance(v, str)]
+        for number in range(attempt.question_count)
+    ]
+    command = parse_form(
+        SubmissionIn,
+        {"submission_key": text_field(form, "submission_key"), "answers": answers},
+        {
+            place: f"q{number}"
+            for number, chosen in enumerate(answers)
+            for place in (
+                f"answers.{number}",
+                *(f"answers.{number}.{i}" for i in range(len(chosen))),
+            )
+        },
     )
+    quiz.submit_attempt(session, attempt.id, attempt.participant_key, command)
     return redirect(f"/quiz/attempts/{attempt.id}/result")
 
 

@@ -20,12 +20,19 @@ from gongchuang.training.pages._common import (
     institution_org,
     labels,
     parse_form,
+    parse_renamed_form,
     text_field,
     whole_number,
     yuan_to_fen,
 )
 from gongchuang.training.permissions import TrainingPerm
-from gongchuang.training.schemas import AttendanceIn, ClassIn, ExpenseIn, SpotCheckIn
+from gongchuang.training.schemas import (
+    AssessmentIn,
+    AttendanceIn,
+    ClassIn,
+    ExpenseIn,
+    SpotCheckIn,
+)
 from gongchuang.training.service.views import trainees_out
 
 router = APIRouter(include_in_schema=False)
@@ -136,12 +143,22 @@ def attendance(class_id: Id, session: DbSession, principal: LoggedIn, form: Form
 
 @router.post("/training/classes/{class_id}/assessment", dependencies=[CsrfChecked])
 def assessment(class_id: Id, session: DbSession, principal: LoggedIn, form: FormFields) -> Response:
-    scores = {
-        whole_number(key[6:], "score"): whole_number(text_field(form, key), key)
-        for key in form
-        if key.startswith("score_") and text_field(form, key).strip()
-    }
-    service.record_assessment(session, principal, class_id, scores)
+    typed = [key for key in form if key.startswith("score_") and text_field(form, key).strip()]
+    command = parse_form(
+        AssessmentIn,
+        {
+            "scores": [
+                {"trainee_id": whole_number(key[6:], "score"), "score": text_field(form, key)}
+                for key in typed
+            ]
+        },
+        {
+            f"scores.{index}.{name}": key
+            for index, key in enumerate(typed)
+            for name in ("trainee_id", "score")
+        },
+    )
+    service.record_assessment(session, principal, class_id, command)
     return redirect(f"/training/classes/{class_id}#assessment-h")
 
 
@@ -172,10 +189,6 @@ def expense(class_id: Id, session: DbSession, principal: LoggedIn, form: FormFie
 
 @router.post("/training/classes/{class_id}/spot-checks", dependencies=[CsrfChecked])
 def spot_check(class_id: Id, session: DbSession, principal: LoggedIn, form: FormFields) -> Response:
-    command = parse_form(
-        SpotCheckIn,
-        {**form, "department_organisation_id": text_field(form, "department_id")},
-        {"department_organisation_id": "department_id"},
-    )
+    command = parse_renamed_form(SpotCheckIn, form, department_organisation_id="department_id")
     service.record_spot_check(session, principal, class_id, command)
     return redirect(f"/training/classes/{class_id}#checks-h")

@@ -6,23 +6,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from gongchuang.core.clock import local_today
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
 from gongchuang.core.pages import xlsx_response
+from gongchuang.core.permissions import Principal
 from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect, render
 from gongchuang.training import service, targets
+from gongchuang.training.models import Programme
 from gongchuang.training.pages._common import (
     department_org,
     labels,
     parse_form,
-    text_field,
-    whole_number,
+    parse_renamed_form,
 )
-from gongchuang.training.schemas import AccreditationIn, ProgrammeIn
+from gongchuang.training.schemas import AccreditationIn, ProgrammeIn, TargetIn, TargetsIn
 
 router = APIRouter(include_in_schema=False)
+# The columns of a pasted line of targets, in order.
+TARGET_COLUMNS = ("region_code", "year", "mode", "cumulative_planned")
+# The year a programme's progress is shown for (its current one when not given).
+ProgrammeYear = Annotated[int | None, Query(ge=2000, le=2100)]
 
 
 @router.get("/training/departments/{organisation_id}", response_class=HTMLResponse)
@@ -56,10 +62,8 @@ def department_page(
 def accredit(
     organisation_id: Id, session: DbSession, principal: LoggedIn, form: FormFields
 ) -> Response:
-    command = parse_form(
-        AccreditationIn,
-        {**form, "institution_organisation_id": text_field(form, "institution_id")},
-        {"institution_organisation_id": "institution_id"},
+    command = parse_renamed_form(
+        AccreditationIn, form, institution_organisation_id="institution_id"
     )
     service.accredit_institution(session, principal, organisation_id, command)
     return redirect(f"/training/departments/{organisation_id}")
@@ -75,16 +79,23 @@ def create_programme(
     return redirect(f"/training/programmes/{programme.id}")
 
 
+def _programme_progress(
+    session: Session, principal: Principal, programme_id: int, year: int | None
+) -> tuple[Programme, targets.Progress]:
+    """The programme its department's staff asked for, and its progress in `year`."""
+    programme = targets.get_programme_for(session, principal, programme_id)
+    return programme, targets.progress(session, programme, year)
+
+
 @router.get("/training/programmes/{programme_id}", response_class=HTMLResponse)
 def programme_page(
     request: Request,
     programme_id: Id,
     session: DbSession,
     principal: LoggedIn,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    year: ProgrammeYear = None,
 ) -> HTMLResponse:
-    programme = targets.get_programme_for(session, principal, programme_id)
-    report = targets.progress(session, programme, year)
+    programme, report = _programme_progress(session, principal, programme_id, year)
     return render(
         request,
         "training/programme.html",
@@ -102,10 +113,9 @@ def programme_report(
     programme_id: Id,
     session: DbSession,
     principal: LoggedIn,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    year: ProgrammeYear = None,
 ) -> Response:
-    programme = targets.get_programme_for(session, principal, programme_id)
-    report = targets.progress(session, programme, year)
+    programme, report = _programme_progress(session, principal, programme_id, year)
     return xlsx_response(
         targets.progress_workbook(report), f"progress-{programme.code}-{report.year}"
     )
@@ -119,23 +129,26 @@ def set_targets(
     rows: Annotated[str, Form(max_length=50_000)],
 ) -> Response:
     """Lines pasted from Excel: province code, year, offline|online, cumulative plan."""
-    parsed = []
+    targets.set_targets(session, principal, programme_id, _targets_from_lines(rows))
+    return redirect(f"/training/programmes/{programme_id}")
+
+
+def _targets_from_lines(rows: str) -> TargetsIn:
+    """The pasted lines read into the command the API takes; a line that does not read is
+    refused with its number."""
+    parsed: list[TargetIn] = []
     for number, line in enumerate(rows.splitlines(), start=1):
         cells = [c.strip() for c in line.replace("\t", ",").replace("，", ",").split(",")]
         if not any(cells):
             continue
-        if len(cells) != 4:
+        try:
+            if len(cells) != 4:
+                raise InvalidInput(errors=[{"field": "rows", "message": N_("This is not valid.")}])
+            parsed.append(parse_form(TargetIn, dict(zip(TARGET_COLUMNS, cells, strict=True))))
+        except InvalidInput as exc:
             raise InvalidInput(
                 N_("Line %(line)s: write province code, year, offline or online, planned total"),
                 line=number,
-            )
-        parsed.append(
-            targets.TargetInput(
-                cells[0],
-                whole_number(cells[1], f"line {number}"),
-                cells[2],
-                whole_number(cells[3], f"line {number}"),
-            )
-        )
-    targets.set_targets(session, principal, programme_id, parsed)
-    return redirect(f"/training/programmes/{programme_id}")
+                errors=[{**e, "field": "rows"} for e in exc.errors],
+            ) from None
+    return parse_form(TargetsIn, {"targets": parsed}, {"targets": "rows"})

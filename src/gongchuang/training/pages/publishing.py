@@ -27,6 +27,7 @@ from gongchuang.training.schemas import (
     CourseFields,
     CourseQuizIn,
     CourseStatusIn,
+    LessonIn,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -107,29 +108,27 @@ def add_lesson(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     service.get_course_to_edit(session, principal, course_id)
+    command = parse_form(
+        LessonIn,
+        {
+            "title": title,
+            "kind": kind,
+            "body": body,
+            "transcript": transcript,
+            "duration_seconds": 60 * whole_number(minutes, "minutes", default=0),
+        },
+        {"duration_seconds": "minutes"},
+    )
     stored = None
     if file is not None and file.filename:
-        accepted = (
-            service.LESSON_FILE_TYPES.get(LessonKind(kind))
-            if kind in LessonKind.__members__
-            else None
-        )
         stored = files.save_upload(
             session,
             principal,
             filename=file.filename,
             data=files.read_upload(file.file),
-            accepted=accepted or files.ACCEPTED_TYPES,
+            accepted=service.LESSON_FILE_TYPES.get(LessonKind(command.kind), files.ACCEPTED_TYPES),
         )
-    service.add_lesson(
-        session,
-        principal,
-        course_id,
-        service.LessonInput(
-            title, kind, body, transcript, 60 * whole_number(minutes, "minutes", default=0)
-        ),
-        stored,
-    )
+    service.add_lesson(session, principal, course_id, command, stored)
     return redirect(f"/training/manage/courses/{course_id}")
 
 

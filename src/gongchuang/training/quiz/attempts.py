@@ -14,12 +14,10 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gongchuang.core import jobs
 from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.db import upsert
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Job
 from gongchuang.core.permissions import Principal
 from gongchuang.training.models import (
     AttemptStatus,
@@ -36,6 +34,7 @@ from gongchuang.training.quiz.participants import (
     ranking_region_of,
 )
 from gongchuang.training.quiz.tallies import record_submission, record_submission_postgres
+from gongchuang.training.schemas import SubmissionIn
 from gongchuang.training.service._common import course_of_quiz, enrolment_of
 from gongchuang.training.service.courses import get_course
 from gongchuang.training.service.learning import after_quiz_passed
@@ -44,8 +43,6 @@ from gongchuang.training.service.learning import after_quiz_passed
 # network should not cost a villager the attempt.
 GRACE = timedelta(seconds=15)
 SUBMISSION_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-jobs.register_periodic("training.expire_attempts", 300)
 
 
 def _draw_paper(session: Session, campaign: QuizCampaign) -> list[dict[str, Any]]:
@@ -217,11 +214,11 @@ def submit_attempt(
     session: Session,
     attempt_id: int,
     participant_key: str,
-    submission_key: str,
-    answers: list[list[int]],
+    command: SubmissionIn,
 ) -> QuizAttempt:
-    """Score a paper. `answers` holds, per question in the order shown, the shown positions
-    chosen. A resend with the same key returns the first result."""
+    """Score a paper. The command's `answers` hold, per question in the order shown, the shown
+    positions chosen. A resend with the same key returns the first result."""
+    submission_key, answers = command.submission_key, command.answers
     # The attempt with its campaign in one read: this is the hot path of a campaign.
     row = session.execute(
         select(QuizAttempt, QuizCampaign)
@@ -231,6 +228,8 @@ def submit_attempt(
     if row is None or not secrets.compare_digest(row[0].participant_key, participant_key):
         raise NotFound()
     attempt, campaign = row
+    # The key is also the idempotency record's: checked here too, for a command built in code
+    # without validation (`SubmissionIn.model_construct`).
     if not SUBMISSION_KEY.fullmatch(submission_key or ""):
         raise InvalidInput(
             N_("A submission needs a key of 8 to 64 letters, digits, - or _"),
@@ -252,7 +251,7 @@ def submit_attempt(
         raise InvalidInput(
             N_("Answer every question (%(count)s), even if only with an empty choice"),
             count=len(attempt.paper),
-            errors=[{"field": "answers", "message": f"expected {len(attempt.paper)} lists"}],
+            errors=[{"field": "answers", "message": N_("one list of choices for each question")}],
         )
     chosen_options: list[list[int]] = []
     correct = 0
@@ -312,11 +311,6 @@ def expire_overdue(session: Session, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-@jobs.job_handler("training.expire_attempts", lease_seconds=300)
-def _expire_attempts(session: Session, job: Job) -> None:
-    expire_overdue(session)
 
 
 def attempt_by_share_code(session: Session, code: str) -> QuizAttempt:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core import audit, spreadsheets
 from gongchuang.core.errors import InvalidInput, NotFound, refuse_bad_rows
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
@@ -55,13 +55,20 @@ class QuestionInput:
 def question_problems(data: QuestionInput) -> list[str]:
     problems = []
     if data.kind not in QuestionKind.__members__:
-        return [f"kind must be single, multiple or true_false, not {data.kind!r}"]
+        return [
+            gettext(
+                N_("“%(kind)s” is not a kind of question: single, multiple or true/false"),
+                kind=data.kind,
+            )
+        ]
     if not data.stem.strip() or len(data.stem) > 2000:
         problems.append(N_("the question text is empty or longer than 2000 characters"))
     options = TRUE_FALSE_OPTIONS if data.kind == QuestionKind.true_false else data.options
     if data.kind != QuestionKind.true_false:
         if not 2 <= len(options) <= MAX_OPTIONS or any(not o.strip() for o in options):
-            problems.append(f"between 2 and {MAX_OPTIONS} non-empty options")
+            problems.append(
+                gettext(N_("between 2 and %(most)s options, none of them empty"), most=MAX_OPTIONS)
+            )
         elif len(set(options)) != len(options):
             problems.append(N_("two options are the same"))
     if any(len(o) > 500 for o in options):
@@ -187,7 +194,7 @@ def import_questions(
         problems = question_problems(item)
         stem = item.stem.strip()
         if stem in seen:
-            problems.append(f"the same question is on line {seen[stem]}")
+            problems.append(gettext(N_("the same question is on line %(line)s"), line=seen[stem]))
         seen.setdefault(stem, row.line)
         errors += [{"line": row.line, "message": p} for p in problems]
         parsed.append(item)

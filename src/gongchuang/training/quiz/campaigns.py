@@ -99,7 +99,14 @@ def _campaign_fields(
         )
         if (available or 0) < count:
             errors.append(
-                {"field": "pools", "message": f"pool {bank.name}/{tag or '*'} has {available}"}
+                {
+                    "field": "pools",
+                    "message": gettext(
+                        N_("“%(bank)s” has only %(available)s such questions"),
+                        bank=bank.name,
+                        available=available or 0,
+                    ),
+                }
             )
         pools.append({"bank_id": bank.id, "tag": tag, "count": count})
     for name, low, high in (
@@ -112,12 +119,16 @@ def _campaign_fields(
     ):
         value = getattr(data, name)
         if not low <= value <= high:
-            errors.append({"field": name, "message": f"{low} to {high}"})
+            errors.append(
+                {"field": name, "message": gettext(N_("%(low)s to %(high)s"), low=low, high=high)}
+            )
         fields[name] = value
     if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
         errors.append({"field": "ends_at", "message": N_("before the start")})
     if data.ranking_level not in RANKING_LEVELS:
-        errors.append({"field": "ranking_level", "message": f"one of {RANKING_LEVELS}"})
+        errors.append(
+            {"field": "ranking_level", "message": N_("Please choose one of the options.")}
+        )
     if data.audience not in QuizAudience.__members__:
         errors.append({"field": "audience", "message": N_("public or course")})
     refuse_if_any(errors)

@@ -70,20 +70,7 @@ def result_out(session: Session, attempt: QuizAttempt) -> ResultOut:
         question_count=attempt.question_count,
         score=attempt.score,
         share_url=f"/quiz/results/{attempt.share_code}",
-        questions=[
-            ReviewedQuestionOut(
-                number=q.number,
-                kind=q.kind,
-                stem=q.stem,
-                options=q.options,
-                chosen=q.chosen or [],
-                correct=q.correct or [],
-                is_correct=q.is_correct,
-                explanation=q.explanation,
-                source=q.source,
-            )
-            for q in paper_of(session, attempt)
-        ],
+        questions=[ReviewedQuestionOut.model_validate(q) for q in paper_of(session, attempt)],
     )
 
 

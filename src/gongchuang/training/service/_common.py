@@ -22,7 +22,9 @@ def check_credential(
     if not kind:
         return
     if kind not in credentials.CREDENTIAL_KINDS:
-        errors.append({"field": "credential_kind", "message": f"unknown kind {kind!r}"})
+        errors.append(
+            {"field": "credential_kind", "message": N_("Please choose one of the options.")}
+        )
     if not title.strip():
         errors.append({"field": "credential_title", "message": N_("required with a credential")})
     if valid_days is not None and not 1 <= valid_days <= 3650:

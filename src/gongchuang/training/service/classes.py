@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import audit, events, notifications, organisations, people, spreadsheets
 from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, refuse_bad_rows, refuse_if_any
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, Phrase, gettext
 from gongchuang.core.identity import (
     is_valid_phone,
     is_valid_resident_id,
@@ -23,6 +23,7 @@ from gongchuang.core.identity import (
 from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
+from gongchuang.topics.training import ClassCompleted
 from gongchuang.training.models import (
     Attendance,
     ClassStatus,
@@ -32,11 +33,9 @@ from gongchuang.training.models import (
     TrainingClass,
 )
 from gongchuang.training.permissions import TrainingPerm
-from gongchuang.training.schemas import ClassIn
+from gongchuang.training.schemas import AssessmentIn, ClassIn
 from gongchuang.training.service._common import check_credential, issue_credential
 from gongchuang.training.service.accreditation import active_accreditation
-
-events.register_topic("training.class_completed", N_("A training class was completed"))
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,12 @@ def create_class(
     elif span > 366:
         errors.append({"field": "ends_on", "message": N_("a class lasts at most a year")})
     if not 1 <= data.onsite_days <= max(span, 1):
-        errors.append({"field": "onsite_days", "message": f"between 1 and {max(span, 1)}"})
+        errors.append(
+            {
+                "field": "onsite_days",
+                "message": gettext(N_("between 1 and %(most)s"), most=max(span, 1)),
+            }
+        )
     if not 0 <= data.online_hours <= 2000:
         errors.append({"field": "online_hours", "message": N_("between 0 and 2000")})
     if not 0 <= data.funding_per_trainee_fen <= 100_000_00:
@@ -225,13 +229,20 @@ def import_roster(
         if not row.values["name"].strip():
             problems.append(N_("name is empty"))
         if not is_valid_phone(phone):
-            problems.append(f"phone {row.values['phone']!r} is not an 11-digit mobile number")
+            problems.append(
+                Phrase(
+                    N_("phone %(phone)s is not an 11-digit mobile number"),
+                    phone=row.values["phone"],
+                )
+            )
         elif phone in seen_phones:
-            problems.append(f"phone repeats line {seen_phones[phone]}")
+            problems.append(Phrase(N_("phone repeats line %(line)s"), line=seen_phones[phone]))
         if not is_valid_resident_id(resident_id):
             problems.append(N_("resident ID number is invalid (length, birth date or check digit)"))
         elif resident_id in seen_ids:
-            problems.append(f"resident ID repeats line {seen_ids[resident_id]}")
+            problems.append(
+                Phrase(N_("resident ID repeats line %(line)s"), line=seen_ids[resident_id])
+            )
         else:
             person = session.scalar(select(Person).where(Person.phone == phone))
             id_hash = people.resident_id_hash(resident_id)
@@ -333,7 +344,7 @@ def record_attendance(
     if unknown:
         raise InvalidInput(
             N_("Some of the people marked present are not on this class's roster"),
-            errors=[{"field": "present", "message": f"not on the roster: {sorted(unknown)}"}],
+            errors=[{"field": "present", "message": N_("not on the roster")}],
         )
     existing = {
         a.trainee_id: a
@@ -376,19 +387,18 @@ def attendance_days(session: Session, class_id: int) -> tuple[list[date], dict[i
 
 
 def record_assessment(
-    session: Session, actor: Principal, class_id: int, scores: dict[int, int]
+    session: Session, actor: Principal, class_id: int, command: AssessmentIn
 ) -> None:
     klass = _open_class(session, actor, class_id)
+    scores = {s.trainee_id: s.score for s in command.scores}
     trainees = {
         t.id: t
         for t in session.scalars(select(ClassTrainee).where(ClassTrainee.class_id == klass.id))
     }
     errors: list[dict[str, object]] = []
-    for trainee_id, score in scores.items():
+    for trainee_id in scores:
         if trainee_id not in trainees:
             errors.append({"field": f"score_{trainee_id}", "message": N_("not on the roster")})
-        elif not 0 <= score <= 100:
-            errors.append({"field": f"score_{trainee_id}", "message": N_("0 to 100")})
     refuse_if_any(errors)
     for trainee_id, score in scores.items():
         trainees[trainee_id].assessment_score = score
@@ -479,11 +489,10 @@ def complete_class(session: Session, actor: Principal, class_id: int) -> ClassCo
     )
     events.publish(
         session,
-        "training.class_completed",
-        {
-            "class_id": klass.id,
-            "completed": completed,
-            "organisation_id": klass.institution_organisation_id,
-        },
+        ClassCompleted(
+            class_id=klass.id,
+            completed=completed,
+            organisation_id=klass.institution_organisation_id,
+        ),
     )
     return result

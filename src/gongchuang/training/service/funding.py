@@ -37,7 +37,10 @@ def record_expense(
 ) -> ClassExpense:
     klass = class_to_manage(session, actor, class_id)
     if item not in EXPENSE_ITEMS:
-        raise InvalidInput(N_("Unknown expense item"), errors=[{"field": "item", "message": "?"}])
+        raise InvalidInput(
+            N_("Unknown expense item"),
+            errors=[{"field": "item", "message": N_("not a known expense item")}],
+        )
     if not 0 < amount_fen <= 10_000_000_00:
         raise InvalidInput(
             N_("The amount must be more than zero"),

@@ -18,6 +18,7 @@ from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Person
 from gongchuang.core.permissions import Principal
+from gongchuang.topics.training import CourseCompleted
 from gongchuang.training.models import (
     Course,
     CourseStatus,
@@ -35,8 +36,6 @@ from gongchuang.training.service._common import (
     issue_credential,
     lessons_of,
 )
-
-events.register_topic("training.course_completed", N_("A learner completed a course"))
 
 
 def enrol(session: Session, actor: Principal, course_id: int) -> Enrolment:
@@ -291,12 +290,11 @@ def _finish_course(session: Session, enrolment: Enrolment) -> None:
     )
     events.publish(
         session,
-        "training.course_completed",
-        {
-            "course_id": course.id,
-            "person_id": enrolment.person_id,
-            "organisation_id": course.organisation_id,
-        },
+        CourseCompleted(
+            course_id=course.id,
+            person_id=enrolment.person_id,
+            organisation_id=course.organisation_id,
+        ),
     )
     notifications.notify(
         session,

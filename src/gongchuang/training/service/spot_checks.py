@@ -47,7 +47,7 @@ def spot_check(
         raise NotFound()
     errors: list[dict[str, object]] = []
     if finding not in SPOT_FINDINGS:
-        errors.append({"field": "finding", "message": f"one of {sorted(SPOT_FINDINGS)}"})
+        errors.append({"field": "finding", "message": N_("Please choose one of the options.")})
     if checked_on > local_today():
         errors.append({"field": "checked_on", "message": N_("in the future")})
     if not 0 <= present_count <= 10_000:

@@ -1,5 +1,5 @@
-"""What several volunteer pages share: the label maps every template gets, an organisation
-to manage, and a Beijing time from a form's day and clock.
+"""What several volunteer pages share: the label maps every template gets (and a page
+rendered with them), an organisation to manage, and a Beijing time from a form's day and clock.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,7 @@ from gongchuang.core.errors import InvalidInput, dotted, parse_command
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
+from gongchuang.core.web import render
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import (
     ACTIVITY_STATUS_LABELS,
@@ -37,6 +40,11 @@ def label_maps() -> dict[str, Any]:
         "credential_kinds": credentials.CREDENTIAL_KINDS,
         "activity_status": ACTIVITY_STATUS_LABELS,
     }
+
+
+def render_page(request: Request, template: str, **context: Any) -> HTMLResponse:
+    """A volunteer page: the template with the label maps and this page's own context."""
+    return render(request, template, {**label_maps(), **context})
 
 
 def org_to_manage(session: Session, principal: Principal, organisation_id: int) -> Organisation:

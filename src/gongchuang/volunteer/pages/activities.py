@@ -13,21 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import (
-    CsrfChecked,
-    CurrentPrincipal,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, CurrentPrincipal, DbSession, Id, LoggedIn, redirect
 from gongchuang.volunteer import service
-from gongchuang.volunteer.models import (
-    Shift,
-    Signup,
-)
-from gongchuang.volunteer.pages._common import label_maps
+from gongchuang.volunteer.models import Shift, Signup
+from gongchuang.volunteer.pages._common import render_page
 from gongchuang.volunteer.schemas import FeedbackIn
 
 router = APIRouter(include_in_schema=False)
@@ -72,15 +61,12 @@ def activities(
         "date_to": date_to,
         "q": q.strip(),
     }
-    return render(
+    return render_page(
         request,
         "volunteer/activities.html",
-        {
-            **label_maps(),
-            "listing": service.activity_listing(session, filters, page),
-            "query": {k: v for k, v in query.items() if v},
-            **query,
-        },
+        listing=service.activity_listing(session, filters, page),
+        query={k: v for k, v in query.items() if v},
+        **query,
     )
 
 
@@ -96,20 +82,17 @@ def activity_page(
             for s in service.my_signups(session, principal.person_id)
             if s.shift.activity_id == activity.id
         }
-    return render(
+    return render_page(
         request,
         "volunteer/activity.html",
-        {
-            **label_maps(),
-            "activity": activity,
-            "shifts": service.shifts_of(session, activity),
-            "mine": mine,
-            "positions": {k: service.waitlist_position(session, s) for k, s in mine.items()},
-            "now": utcnow(),
-            "can_manage": service.can_manage(session, principal, activity.organisation),
-            "is_volunteer": service.get_volunteer(session, principal.person_id) is not None,
-            "signed_up": request.query_params.get("signed_up"),
-        },
+        activity=activity,
+        shifts=service.shifts_of(session, activity),
+        mine=mine,
+        positions={k: service.waitlist_position(session, s) for k, s in mine.items()},
+        now=utcnow(),
+        can_manage=service.can_manage(session, principal, activity.organisation),
+        is_volunteer=service.get_volunteer(session, principal.person_id) is not None,
+        signed_up=request.query_params.get("signed_up"),
     )
 
 

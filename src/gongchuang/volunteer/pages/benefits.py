@@ -8,14 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gongchuang.core import organisations
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn, redirect, render
 from gongchuang.volunteer import service
 from gongchuang.volunteer.pages._common import parse_form
 from gongchuang.volunteer.permissions import VolunteerPerm

@@ -12,17 +12,9 @@ from sqlalchemy.orm import Session
 from gongchuang.core import organisations
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_, gettext
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    FormFields,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect, render
 from gongchuang.volunteer import service
-from gongchuang.volunteer.pages._common import label_maps, org_to_manage, parse_form
+from gongchuang.volunteer.pages._common import org_to_manage, parse_form, render_page
 from gongchuang.volunteer.schemas import CallAnswer, CallIn
 
 router = APIRouter(include_in_schema=False)
@@ -33,9 +25,7 @@ def new_call(
     organisation_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
     organisation = org_to_manage(session, principal, organisation_id)
-    return render(
-        request, "volunteer/call_new.html", {**label_maps(), "organisation": organisation}
-    )
+    return render_page(request, "volunteer/call_new.html", organisation=organisation)
 
 
 def _sites(text: str) -> list[dict[str, Any]]:

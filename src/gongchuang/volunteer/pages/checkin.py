@@ -12,18 +12,9 @@ from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
 from gongchuang.core.pdf import qr_svg
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn, redirect, render
 from gongchuang.volunteer import links, service
-from gongchuang.volunteer.models import (
-    Shift,
-)
+from gongchuang.volunteer.models import Shift
 from gongchuang.volunteer.pages._common import label_maps, parse_form
 from gongchuang.volunteer.schemas import CheckIn
 

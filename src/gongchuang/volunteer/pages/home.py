@@ -13,16 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongchuang.core import organisations, people
 from gongchuang.core.clock import utcnow
 from gongchuang.core.pdf import qr_svg
-from gongchuang.core.web import (
-    CsrfChecked,
-    CurrentPrincipal,
-    DbSession,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, CurrentPrincipal, DbSession, LoggedIn, redirect, render
 from gongchuang.volunteer import links, recommend, service
-from gongchuang.volunteer.pages._common import label_maps, parse_form
+from gongchuang.volunteer.pages._common import label_maps, parse_form, render_page
 from gongchuang.volunteer.permissions import VolunteerPerm
 from gongchuang.volunteer.schemas import ProfileIn
 
@@ -59,7 +52,7 @@ def home(request: Request, session: DbSession, principal: LoggedIn) -> HTMLRespo
 @router.get("/volunteer/profile", response_class=HTMLResponse)
 def profile_form(request: Request, session: DbSession, principal: LoggedIn) -> HTMLResponse:
     volunteer = service.get_volunteer(session, principal.person_id)
-    return render(request, "volunteer/profile.html", {**label_maps(), "volunteer": volunteer})
+    return render_page(request, "volunteer/profile.html", volunteer=volunteer)
 
 
 @router.post("/volunteer/profile", dependencies=[CsrfChecked])

@@ -12,16 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gongchuang.core.i18n import gettext
 from gongchuang.core.pages import xlsx_response
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn, redirect
 from gongchuang.volunteer import reports, service
-from gongchuang.volunteer.pages._common import label_maps, org_to_manage, parse_form
+from gongchuang.volunteer.pages._common import org_to_manage, parse_form, render_page
 from gongchuang.volunteer.schemas import InviteIn
 
 router = APIRouter(include_in_schema=False)
@@ -34,23 +27,18 @@ def org_page(
     organisation = org_to_manage(session, principal, organisation_id)
     dashboard = reports.org_dashboard(session, organisation)
     start, end = reports.period_default()
-    return render(
+    return render_page(
         request,
         "volunteer/org.html",
-        {
-            **label_maps(),
-            "organisation": organisation,
-            "dashboard": dashboard,
-            "chart_data": dashboard.chart_data(),
-            "activities": service.activities_of(
-                session, reports.subtree_ids(session, organisation)
-            ),
-            "calls": service.calls_of(session, organisation),
-            "first_aiders": service.first_aiders(session, principal, organisation),
-            "start": start,
-            "end": end,
-            "invited": request.query_params.get("invited"),
-        },
+        organisation=organisation,
+        dashboard=dashboard,
+        chart_data=dashboard.chart_data(),
+        activities=service.activities_of(session, reports.subtree_ids(session, organisation)),
+        calls=service.calls_of(session, organisation),
+        first_aiders=service.first_aiders(session, principal, organisation),
+        start=start,
+        end=end,
+        invited=request.query_params.get("invited"),
     )
 
 

@@ -14,17 +14,9 @@ from starlette.datastructures import FormData
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import (
-    CsrfChecked,
-    DbSession,
-    FormFields,
-    Id,
-    LoggedIn,
-    redirect,
-    render,
-)
+from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect
 from gongchuang.volunteer import service
-from gongchuang.volunteer.pages._common import label_maps, local_time, org_to_manage, parse_form
+from gongchuang.volunteer.pages._common import local_time, org_to_manage, parse_form, render_page
 from gongchuang.volunteer.schemas import ActivityCreate, ActivityIn, HoursApproval, ShiftIn
 
 router = APIRouter(include_in_schema=False)
@@ -35,11 +27,14 @@ def new_activity(
     organisation_id: Id, request: Request, session: DbSession, principal: LoggedIn
 ) -> HTMLResponse:
     organisation = org_to_manage(session, principal, organisation_id)
-    return render(
-        request,
-        "volunteer/activity_new.html",
-        {**label_maps(), "organisation": organisation, "rows": range(5)},
+    return render_page(
+        request, "volunteer/activity_new.html", organisation=organisation, rows=range(5)
     )
+
+
+def _to_manage(activity_id: int) -> RedirectResponse:
+    """After an organiser's form: back to the activity's manage page."""
+    return redirect(f"/volunteer/activities/{activity_id}/manage")
 
 
 _ACTIVITY_TEXTS = (
@@ -109,7 +104,7 @@ def create_activity(
         field=lambda loc: _form_field(loc, rows),
     )
     activity = service.publish_activity(session, principal, command)
-    return redirect(f"/volunteer/activities/{activity.id}/manage")
+    return _to_manage(activity.id)
 
 
 @router.get("/volunteer/activities/{activity_id}/manage", response_class=HTMLResponse)
@@ -121,19 +116,16 @@ def manage_activity(
     rosters = {s.id: service.roster(session, s) for s in shifts}
     people_ids = {r.person_id for rows in rosters.values() for r in rows}
     rating, comments = service.feedback_summary(session, activity)
-    return render(
+    return render_page(
         request,
         "volunteer/manage.html",
-        {
-            **label_maps(),
-            "activity": activity,
-            "shifts": shifts,
-            "rosters": rosters,
-            "reliability": {p: service.reliability(service.totals(session, p)) for p in people_ids},
-            "rating": rating,
-            "comments": comments,
-            "now": utcnow(),
-        },
+        activity=activity,
+        shifts=shifts,
+        rosters=rosters,
+        reliability={p: service.reliability(service.totals(session, p)) for p in people_ids},
+        rating=rating,
+        comments=comments,
+        now=utcnow(),
     )
 
 
@@ -172,7 +164,7 @@ def edit_activity(
         },
     )
     service.update_activity(session, principal, activity, command)
-    return redirect(f"/volunteer/activities/{activity.id}/manage")
+    return _to_manage(activity.id)
 
 
 @router.post("/volunteer/activities/{activity_id}/shifts", dependencies=[CsrfChecked])
@@ -199,7 +191,7 @@ def add_shift(
             },
         ),
     )
-    return redirect(f"/volunteer/activities/{activity.id}/manage")
+    return _to_manage(activity.id)
 
 
 @router.post("/volunteer/shifts/{shift_id}/capacity", dependencies=[CsrfChecked])
@@ -211,7 +203,7 @@ def set_capacity(
 ) -> RedirectResponse:
     shift = service.get_shift_to_manage(session, principal, shift_id)
     service.set_capacity(session, principal, shift, capacity)
-    return redirect(f"/volunteer/activities/{shift.activity_id}/manage")
+    return _to_manage(shift.activity_id)
 
 
 @router.post("/volunteer/activities/{activity_id}/recruiting", dependencies=[CsrfChecked])
@@ -223,7 +215,7 @@ def recruiting(
 ) -> RedirectResponse:
     activity = service.get_activity_to_manage(session, principal, activity_id)
     service.set_recruiting(session, principal, activity, open_)
-    return redirect(f"/volunteer/activities/{activity.id}/manage")
+    return _to_manage(activity.id)
 
 
 @router.post("/volunteer/activities/{activity_id}/cancel", dependencies=[CsrfChecked])
@@ -235,7 +227,7 @@ def cancel_activity(
 ) -> RedirectResponse:
     activity = service.get_activity_to_manage(session, principal, activity_id)
     service.cancel_activity(session, principal, activity, reason)
-    return redirect(f"/volunteer/activities/{activity.id}/manage")
+    return _to_manage(activity.id)
 
 
 @router.post("/volunteer/hours/approve", dependencies=[CsrfChecked])
@@ -246,7 +238,7 @@ def approve_hours(
     activity_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
 ) -> RedirectResponse:
     service.confirm_hours(session, principal, parse_form(HoursApproval, {"signup_ids": signup_ids}))
-    return redirect(f"/volunteer/activities/{activity_id}/manage")
+    return _to_manage(activity_id)
 
 
 @router.post("/volunteer/signups/{signup_id}/hours", dependencies=[CsrfChecked])
@@ -260,11 +252,11 @@ def set_hours(
     """Confirm pending hours with a different figure, or correct confirmed ones."""
     signup = service.get_signup(session, signup_id)
     service.set_hours(session, principal, signup, round(hours * 60), reason)
-    return redirect(f"/volunteer/activities/{signup.shift.activity_id}/manage")
+    return _to_manage(signup.shift.activity_id)
 
 
 @router.post("/volunteer/signups/{signup_id}/no-show", dependencies=[CsrfChecked])
 def no_show(signup_id: Id, session: DbSession, principal: LoggedIn) -> RedirectResponse:
     signup = service.get_signup(session, signup_id)
     service.mark_no_show(session, principal, signup)
-    return redirect(f"/volunteer/activities/{signup.shift.activity_id}/manage")
+    return _to_manage(signup.shift.activity_id)

@@ -4,8 +4,9 @@ certificates, benefits and mass mobilisation. Recommendation is in `recommend.py
 `reports.py`.
 
 One module per part of the work (see each one's docstring); read-only queries that only feed
-pages, the API and the home page are in `queries`. Everything callers use is re-exported here,
-so that `service.<name>` keeps working wherever it is called.
+pages, the API and the home page are in `queries`, what the API returns where it is more than
+a copy of a row in `views`. Everything callers use is re-exported here, so that
+`service.<name>` keeps working wherever it is called.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from gongchuang.volunteer.service.activities import (
     set_capacity,
     set_recruiting,
     update_activity,
+)
+from gongchuang.volunteer.service.addresses import (
+    card_url,
+    certificate_check_url,
+    certificate_pdf_url,
+    checkin_url,
 )
 from gongchuang.volunteer.service.calls import (
     answer_call,
@@ -76,6 +83,7 @@ from gongchuang.volunteer.service.partner_benefits import (
     use_claim_code,
 )
 from gongchuang.volunteer.service.profiles import (
+    CONSENT_PURPOSES,
     LOCATION_PURPOSE,
     PROFILE_FIELDS,
     SERVICE_PURPOSE,
@@ -136,6 +144,19 @@ from gongchuang.volunteer.service.stars import (
     total_minutes,
     totals,
 )
+from gongchuang.volunteer.service.views import (
+    activity_out,
+    benefits_out,
+    call_out,
+    certificate_check,
+    certificate_out,
+    certificates_out,
+    check_out,
+    checkin_code_out,
+    claim_out,
+    profile_out,
+    roster_out,
+)
 from gongchuang.volunteer.service.vocabulary import (
     AVAILABILITY,
     CATEGORIES,
@@ -149,6 +170,7 @@ __all__ = [
     "CATEGORIES",
     "CHECKIN_GRACE_SECONDS",
     "CHECKIN_SECONDS",
+    "CONSENT_PURPOSES",
     "EARLY_CHECKIN",
     "LOCATION_PURPOSE",
     "MAX_SHIFT",
@@ -171,25 +193,38 @@ __all__ = [
     "_serializer",
     "activities_of",
     "activity_listing",
+    "activity_out",
     "add_shift",
     "answer_call",
     "approve_hours",
     "benefits",
     "benefits_of",
+    "benefits_out",
     "benefits_title",
     "call_answer_count",
+    "call_out",
     "call_shift_count",
     "calls_of",
     "can_manage",
     "cancel_activity",
     "cancel_signup",
     "card_token",
+    "card_url",
     "certificate_by_code",
+    "certificate_check",
+    "certificate_check_url",
+    "certificate_out",
+    "certificate_pdf_url",
     "certificates_of",
+    "certificates_out",
     "check",
+    "check_out",
     "check_period",
     "checkin_code",
+    "checkin_code_out",
+    "checkin_url",
     "claim_benefit",
+    "claim_out",
     "claims_of",
     "close_finished_shifts",
     "confirm_hours",
@@ -226,10 +261,12 @@ __all__ = [
     "next_shift_starts",
     "offer_benefit",
     "open_activities",
+    "profile_out",
     "publish_activity",
     "reliability",
     "require_volunteer",
     "roster",
+    "roster_out",
     "save_profile",
     "served_organisations",
     "set_capacity",

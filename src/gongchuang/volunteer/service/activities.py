@@ -17,13 +17,13 @@ from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
 from gongchuang.core.text import clean_text
+from gongchuang.topics.volunteer import ActivityCancelled
 from gongchuang.volunteer.models import Activity, ActivityStatus, Shift, Signup, SignupStatus
 from gongchuang.volunteer.schemas import ActivityCreate, ActivityIn, ShiftIn
 from gongchuang.volunteer.service._common import can_manage, get_activity, not_an_option
 from gongchuang.volunteer.service.signups import promote_waitlisted
 from gongchuang.volunteer.service.vocabulary import CATEGORIES, SKILLS
 
-events.register_topic("volunteer.activity_cancelled", N_("A volunteer activity was cancelled"))
 MAX_SHIFT = timedelta(hours=24)
 
 
@@ -317,7 +317,10 @@ def cancel_activity(session: Session, actor: Principal, activity: Activity, reas
             channels=("push", "sms"),
         )
     events.publish(
-        session, "volunteer.activity_cancelled", {"activity_id": activity.id, "told": len(told)}
+        session,
+        ActivityCancelled(
+            activity_id=activity.id, told=len(told), organisation_id=activity.organisation_id
+        ),
     )
     audit.record(
         session,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gongchuang.core import audit, geo, organisations
 from gongchuang.core.clock import SHANGHAI, local_midnight, utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
-from gongchuang.core.i18n import N_, gettext
+from gongchuang.core.i18n import N_, Phrase, gettext
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
 from gongchuang.core.text import clean_text
@@ -54,13 +54,22 @@ def create_call(
         raise NotFound()
     errors: list[dict[str, Any]] = []
     if not sites or len(sites) > 1000:
-        errors.append({"field": "sites", "message": "1..1000"})
+        errors.append(
+            {"field": "sites", "message": Phrase(N_("from %(low)s to %(high)s"), low=1, high=1000)}
+        )
     if not 1 <= days <= 60:
-        errors.append({"field": "days", "message": "1..60"})
+        errors.append(
+            {"field": "days", "message": Phrase(N_("from %(low)s to %(high)s"), low=1, high=60)}
+        )
     if not slots or any(not 0 <= a < b <= 24 for a, b in slots):
         errors.append({"field": "slots", "message": gettext("start and end hours, 0 to 24")})
     if not 1 <= capacity <= 10_000:
-        errors.append({"field": "capacity", "message": "1..10000"})
+        errors.append(
+            {
+                "field": "capacity",
+                "message": Phrase(N_("from %(low)s to %(high)s"), low=1, high=10_000),
+            }
+        )
     if first_day <= local_day(utcnow()):
         errors.append({"field": "first_day", "message": gettext("from tomorrow on")})
     if category not in CATEGORIES:

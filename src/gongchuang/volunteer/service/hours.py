@@ -13,6 +13,7 @@ from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionD
 from gongchuang.core.i18n import N_
 from gongchuang.core.permissions import Principal
 from gongchuang.core.text import clean_text
+from gongchuang.topics.volunteer import HoursVerified
 from gongchuang.volunteer.models import (
     Feedback,
     HoursEntry,
@@ -25,8 +26,6 @@ from gongchuang.volunteer.schemas import HoursApproval
 from gongchuang.volunteer.service._common import by_person, can_manage, local_day, lock_signups
 from gongchuang.volunteer.service.signups import signups_by_id
 from gongchuang.volunteer.service.stars import bump_total
-
-events.register_topic("volunteer.hours_verified", N_("A volunteer's service hours were verified"))
 
 
 def shift_minutes(shift: Shift) -> int:
@@ -107,15 +106,14 @@ def approve_hours(
         )
         events.publish(
             session,
-            "volunteer.hours_verified",
-            {
-                "person_id": signup.person_id,
-                "organisation_id": signup.shift.activity.organisation_id,
-                "signup_id": signup.id,
-                "minutes": granted,
-                "served_on": local_day(signup.shift.starts_at).isoformat(),
-                "verified_by": actor.person_id,
-            },
+            HoursVerified(
+                person_id=signup.person_id,
+                organisation_id=signup.shift.activity.organisation_id,
+                signup_id=signup.id,
+                minutes=granted,
+                served_on=local_day(signup.shift.starts_at),
+                verified_by=actor.person_id,
+            ),
         )
     audit.record_many(session, actor, changes)
     return len(signups)

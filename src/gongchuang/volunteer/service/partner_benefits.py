@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from gongchuang.core import audit, organisations
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
-from gongchuang.core.i18n import N_
+from gongchuang.core.i18n import N_, Phrase
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal, has_permission
 from gongchuang.core.text import clean_text
@@ -31,13 +31,30 @@ def create_benefit(
         raise NotFound()
     errors = []
     if not 0 <= data.min_star <= 10:
-        errors.append({"field": "min_star", "message": "0..10"})
+        errors.append(
+            {"field": "min_star", "message": Phrase(N_("from %(low)s to %(high)s"), low=0, high=10)}
+        )
     if not 0 <= data.min_hours <= 100_000:
-        errors.append({"field": "min_hours", "message": "0..100000"})
+        errors.append(
+            {
+                "field": "min_hours",
+                "message": Phrase(N_("from %(low)s to %(high)s"), low=0, high=100_000),
+            }
+        )
     if not 1 <= data.per_person_limit <= 1000:
-        errors.append({"field": "per_person_limit", "message": "1..1000"})
+        errors.append(
+            {
+                "field": "per_person_limit",
+                "message": Phrase(N_("from %(low)s to %(high)s"), low=1, high=1000),
+            }
+        )
     if data.quota is not None and not 1 <= data.quota <= 1_000_000:
-        errors.append({"field": "quota", "message": "1..1000000"})
+        errors.append(
+            {
+                "field": "quota",
+                "message": Phrase(N_("from %(low)s to %(high)s"), low=1, high=1_000_000),
+            }
+        )
     if errors:
         raise InvalidInput(N_("The benefit is not valid; nothing was saved"), errors=errors)
     benefit = Benefit(

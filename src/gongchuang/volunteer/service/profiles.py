@@ -31,12 +31,11 @@ from gongchuang.volunteer.service.vocabulary import AVAILABILITY, CATEGORIES, SK
 
 LOCATION_PURPOSE = "volunteer_location"
 SERVICE_PURPOSE = "volunteer_service"
-people.register_consent_purpose(
-    SERVICE_PURPOSE, N_("Keep my volunteer profile to offer me activities and record my hours")
-)
-people.register_consent_purpose(
-    LOCATION_PURPOSE, N_("Keep my home location to suggest volunteer activities near me")
-)
+# What the person consents to, in their words (the manifest declares them to the platform).
+CONSENT_PURPOSES = {
+    SERVICE_PURPOSE: N_("Keep my volunteer profile to offer me activities and record my hours"),
+    LOCATION_PURPOSE: N_("Keep my home location to suggest volunteer activities near me"),
+}
 
 
 def home_point(session: Session, volunteer: Volunteer) -> geo.Point | None:

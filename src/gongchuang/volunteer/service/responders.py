@@ -12,12 +12,9 @@ from gongchuang.core.errors import InvalidInput, NotFound
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation, Person
 from gongchuang.core.permissions import Principal
+from gongchuang.topics.volunteer import ResponderInvited
 from gongchuang.volunteer.models import Activity, Shift, Signup, SignupStatus
 from gongchuang.volunteer.service._common import can_manage
-
-events.register_topic(
-    "volunteer.responder_invited", N_("A first-aider was invited into the responder network")
-)
 
 
 def first_aiders(session: Session, actor: Principal, organisation: Organisation) -> list[Person]:
@@ -59,9 +56,7 @@ def invite_responders(
             link="/volunteer",
         )
         events.publish(
-            session,
-            "volunteer.responder_invited",
-            {"person_id": person_id, "organisation_id": organisation.id},
+            session, ResponderInvited(person_id=person_id, organisation_id=organisation.id)
         )
     audit.record(
         session,
