@@ -18,13 +18,14 @@ import threading
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
+from gongchuang.core import jobs
 from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Database
 from gongchuang.core.models import OutboxMessage
@@ -88,7 +89,7 @@ def publish(session: Session, event: Event) -> OutboxMessage:
     return message
 
 
-# A message whose subscriber keeps failing is retried with backoff (10 s, 20 s ... an hour),
+# A message whose subscriber keeps failing is retried with the jobs' backoff (10 s ... an hour),
 # then parked with its error after this many attempts: it no longer blocks the outbox, and
 # `gongchuang_outbox_parked` on /metrics tells an operator.
 MAX_ATTEMPTS = 8
@@ -100,10 +101,6 @@ def _due(now: datetime) -> Any:
         & OutboxMessage.failed_at.is_(None)
         & or_(OutboxMessage.retry_at.is_(None), OutboxMessage.retry_at <= now)
     )
-
-
-def retry_delay(attempt: int) -> timedelta:
-    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempt - 1)))
 
 
 def dispatch_pending(db: Database, limit: int = 100) -> int:
@@ -140,12 +137,14 @@ def dispatch_pending(db: Database, limit: int = 100) -> int:
 
 def backlog(db: Database) -> tuple[int, int]:
     """(messages waiting to be dispatched, messages parked after failing)."""
+    parked = OutboxMessage.failed_at.is_not(None)
+    query = select(
+        func.count().filter(OutboxMessage.dispatched_at.is_(None), ~parked),
+        func.count().filter(parked),
+    )
     with db.transaction(write=False) as session:
-        waiting = select(func.count()).where(
-            OutboxMessage.dispatched_at.is_(None), OutboxMessage.failed_at.is_(None)
-        )
-        parked = select(func.count()).where(OutboxMessage.failed_at.is_not(None))
-        return int(session.scalar(waiting) or 0), int(session.scalar(parked) or 0)
+        waiting, failed = session.execute(query).one()
+    return int(waiting or 0), int(failed or 0)
 
 
 def _note_failure(db: Database, message_id: int, error: str) -> None:
@@ -159,7 +158,7 @@ def _note_failure(db: Database, message_id: int, error: str) -> None:
             message.failed_at = utcnow()
             log.error("outbox message %s (%s) parked", message.id, message.topic)
         else:
-            message.retry_at = utcnow() + retry_delay(message.attempts)
+            message.retry_at = utcnow() + jobs.retry_delay(message.attempts)
 
 
 class Dispatcher:
