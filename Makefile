@@ -95,9 +95,12 @@ test-postgres: install browser-packages
 
 static-checks: lint typecheck import-check size-check check-migrations
 
-# The static checks run beside the SQLite half (the tests leave a core idle while they wait on
-# servers and the browser); the PostgreSQL half follows. Any failure fails `make test`.
-test: install browser-packages
+# The install steps run side by side (pip, npm, apt's Chromium and the PDF font wait on different
+# things; scripts/system-packages.sh queues the apt calls). The static checks run beside the
+# SQLite half (the tests leave a core idle while they wait on servers and the browser); the
+# PostgreSQL half follows. Any failure fails `make test`.
+test:
+	$(MAKE) --no-print-directory -j4 install browser-packages
 	$(MAKE) --no-print-directory --output-sync=target -j2 static-checks test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 

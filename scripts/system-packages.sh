@@ -24,6 +24,14 @@ done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
+# `make test` runs its install steps side by side, and apt and dpkg take one caller at a time:
+# callers with something missing queue here, and each checks again once it holds the lock (the
+# one before it may have just installed the same thing).
+if [ -z "${GONGCHUANG_SYSTEM_PACKAGES_LOCKED:-}" ] && command -v flock >/dev/null; then
+  export GONGCHUANG_SYSTEM_PACKAGES_LOCKED=1
+  exec flock "${TMPDIR:-/tmp}/gongchuang-system-packages.lock" "$0" "$@"
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
   run=()
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
