@@ -20,7 +20,6 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	scripts/system-packages.sh $(PYTHON):python3.11,python3.11-venv
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/system-packages.sh no-ensurepip:python3.11-venv
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -83,25 +82,29 @@ check-migrations: $(STAMP)
 	GONGCHUANG_DATABASE_URL=sqlite:///$(CURDIR)/var/alembic-check.db $(BIN)/alembic check
 	rm -f var/alembic-check.db*
 
-# The browser tests drive Debian's Chromium and need CJK fonts to render Chinese pages.
+# The browser tests drive Debian's Chromium and need CJK fonts to render Chinese pages. The
+# fonts first, on their own: the PDF font is built from them while Chromium is installed.
 browser-packages:
-	scripts/system-packages.sh chromium:chromium "font:Noto Sans CJK SC:fonts-noto-cjk"
+	scripts/system-packages.sh "font:Noto Sans CJK SC:fonts-noto-cjk"
+	scripts/system-packages.sh chromium:chromium
 
 test-sqlite: install browser-packages
-	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q
+	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q --durations=12
 
 test-postgres: install browser-packages
-	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q
+	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q --durations=12
 
 static-checks: lint typecheck import-check size-check check-migrations
 
 # The install steps run side by side (pip, npm, apt's Chromium and the PDF font wait on different
-# things; scripts/system-packages.sh queues the apt calls). The static checks run beside the
-# SQLite half (the tests leave a core idle while they wait on servers and the browser); the
-# PostgreSQL half follows. Any failure fails `make test`.
+# things; scripts/system-packages.sh queues the apt calls), and the static checks join them as
+# soon as the virtual environment is there: apt and the downloads leave the cores idle, the
+# test halves would not. Then the SQLite half, then the PostgreSQL half (each uses both cores).
+# Any failure fails `make test`; each half lists its slowest tests, to keep the whole under 10
+# minutes on 2 cores as modules are added.
 test:
-	$(MAKE) --no-print-directory -j4 install browser-packages
-	$(MAKE) --no-print-directory --output-sync=target -j2 static-checks test-sqlite
+	$(MAKE) --no-print-directory --output-sync=target -j4 install browser-packages static-checks
+	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
 bench: install

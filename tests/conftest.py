@@ -54,10 +54,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             drop_templates(run)
 
 
+# Test modules of pure functions (numbers, text, algorithms, files): the same on either
+# database, so run once, on the SQLite half.
+DATABASE_FREE = {
+    "tests/core/test_identity.py",
+    "tests/core/test_money.py",
+    "tests/core/test_pdf_fonts.py",
+    "tests/core/test_spreadsheets.py",
+    "tests/emergency/test_matching.py",
+    "tests/emergency/test_opening_hours.py",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND != "postgresql" and item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.skip(reason="needs GONGCHUANG_TEST_DATABASE=postgresql"))
+        if BACKEND == "postgresql" and item.nodeid.split("::")[0] in DATABASE_FREE:
+            item.add_marker(
+                pytest.mark.skip(reason="never touches a database: runs on the SQLite half")
+            )
     # The longest work first, so that the test processes of a run end together.
     longest_first(items)
 

@@ -11,12 +11,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitMiddleware
 
 from gongchuang.config import get_settings
 from gongchuang.core import api as core_api
-from gongchuang.core import events, jobs, limits, live, ops
+from gongchuang.core import audit, events, jobs, limits, live, ops, payment_routes
 from gongchuang.core import pages as core_pages
 from gongchuang.core.db import Database, get_database, set_database
 from gongchuang.core.errors import (
@@ -25,6 +26,7 @@ from gongchuang.core.errors import (
     InvalidInput,
     MethodNotAllowed,
     NotFound,
+    ServiceBusy,
     validation_message,
 )
 from gongchuang.core.i18n import N_
@@ -70,6 +72,9 @@ def create_app(database: Database | None = None, *, background: bool | None = No
             dispatcher = events.Dispatcher(db)
             dispatcher.start()
             stoppers.append(dispatcher.stop)
+            sealer = audit.Sealer(db)
+            sealer.start()
+            stoppers.append(sealer.stop)
             worker = jobs.Worker(db)
             worker.start()
             stoppers.append(worker.stop)
@@ -109,6 +114,16 @@ def create_app(database: Database | None = None, *, background: bool | None = No
         # the check together and the database's constraint stops the second.
         log.warning("constraint violated: %s", exc.orig)
         return await answer_error(request, Conflict())
+
+    @app.exception_handler(PoolTimeout)
+    async def database_busy(request: Request, exc: PoolTimeout) -> Response:
+        # Every database connection of this worker stayed busy for the pool's whole timeout (a
+        # flash sale's queue): nothing was done, and the client may try again, so say so
+        # rather than fail with a 500.
+        log.warning("no database connection free: %s", exc)
+        response = await answer_error(request, ServiceBusy())
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:
@@ -165,6 +180,7 @@ def create_app(database: Database | None = None, *, background: bool | None = No
 
     app.include_router(ops.router)
     app.include_router(core_api.router)
+    app.include_router(payment_routes.router)
     load_modules(app)
     app.include_router(core_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -68,7 +68,7 @@ def worker(
     once: bool = False,
 ) -> None:
     """Run durable jobs (in addition to the thread each web worker runs)."""
-    from gongchuang.core import jobs, push  # noqa: F401 - push registers its channel
+    from gongchuang.core import audit, jobs, push  # noqa: F401 - push registers its channel
     from gongchuang.core.db import get_database
     from gongchuang.core.ops import configure_logging
     from gongchuang.modules import load_modules
@@ -81,7 +81,11 @@ def worker(
     database = get_database()
     if once:
         typer.echo(f"ran {jobs.run_due(database)} jobs")
+        audit.seal_all(database)
         return
+    # What the jobs write to the audit ledger is chained by this process too, so that a
+    # worker running alone (no web process) leaves no entry unsealed.
+    audit.Sealer(database).start()
     jobs.Worker(database).run_forever()
 
 
@@ -201,18 +205,22 @@ def export_audit(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
 
     from sqlalchemy import select
 
-    from gongchuang.core.audit import _jsonable
+    from gongchuang.core.audit import _jsonable, seal_all
     from gongchuang.core.db import get_database
     from gongchuang.core.models import AuditEntry
 
     handle = sys.stdout if str(out) == "-" else out.open("w", encoding="utf-8")
+    seal_all(get_database())  # entries committed a moment ago, chained before they are read
     with get_database().transaction(write=False) as session:
-        for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq)
+        ):
             handle.write(
                 json.dumps(
                     _jsonable(
                         {
                             "id": e.id,
+                            "seq": e.seq,
                             "occurred_at": e.occurred_at,
                             "actor": e.actor_label,
                             "action": e.action,
@@ -235,9 +243,10 @@ def export_audit(out: Annotated[Path, typer.Argument()] = Path("-")) -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; name the first broken entry."""
-    from gongchuang.core.audit import verify_chain
+    from gongchuang.core.audit import seal_all, verify_chain
     from gongchuang.core.db import get_database
 
+    seal_all(get_database())
     with get_database().transaction(write=False) as session:
         report = verify_chain(session)
     if report.ok:

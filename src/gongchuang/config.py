@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     # Years of China's holiday arrangement (public holidays, make-up working days) that the
     # chinese_calendar package does not know yet: see gongchuang.core.workdays.
     holiday_calendar_file: Path | None = None
+    # Payments (gongchuang.core.payments). The sandbox takes no real money and is the default
+    # provider while this is true. WeChat Pay (APIv3) is enabled only when its merchant number,
+    # app id, APIv3 key, merchant key and certificate serial, and the WeChat Pay platform
+    # public key and its id are all set.
+    payments_sandbox: bool = True
+    wechatpay_mch_id: str | None = None
+    wechatpay_app_id: str | None = None
+    # The 32-character APIv3 key set in the merchant platform: decrypts notifications.
+    wechatpay_apiv3_key: str | None = None
+    wechatpay_private_key_path: Path | None = None  # apiclient_key.pem: signs requests
+    wechatpay_certificate_serial: str | None = None  # serial of the merchant certificate
+    wechatpay_platform_public_key_path: Path | None = None  # pub_key.pem: verifies WeChat
+    wechatpay_platform_public_key_id: str | None = None  # "PUB_KEY_ID_...": Wechatpay-Serial
+    # Where WeChat Pay sends notifications, e.g. https://example.cn/api/v1/payments/notifications/wechatpay
+    wechatpay_notify_url: str | None = None
 
     @field_validator("upload_max_bytes")
     @classmethod

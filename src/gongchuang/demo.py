@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gongchuang.adoption import demo as adoption_demo
 from gongchuang.core import credentials, organisations, people, regions
 from gongchuang.core.clock import utcnow
 from gongchuang.core.identity import id_check_digit
@@ -261,9 +262,23 @@ def load_demo_world(
         + [f"139{index:08d}" for index in range(people_count) if index % 4 == 1],
         resident_id=lambda code: demo_resident_id(rng, code),
     )
+    adopter_phones = [f"139{index:08d}" for index in range(people_count) if index % 3 != 2]
+    adoption_summary = adoption_demo.load_demo(
+        session,
+        rng,
+        village=first_village,
+        cadre=accounts["13800000001"],
+        villager=accounts["13800000002"],
+        adopters=list(
+            session.scalars(
+                select(Person).where(Person.phone.in_(adopter_phones[:90])).order_by(Person.id)
+            )
+        ),
+    )
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (
         f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
         f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total}); "
-        f"{points_summary}; {volunteer_summary}; {emergency_summary}; {training_summary}"
+        f"{points_summary}; {volunteer_summary}; {emergency_summary}; {training_summary}; "
+        f"{adoption_summary}"
     )

@@ -16,6 +16,7 @@ DOMAIN_MODULES: list[str] = [
     "gongchuang.volunteer",
     "gongchuang.emergency",
     "gongchuang.training",
+    "gongchuang.adoption",
 ]
 
 

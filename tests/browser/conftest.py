@@ -49,8 +49,9 @@ pytestmark = pytest.mark.browser
 # what they check is the same on either database. The PostgreSQL half keeps the browser modules
 # whose subject is the server and its database (live updates through LISTEN/NOTIFY across
 # processes, hostile text stored and shown back) and asks every page of every persona for a
-# server error in tests/core/test_page_crawl.py, which runs on both halves.
+# server error in tests/core/test_page_crawl.py.
 ONE_DATABASE = {
+    "tests/browser/test_adoption.py",
     "tests/browser/test_emergency.py",
     "tests/browser/test_imports.py",
     "tests/browser/test_points.py",

@@ -7,7 +7,10 @@ from gongchuang.core.permissions import SYSTEM
 
 
 def test_chain_verifies_and_names_an_edited_entry(session: Session, world) -> None:
+    assert audit.verify_chain(session).waiting > 10  # written, not chained yet
+    assert audit.seal(session, wait=True) > 10
     report = audit.verify_chain(session)
+    assert report.waiting == 0
     assert report.ok and report.checked > 10
     target = session.query(AuditEntry).filter_by(action="membership.add").first()
     assert target is not None
@@ -22,7 +25,8 @@ def test_chain_verifies_and_names_an_edited_entry(session: Session, world) -> No
 
 
 def test_a_deleted_entry_breaks_the_next_link(session: Session, world) -> None:
-    entries = session.query(AuditEntry).order_by(AuditEntry.id).all()
+    audit.seal(session, wait=True)
+    entries = session.query(AuditEntry).order_by(AuditEntry.seq).all()
     victim, follower = entries[3], entries[4]
     session.execute(text("DELETE FROM audit_entry WHERE id = :i"), {"i": victim.id})
     session.expire_all()
@@ -35,4 +39,20 @@ def test_entries_record_before_and_after(session: Session) -> None:
         session, SYSTEM, "thing.change", "thing", 7, before={"n": 1}, after={"n": 2}
     )
     assert entry.before == {"n": 1} and entry.after == {"n": 2}
-    assert len(entry.entry_hash) == 64 and entry.prev_hash != entry.entry_hash
+    assert entry.entry_hash is None  # chained once committed, by the sealer
+    audit.seal(session, wait=True)
+    assert entry.entry_hash is not None and len(entry.entry_hash) == 64
+    assert entry.prev_hash != entry.entry_hash
+
+
+def test_entries_are_chained_in_the_order_they_are_sealed(session: Session) -> None:
+    first = audit.record(session, SYSTEM, "thing.a", "thing", 1)
+    audit.seal(session, wait=True)
+    first_seq, first_hash = first.seq, first.entry_hash
+    second_id = audit.record(session, SYSTEM, "thing.b", "thing", 2).id
+    assert audit.verify_chain(session).waiting == 1
+    assert audit.seal(session, wait=True) == 1
+    second = session.get(AuditEntry, second_id)
+    assert second is not None
+    assert second.seq == (first_seq or 0) + 1 and second.prev_hash == first_hash
+    assert audit.seal(session, wait=True) == 0

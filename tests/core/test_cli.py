@@ -35,12 +35,13 @@ def test_import_reports_the_bad_line_and_stores_nothing(cli_db: Database, tmp_pa
         assert session.execute(text("SELECT count(*) FROM region")).scalar() == 0
 
 
-@pytest.mark.slow  # loads a year of the demo world's points
+@pytest.mark.slow  # loads the demo world
 def test_demo_then_audit_verify_then_tamper(cli_db: Database, tmp_path: Path) -> None:
     from gongchuang.demo import load_demo_world
 
     with cli_db.transaction() as session:
-        load_demo_world(session, people_count=20)
+        # A month of points is enough for an audit chain to walk and break.
+        load_demo_world(session, people_count=20, points_weeks=4)
     again = runner.invoke(app, ["demo", "--if-empty"])
     assert again.exit_code == 0 and "already present" in again.output
     ok = runner.invoke(app, ["audit", "verify"])

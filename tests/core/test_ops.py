@@ -48,3 +48,25 @@ def test_home_page_figures_are_cached_for_a_minute(session, world) -> None:
     assert stats.platform_counts(session, now=1030.0) == first
     assert stats.platform_counts(session, now=1061.0).people == first.people + 1
     stats.forget()
+
+
+def test_no_free_database_connection_is_a_503_with_retry_after(database) -> None:  # type: ignore[no-untyped-def]
+    """A worker whose connections are all busy past the pool's timeout says so (503, try again
+    shortly), not a 500."""
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    # An app of its own: a route is added to it, and the session's app is shared.
+    app = create_app(database, background=False)
+    probe = APIRouter()
+
+    @probe.get("/api/v1/_test/pool-exhausted")
+    def exhausted() -> None:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 20 reached")
+
+    app.include_router(probe)
+    answer = TestClient(app).get("/api/v1/_test/pool-exhausted", headers={"Accept-Language": "en"})
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "2"
+    assert "busy" in answer.json()["title"]

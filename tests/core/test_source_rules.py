@@ -26,6 +26,7 @@ ALLOWED_FILES: dict[str, str] = {
     "emergency/demo.py": "demo data: AEDs, responders, centres, addresses",
     "training/demo.py": "demo data: providers, courses, classes, a roster in Chinese",
     "training/demo_content.py": "demo course content: lessons and question banks",
+    "adoption/demo.py": "demo data: a village farm, its seasons, diary and ledger entries",
     "points/catalogue_templates.py": "village rule catalogues, written as villages write them",
 }
 

@@ -72,6 +72,7 @@ def test_the_whole_cycle_reaches_the_household_balance(session: Session, pw: Poi
     # Settling again does nothing twice.
     assert service.settle_due(session, now=notice.closes_at + timedelta(days=1)).records == 0
     assert balance_of(session, pw, pw.villager) == 3
+    audit.seal(session, wait=True)
     assert audit.verify_chain(session).ok
 
 
@@ -494,4 +495,5 @@ def test_approving_a_selection_is_all_or_nothing(session: Session, pw: PointsWor
     assert service.approve_many(session, acting(pw.cadre), pw.village, [r.id for r in others]) == 2
     assert {r.status for r in others} == {RecordStatus.in_notice}
     assert len({r.notice_id for r in others}) == 1
+    audit.seal(session, wait=True)
     assert audit.verify_chain(session).ok

@@ -8,6 +8,7 @@ keeps FastAPI, Starlette and the shell out of every business rule).
 Web shell (HTTP: routers, requests, responses):
 - api: the core's REST API under /api/v1.
 - pages: the core's HTML pages (log-in, organisations, profile, notifications, audit).
+- payment_routes: payments' HTTP side: providers' notifications, the sandbox cashier.
 - web: the shell's plumbing: request-scoped session and principal, CSRF, templates, errors.
 - middleware: pure ASGI middleware: locale, security headers, metrics, over-large bodies.
 - routing: routers filed by path prefix so that matching does not grow with the module count.
@@ -28,6 +29,7 @@ Platform services (the rules every domain shares; no request in sight):
 - organisations: organisations, memberships and roles.
 - pagination: cursor pagination (keyset on the id).
 - passwords: password hashing with argon2id.
+- payments: payments for every domain's purposes: providers (sandbox, WeChat Pay), refunds.
 - pdf: a font that writes Chinese, QR codes, the certificate page.
 - people: registration, profile, consents and what others may see.
 - permissions: permissions, roles and the principal acting.
@@ -49,4 +51,5 @@ Infrastructure (what everything stands on):
 - i18n: translations through Babel.
 - limits: how much a request may send (read by the settings and by routes).
 - models: the core's tables.
+- money: yuan as people type and read it, fen everywhere else.
 """

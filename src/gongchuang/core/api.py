@@ -669,4 +669,5 @@ def verify_audit(
         checked=report.checked,
         broken_entry_id=report.broken_entry_id,
         reason=report.reason,
+        waiting=report.waiting,
     )

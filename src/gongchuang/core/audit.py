@@ -2,29 +2,42 @@
 
 Each entry's hash covers its content and the previous entry's hash, so editing or deleting any
 row breaks every link after it; `verify_chain` names the first broken entry.
+
+Entries are written in the caller's transaction without their hash, and sealed into the chain
+(a position `seq`, the previous hash, its own hash) a moment after they commit, by one sealer
+at a time (`seal`, run by each web worker's `Sealer` thread and by `gongchuang audit verify`).
+Chaining inside the caller's transaction would make every audited write of the installation
+wait for every other one until it commits (the chain's head is one lock); sealing after commit
+keeps the chain without that queue. The cost is a window of about a second in which a
+committed entry is not yet covered by a hash: `verify_chain` reports how many are waiting.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from gongchuang.core.clock import utcnow
+from gongchuang.core.db import Database
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.models import AuditEntry, Person
 from gongchuang.core.permissions import Principal
 
 GENESIS_HASH = "0" * 64
-# Any fixed 64-bit number: serialises appends across PostgreSQL transactions.
+# Any fixed 64-bit number: one sealer at a time across PostgreSQL sessions.
 _PG_CHAIN_LOCK = 7_302_118_812
+log = logging.getLogger(__name__)
+_sealing_wakeup = threading.Event()
 
 
 def _jsonable(value: Any) -> Any:
@@ -100,55 +113,118 @@ def record(
 
 
 def record_many(session: Session, actor: Principal, changes: list[Change]) -> list[AuditEntry]:
-    """Append a batch under one lock: a settlement of thousands of records costs one chain
-    lookup, not thousands."""
+    """Append entries in the caller's transaction; they are chained once it has committed."""
     if not changes:
         return []
-    # Flushed before the chain's lock is taken: the row locks this transaction's pending
-    # changes need are taken first, so it never waits for a row while holding the lock that
-    # every audited write waits for (two transactions would deadlock). The flush also puts
-    # entries added earlier in this transaction into the chain.
-    session.flush()
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev_hash = prev or GENESIS_HASH
     occurred_at = utcnow()
-    entries = []
-    for change in changes:
-        before_j = _jsonable(change.before) if change.before is not None else None
-        after_j = _jsonable(change.after) if change.after is not None else None
-        object_id = str(change.object_id)
-        digest = entry_hash(
-            prev_hash,
-            occurred_at,
-            actor.person_id,
-            actor.audit_label,
-            change.action,
-            change.object_type,
-            object_id,
-            before_j,
-            after_j,
+    entries = [
+        AuditEntry(
+            occurred_at=occurred_at,
+            actor_person_id=actor.person_id,
+            actor_label=actor.audit_label,
+            action=change.action,
+            object_type=change.object_type,
+            object_id=str(change.object_id),
+            before=_jsonable(change.before) if change.before is not None else None,
+            after=_jsonable(change.after) if change.after is not None else None,
         )
-        entries.append(
-            AuditEntry(
-                occurred_at=occurred_at,
-                actor_person_id=actor.person_id,
-                actor_label=actor.audit_label,
-                action=change.action,
-                object_type=change.object_type,
-                object_id=object_id,
-                before=before_j,
-                after=after_j,
-                prev_hash=prev_hash,
-                entry_hash=digest,
-            )
-        )
-        prev_hash = digest
+        for change in changes
+    ]
     session.add_all(entries)
     session.flush()
+    session.info["gongchuang_audit_pending"] = True
     return entries
+
+
+def seal(session: Session, limit: int = 5000, *, wait: bool = False) -> int:
+    """Chain the committed entries not yet chained, oldest first; answers how many. One sealer
+    at a time: on PostgreSQL another one at work makes this answer 0 at once (or wait for it,
+    with `wait`); on SQLite the write transaction already admits one writer."""
+    if session.get_bind().dialect.name == "postgresql":
+        if wait:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+        elif not session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK}
+        ):
+            return 0
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.entry_hash)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    seq: int = head[0] if head and head[0] is not None else 0
+    prev_hash: str = head[1] if head and head[1] is not None else GENESIS_HASH
+    waiting = session.scalars(
+        select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id).limit(limit)
+    ).all()
+    for entry in waiting:
+        seq += 1
+        digest = entry_hash(
+            prev_hash,
+            entry.occurred_at,
+            entry.actor_person_id,
+            entry.actor_label,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.before,
+            entry.after,
+        )
+        entry.seq, entry.prev_hash, entry.entry_hash = seq, prev_hash, digest
+        prev_hash = digest
+    session.flush()
+    return len(waiting)
+
+
+def seal_all(db: Database) -> int:
+    """Seal until nothing waits (each batch its own transaction)."""
+    total = 0
+    while True:
+        with db.transaction() as session:
+            sealed = seal(session)
+        total += sealed
+        if sealed == 0:
+            return total
+
+
+class Sealer:
+    """Background thread of a web worker: seals after each commit that wrote entries, and every
+    second (entries committed by other processes are sealed by whichever worker gets there)."""
+
+    def __init__(self, db: Database, poll_seconds: float = 1.0) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        _sealing_wakeup.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            _sealing_wakeup.wait(self.poll_seconds)
+            _sealing_wakeup.clear()
+            try:
+                seal_all(self.db)
+            except Exception:
+                log.exception("sealing the audit ledger failed; will retry")
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_sealer(session: Session) -> None:
+    if session.info.pop("gongchuang_audit_pending", False):
+        _sealing_wakeup.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_entries(session: Session) -> None:
+    session.info.pop("gongchuang_audit_pending", None)
 
 
 def latest(session: Session, limit: int = 100) -> list[tuple[AuditEntry, str | None]]:
@@ -172,6 +248,7 @@ _ACTING_WAYS = {
     "self-registration": N_("self-registration"),
     "demo": N_("demo data"),
     "system": N_("the platform itself"),
+    "payments": N_("the payment provider"),
     "anonymous": N_("not signed in"),
 }
 _PERSON_LABEL = re.compile(r"^person#(\d+) \((.+)\)$")
@@ -191,6 +268,7 @@ class ChainReport:
     checked: int
     broken_entry_id: int | None = None
     reason: str = ""
+    waiting: int = 0  # committed, not chained yet (sealed within a second or so)
 
     @property
     def ok(self) -> bool:
@@ -198,15 +276,20 @@ class ChainReport:
 
 
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Walk the chain in its order; name the first entry whose link or content is wrong."""
     prev_hash = GENESIS_HASH
     checked = 0
-    last_id = 0
+    last_seq = 0
+    waiting = session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.seq.is_(None)))
     while True:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+            select(AuditEntry)
+            .where(AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
         ).all()
         if not rows:
-            return ChainReport(checked)
+            return ChainReport(checked, waiting=waiting or 0)
         for row in rows:
             if row.prev_hash != prev_hash:
                 return ChainReport(checked, row.id, "previous hash does not match (row removed?)")
@@ -225,5 +308,5 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                 return ChainReport(checked, row.id, "content does not match its hash (row edited)")
             prev_hash = row.entry_hash
             checked += 1
-            last_id = row.id
+            last_seq = row.seq or last_seq
         session.expunge_all()

@@ -115,6 +115,12 @@ class PayloadTooLarge(GongchuangError):
     title = N_("The file is too large")
 
 
+class ServiceBusy(GongchuangError):
+    status_code = 503
+    type_slug = "service-busy"
+    title = N_("The service is very busy; please try again in a moment")
+
+
 class MethodNotAllowed(GongchuangError):
     status_code = 405
     type_slug = "method-not-allowed"

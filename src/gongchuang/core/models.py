@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongchuang.core.clock import utcnow
 from gongchuang.core.db import Base
+from gongchuang.core.i18n import N_
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -190,7 +192,8 @@ class ApiToken(Base):
 
 
 class AuditEntry(Base):
-    """One link of the hash chain. Rows are only ever inserted."""
+    """One link of the hash chain. Rows are only ever inserted; `seq`, `prev_hash` and
+    `entry_hash` are set once, when the sealer chains the committed entry (core/audit.py)."""
 
     __tablename__ = "audit_entry"
 
@@ -203,8 +206,9 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int | None] = mapped_column(BigId, unique=True)  # position in the chain
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (Index("ix_audit_entry_object", "object_type", "object_id"),)
 
@@ -372,3 +376,111 @@ class LiveEvent(Base):
     event: Mapped[str] = mapped_column(String(100))
     data: Mapped[str] = mapped_column(Text)  # JSON, sent as the SSE data line as it is
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PaymentStatus(enum.StrEnum):
+    pending = "pending"  # started, the payer has not paid yet
+    paid = "paid"  # the provider confirmed the money (partial refunds keep this status)
+    closed = "closed"  # expired or cancelled before any money arrived
+    refunded = "refunded"  # every fen paid has been refunded
+
+
+PAYMENT_STATUS_LABELS = {
+    PaymentStatus.pending: N_("Waiting for payment"),
+    PaymentStatus.paid: N_("Paid"),
+    PaymentStatus.closed: N_("Closed"),
+    PaymentStatus.refunded: N_("Refunded"),
+}
+
+
+class Payment(Base):
+    """Money a person pays for something a domain offers (`purpose` + `reference`). The core
+    knows no domain: it calls the purpose's handlers back when the provider confirms."""
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(
+            "refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refunded_within_amount"
+        ),
+        Index("ix_payment_purpose_reference", "purpose", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    # WeChat's merchant order number: 6-32 characters of [A-Za-z0-9_-*].
+    out_trade_no: Mapped[str] = mapped_column(String(32), unique=True)
+    purpose: Mapped[str] = mapped_column(String(50))
+    reference: Mapped[str] = mapped_column(String(64))
+    # None for anonymous payers (donations, later).
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    refunded_fen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    description: Mapped[str] = mapped_column(String(127))
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.pending)
+    transaction_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class RefundStatus(enum.StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+REFUND_STATUS_LABELS = {
+    RefundStatus.pending: N_("Refund in progress"),
+    RefundStatus.succeeded: N_("Refunded"),
+    RefundStatus.failed: N_("Refund failed"),
+}
+
+
+class PaymentRefund(Base):
+    __tablename__ = "payment_refund"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    out_refund_no: Mapped[str] = mapped_column(String(64), unique=True)
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default=RefundStatus.pending)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    succeeded_at: Mapped[datetime | None]
+
+
+class PaymentNotification(Base):
+    """A provider's notification, by its id, once: providers retry until answered, and the
+    unique index lets exactly one of two racing copies take effect."""
+
+    __tablename__ = "payment_notification"
+    __table_args__ = (
+        UniqueConstraint("provider", "notification_id", name="uq_payment_notification"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    notification_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(40))
+    resource_type: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(30))  # applied / duplicate / refused_amount ...
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentSandboxKey(Base):
+    """The sandbox provider's keys, made once per installation and kept here so that every
+    worker process signs and verifies with the same ones: an RSA-2048 "platform" key pair
+    (private key PEM; the serial names it in Wechatpay-Serial) and the 32-byte APIv3 key."""
+
+    __tablename__ = "payment_sandbox_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1: one key set
+    platform_serial: Mapped[str] = mapped_column(String(64))
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    apiv3_key: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,7 +2,8 @@
 declaring everything the module adds to the platform, and the two steps that load it.
 
 - `activate(module)` registers what every process needs, web worker or job worker: the
-  module's permissions and roles, the purposes it asks consent for, the topics it publishes
+  module's permissions and roles, the purposes it asks consent for, what it takes payments
+  for (with the handlers a payment calls back), the topics it publishes
   (listed to webhook integrators), the events it subscribes to and its jobs (periodic ones
   with their interval).
 - `install(app, module)` adds what only the web app needs: the routers, the templates and
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from gongchuang.core import events, jobs
+from gongchuang.core import events, jobs, payments
 from gongchuang.core.people import register_consent_purpose
 from gongchuang.core.permissions import (
     Access,
@@ -79,6 +80,8 @@ class Module:
     template_globals: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     # Purposes the module asks a person's consent for (PIPL): code -> message id.
     consent_purposes: Mapping[str, str] = field(default_factory=dict)
+    # What the module takes payments for: purpose -> the handlers the payment calls back.
+    payment_purposes: Mapping[str, payments.PurposeHandlers] = field(default_factory=dict)
     personal_block: PersonalBlock | None = None
     # What cannot wait for a menu: a block atop the home page, a link in every header.
     home_block: str | None = None
@@ -96,6 +99,8 @@ def activate(module: Module) -> None:
         register_role(role.code, role.label, role.permissions)
     for code, label in module.consent_purposes.items():
         register_consent_purpose(code, label)
+    for purpose, handlers in module.payment_purposes.items():
+        payments.register_purpose(purpose, handlers)
     for topic in module.publishes:
         events.register_topic(topic)
     for subscription in module.subscriptions:

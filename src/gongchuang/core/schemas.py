@@ -218,7 +218,7 @@ class AuditEntryOut(BaseModel):
     object_id: str
     before: dict[str, object] | None
     after: dict[str, object] | None
-    entry_hash: str
+    entry_hash: str | None  # None for a moment after commit, until the entry is chained
 
 
 class ChainReportOut(BaseModel):
@@ -226,6 +226,7 @@ class ChainReportOut(BaseModel):
     checked: int
     broken_entry_id: int | None
     reason: str
+    waiting: int  # committed entries not chained yet
 
 
 class Problem(BaseModel):

@@ -1,5 +1,5 @@
-"""The core's own events (the credential registry): what a module may subscribe to, and
-webhooks may carry."""
+"""The core's own events (the credential registry, payments): what a module may subscribe to,
+and webhooks may carry."""
 
 from __future__ import annotations
 
@@ -39,4 +39,38 @@ class CredentialExpiring(Event):
     organisation_id: int
 
 
+class PaymentSucceeded(Event):
+    """The provider confirmed the money: the purpose's `on_paid` has already run in the same
+    transaction; subscribers hear of it after commit."""
+
+    topic = "payment.succeeded"
+    label = N_("A payment was received")
+
+    payment_id: int
+    out_trade_no: str
+    purpose: str
+    reference: str
+    payer_id: int | None
+    amount_fen: int
+    paid_at: datetime
+
+
+class PaymentRefunded(Event):
+    topic = "payment.refunded"
+    label = N_("A payment was refunded")
+
+    payment_id: int
+    refund_id: int
+    out_trade_no: str
+    purpose: str
+    reference: str
+    payer_id: int | None
+    amount_fen: int  # this refund
+    refunded_fen: int  # all refunds of the payment so far
+    fully_refunded: bool
+
+
 CORE_TOPICS: tuple[type[Event], ...] = (CredentialIssued, CredentialRevoked, CredentialExpiring)
+# Registered when a domain registers a payment purpose (its manifest's activation), not on
+# import: a platform without a module that takes money publishes none of them.
+PAYMENT_TOPICS: tuple[type[Event], ...] = (PaymentSucceeded, PaymentRefunded)

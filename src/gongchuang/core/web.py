@@ -40,6 +40,7 @@ from gongchuang.core.i18n import (
     translations,
 )
 from gongchuang.core.identity import mask_phone
+from gongchuang.core.money import fen_to_yuan
 from gongchuang.core.permissions import ANONYMOUS, Principal
 
 # Ids fit the database's integer columns: an out-of-range id is a 422, not a database error.
@@ -148,6 +149,7 @@ def build_templates() -> Jinja2Templates:
     env.filters["local_time"] = local_time
     env.globals["csrf_field"] = csrf_field
     env.filters["mask_phone"] = mask_phone
+    env.filters["yuan"] = lambda fen: "¥" + fen_to_yuan(int(fen))
     env.filters["distance"] = distance
     env.globals["modules"] = modules
     env.globals.update(template_globals)

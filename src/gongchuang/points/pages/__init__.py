@@ -7,10 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gongchuang.points.pages import board, figures, home, manage, records, reporting, shop
-from gongchuang.points.pages.shop import yuan_to_fen
 
 router = APIRouter(include_in_schema=False)
 for part in (home, reporting, records, board, figures, shop, manage):
     router.include_router(part.router)
 
-__all__ = ["router", "yuan_to_fen"]
+__all__ = ["router"]

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gongchuang.core.errors import InvalidInput, NotFound
-from gongchuang.core.i18n import N_
+from gongchuang.core import money
+from gongchuang.core.errors import NotFound
 from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn
 from gongchuang.points import service, shop
 from gongchuang.points.models import RedemptionStatus
@@ -125,7 +125,7 @@ def add_item(
         {
             "name": name,
             "price_points": price_points,
-            "unit_cost_fen": yuan_to_fen(unit_cost_yuan),
+            "unit_cost_fen": money.yuan_to_fen(unit_cost_yuan, "unit_cost_yuan", allow_zero=True),
             "stock": stock,
         },
         names={"unit_cost_fen": "unit_cost_yuan"},
@@ -160,22 +160,8 @@ def donate(
     village = _village(session, principal, village_id, PointsPerm.MANAGE)
     command = parse(
         DonationIn,
-        {"amount_fen": yuan_to_fen(amount_yuan), "donor": donor, "note": note},
+        {"amount_fen": money.yuan_to_fen(amount_yuan, "amount_yuan"), "donor": donor, "note": note},
         names={"amount_fen": "amount_yuan"},
     )
     shop.add_donation(session, principal, village, command)
     return _back_to(village, "shop")
-
-
-def yuan_to_fen(value: str) -> int:
-    """Cadres type yuan ("12.50"); money is stored in whole fen."""
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        amount = Decimal(value.strip().replace(",", "").replace("，", ""))
-    except InvalidOperation:
-        raise InvalidInput(N_("Enter an amount in yuan, such as 12.50")) from None
-    fen = amount * 100
-    if fen != fen.to_integral_value() or not 0 <= fen <= 100_000_000:
-        raise InvalidInput(N_("Enter an amount in yuan, such as 12.50"))
-    return int(fen)

@@ -128,14 +128,6 @@ def form_values(form: FormData, *names: str) -> dict[str, str]:
     return {name: text_field(form, name) for name in names}
 
 
-def yuan_to_fen(value: str, message: str) -> int:
-    """An amount typed in yuan (3200 or 3200.50), in fen; `message` says what was expected."""
-    try:
-        return round(float(value) * 100)
-    except ValueError:
-        raise InvalidInput(message) from None
-
-
 # The campaign form's names for the fields of `CampaignIn` it fills.
 CAMPAIGN_FORM_FIELDS = {
     "pools.0.bank_id": "bank_id",

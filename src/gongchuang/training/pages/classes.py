@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from gongchuang.core import files, organisations
+from gongchuang.core import files, money, organisations
 from gongchuang.core.clock import local_today
-from gongchuang.core.i18n import N_
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect, render
 from gongchuang.training import service, targets
@@ -23,7 +22,6 @@ from gongchuang.training.pages._common import (
     parse_renamed_form,
     text_field,
     whole_number,
-    yuan_to_fen,
 )
 from gongchuang.training.permissions import TrainingPerm
 from gongchuang.training.schemas import (
@@ -68,9 +66,8 @@ def create_class(
         ClassIn,
         {
             **form,
-            "funding_per_trainee_fen": yuan_to_fen(
-                text_field(form, "funding_yuan").strip() or "0",
-                N_("The funding is an amount in yuan, like 3200 or 3200.50"),
+            "funding_per_trainee_fen": money.yuan_to_fen(
+                text_field(form, "funding_yuan").strip() or "0", "funding_yuan", allow_zero=True
             ),
         },
         {"funding_per_trainee_fen": "funding_yuan"},
@@ -179,9 +176,7 @@ def expense(class_id: Id, session: DbSession, principal: LoggedIn, form: FormFie
             text_field(form, "note"),
         )
     else:
-        fen = yuan_to_fen(
-            text_field(form, "amount_yuan"), N_("The amount is in yuan, like 1200 or 1200.50")
-        )
+        fen = money.yuan_to_fen(text_field(form, "amount_yuan"), "amount_yuan")
         command = parse_form(ExpenseIn, {**form, "amount_fen": fen}, {"amount_fen": "amount_yuan"})
         service.record_expense(session, principal, class_id, **command.model_dump())
     return redirect(f"/training/classes/{class_id}#funding-h")
