@@ -55,17 +55,13 @@ from gongchuang.core.api import PROBLEMS
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import gettext
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import DbSession, Id, LoggedIn, Require
+from gongchuang.core.web import DbSession, Id, LoggedIn, Require, site_url
 
 router = APIRouter(prefix="/api/v1/adoption", tags=["adoption"], responses=PROBLEMS)
 Adopting = Annotated[Principal, Depends(Require(AdoptionPerm.ADOPT))]
 OrderCode = Annotated[str, Path(pattern=r"^RY[A-Z0-9]{10}$")]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _site(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 # --- seasons anyone may read ------------------------------------------------------------------
@@ -287,4 +283,4 @@ def share_link(
     offering_id: Id, request: Request, session: DbSession, principal: Adopting
 ) -> ShareLinkOut:
     link = service.share_link(session, principal, offering_id)
-    return share_link_out(session, link, _site(request))
+    return share_link_out(session, link, site_url(request))

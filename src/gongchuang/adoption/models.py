@@ -164,6 +164,14 @@ ORDER_STATUS_LABELS: dict[str, str] = {
     OrderStatus.cancelled: N_("Cancelled"),
 }
 
+# An adopter's orders still under way (the home page lists them).
+UNDER_WAY = (
+    OrderStatus.pending,
+    OrderStatus.allocated,
+    OrderStatus.harvested,
+    OrderStatus.shipped,
+)
+
 # Orders that hold units of the offering for their adopter.
 HOLDING = (
     OrderStatus.allocated,

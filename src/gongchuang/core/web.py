@@ -336,6 +336,12 @@ def render(
     return templates().TemplateResponse(request, template, ctx, status_code=status_code)
 
 
+def site_url(request: Request) -> str:
+    """The address the request came to, without its trailing slash: the start of the links a
+    page or an answer hands out (behind a QR code, in a share link)."""
+    return str(request.base_url).rstrip("/")
+
+
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:
     return RedirectResponse(url, status_code=status_code)
 

@@ -12,7 +12,7 @@ from gongchuang.core.api import PROBLEMS, Cursor, Limit
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.pagination import Page, paginate
 from gongchuang.core.permissions import Principal
-from gongchuang.core.web import DbSession, Id, LoggedIn, Require
+from gongchuang.core.web import DbSession, Id, LoggedIn, Require, site_url
 from gongchuang.points import reports, service, shop
 from gongchuang.points.models import Objection, PointRecord
 from gongchuang.points.permissions import PointsPerm
@@ -310,7 +310,7 @@ def notice_pdf(
     village = service.get_village_for(session, principal, village_id)
     notice = service.get_notice(session, village, notice_id)
     records = service.notice_records(session, notice)
-    base_url = str(request.base_url).rstrip("/")
+    base_url = site_url(request)
     data = reports.notice_pdf(session, village, notice, records, base_url=base_url)
     return Response(data, media_type="application/pdf")
 

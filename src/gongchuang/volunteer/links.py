@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from gongchuang.core.web import site_url
 from gongchuang.volunteer import service
 from gongchuang.volunteer.models import Certificate, Volunteer
 
 
 def site(request: Request) -> str:
     """The address the request came to, without its trailing slash."""
-    return str(request.base_url).rstrip("/")
+    return site_url(request)
 
 
 def card_url(request: Request, volunteer: Volunteer) -> str:

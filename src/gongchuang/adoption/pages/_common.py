@@ -21,6 +21,7 @@ from gongchuang.adoption.models import (
     SALE_UNIT_LABELS,
     SHORTFALL_REMEDY_LABELS,
 )
+from gongchuang.adoption.service.progress import share_url
 from gongchuang.core import files, money
 from gongchuang.core.errors import InvalidInput, dotted, parse_command
 from gongchuang.core.i18n import N_
@@ -122,7 +123,7 @@ def qr_runs(text: str) -> dict[str, Any]:
     return {"size": len(modules), "runs": runs}
 
 
-def share_block(base_url: object, code: str) -> dict[str, Any]:
+def share_block(site: str, code: str) -> dict[str, Any]:
     """A share link's full URL and its QR code."""
-    url = f"{str(base_url).rstrip('/')}/adoption/s/{code}"
+    url = share_url(site, code)
     return {"share_url": url, "share_qr": qr_runs(url)}

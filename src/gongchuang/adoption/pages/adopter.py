@@ -26,6 +26,7 @@ from gongchuang.core.web import (
     Require,
     redirect,
     render,
+    site_url,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +59,7 @@ def mine(request: Request, session: DbSession, principal: Adopting) -> HTMLRespo
             link,
             offering,
             service.attributed(session, link),
-            share_block(request.base_url, link.code),
+            share_block(site_url(request), link.code),
         )
         for link, offering in service.share_links_of(session, person_id)
     ]

@@ -13,7 +13,15 @@ from gongchuang.adoption import service
 from gongchuang.adoption.pages._common import labels, share_block
 from gongchuang.core.api import live_stream
 from gongchuang.core.errors import NotFound
-from gongchuang.core.web import CurrentPrincipal, DbSession, Id, get_database, redirect, render
+from gongchuang.core.web import (
+    CurrentPrincipal,
+    DbSession,
+    Id,
+    get_database,
+    redirect,
+    render,
+    site_url,
+)
 
 router = APIRouter(include_in_schema=False)
 Via = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{6,16}$")]
@@ -52,7 +60,7 @@ def offering_page(
         "adoption/offering.html",
         {
             **labels(),
-            **(share_block(request.base_url, link.code) if link else {}),
+            **(share_block(site_url(request), link.code) if link else {}),
             "offering": offering,
             "field": field,
             "farm": farm,

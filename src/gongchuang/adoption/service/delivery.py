@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongchuang.adoption.models import (
@@ -94,20 +94,6 @@ def forget_address(session: Session, actor: Principal, code: str) -> AdoptionOrd
     return order
 
 
-def forget_addresses_of(session: Session, person_id: int) -> int:
-    """Consent withdrawn: the person's addresses on orders not yet shipped are erased."""
-    result = session.execute(
-        update(AdoptionOrder)
-        .where(
-            AdoptionOrder.adopter_id == person_id,
-            AdoptionOrder.status.notin_([OrderStatus.shipped, OrderStatus.delivered]),
-        )
-        .values(recipient_name="", recipient_phone="", address_line="", address_region_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
 COURIER_HEADER = [
     N_("Order"),
     N_("Recipient"),
@@ -165,15 +151,16 @@ def courier_batch(session: Session, actor: Principal, offering_id: int) -> list[
 
 
 def waiting_for_address(session: Session, offering_id: int) -> int:
-    return len(
-        session.scalars(
-            select(AdoptionOrder.id).where(
+    return (
+        session.scalar(
+            select(func.count(AdoptionOrder.id)).where(
                 AdoptionOrder.offering_id == offering_id,
                 AdoptionOrder.status == OrderStatus.harvested,
                 AdoptionOrder.delivery_method == DeliveryMethod.courier,
                 AdoptionOrder.address_region_id.is_(None),
             )
-        ).all()
+        )
+        or 0
     )
 
 

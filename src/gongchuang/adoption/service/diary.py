@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongchuang.adoption.models import HOLDING, AdoptionOrder, DiaryPost, Offering
+from gongchuang.adoption.models import HOLDING, AdoptionOrder, DiaryPost, Offering, OfferingStatus
 from gongchuang.adoption.schemas import DiaryPostIn
 from gongchuang.adoption.service._common import offering_to_manage
 from gongchuang.core import audit, events, files, notifications
@@ -102,7 +102,7 @@ def diary_photo(session: Session, post_id: int, index: int) -> tuple[StoredFile,
     """A diary photo, public as the diary is (the season is not a draft)."""
     entry = session.get(DiaryPost, post_id)
     offering = session.get(Offering, entry.offering_id) if entry else None
-    if entry is None or offering is None or offering.status == "draft":
+    if entry is None or offering is None or offering.status == OfferingStatus.draft:
         raise NotFound()
     if not 0 <= index < len(entry.photo_file_ids):
         raise NotFound()

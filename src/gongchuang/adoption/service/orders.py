@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gongchuang.adoption.models import (
+    HOLDING,
     AdoptionOrder,
     DeliveryMethod,
     LedgerKind,
@@ -39,7 +40,7 @@ from gongchuang.core import audit, events, notifications, payments
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, said
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Payment, PaymentRefund
+from gongchuang.core.models import Payment, PaymentRefund, PaymentStatus
 from gongchuang.core.permissions import Principal
 from gongchuang.topics.adoption import AdoptionAllocated
 
@@ -325,14 +326,7 @@ def _free_plots(session: Session, offering: Offering, count: int) -> list[int]:
     for numbers in session.scalars(
         select(AdoptionOrder.plot_numbers).where(
             AdoptionOrder.offering_id == offering.id,
-            AdoptionOrder.status.in_(
-                [
-                    OrderStatus.allocated,
-                    OrderStatus.harvested,
-                    OrderStatus.shipped,
-                    OrderStatus.delivered,
-                ]
-            ),
+            AdoptionOrder.status.in_([s.value for s in HOLDING]),
         )
     ):
         taken.update(numbers or [])
@@ -373,7 +367,7 @@ def refund_order(session: Session, actor: Principal, code: str, command: RefundI
     """The farm gives money back (all of it, or part as compensation)."""
     order = order_to_manage(session, actor, code)
     payment = session.get(Payment, order.payment_id) if order.payment_id else None
-    if payment is None or payment.status not in ("paid",):
+    if payment is None or payment.status != PaymentStatus.paid:
         raise Conflict(N_("This adoption has no payment to refund"))
     refund = payments.refund(
         session,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gongchuang.adoption.models import HOLDING, AdoptionOrder, Offering, ShareLink
 from gongchuang.adoption.service._common import new_code, public_offering
+from gongchuang.adoption.service.stock import left
 from gongchuang.core import live
 from gongchuang.core.clock import utcnow
 from gongchuang.core.permissions import Principal
@@ -56,9 +57,7 @@ def progress(session: Session, offering: Offering) -> Progress:
         adopted_units=offering.allocated_units,
         adopted_m2=offering.allocated_units * offering.unit_area_m2,
         total_units=offering.total_units,
-        available_units=max(
-            0, offering.total_units - offering.allocated_units - offering.reserved_units
-        ),
+        available_units=left(offering),
         adopters=adopters,
         first_adopted_at=offering.first_adopted_at,
     )
@@ -74,9 +73,7 @@ def announce_progress(session: Session, offering: Offering) -> None:
         {
             "adopted_units": offering.allocated_units,
             "adopted_m2": offering.allocated_units * offering.unit_area_m2,
-            "available_units": max(
-                0, offering.total_units - offering.allocated_units - offering.reserved_units
-            ),
+            "available_units": left(offering),
             "total_units": offering.total_units,
         },
     )
@@ -110,6 +107,11 @@ def share_link(session: Session, actor: Principal, offering_id: int) -> ShareLin
             raise
         return made
     return link
+
+
+def share_url(site: str, code: str) -> str:
+    """Where a share link leads (what its QR code holds), from the site's address."""
+    return f"{site}/adoption/s/{code}"
 
 
 def share_link_by_code(session: Session, code: str) -> ShareLink | None:

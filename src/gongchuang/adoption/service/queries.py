@@ -6,6 +6,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from gongchuang.adoption.models import (
+    UNDER_WAY,
     AdoptionOrder,
     Complaint,
     Farm,
@@ -130,7 +131,7 @@ def home_summary(
             .join(Offering, Offering.id == AdoptionOrder.offering_id)
             .where(
                 AdoptionOrder.adopter_id == principal.person_id,
-                AdoptionOrder.status.in_(["pending", "allocated", "harvested", "shipped"]),
+                AdoptionOrder.status.in_([s.value for s in UNDER_WAY]),
             )
             .order_by(AdoptionOrder.id.desc())
             .limit(3)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gongchuang.adoption.models import (
-    HOLDING,
     AdoptionOrder,
     Offering,
     OfferingStatus,
@@ -188,15 +187,3 @@ def release_expired(session: Session, offering_id: int | None = None, limit: int
     # The ORM's copies of these orders (if loaded) are stale now.
     session.expire_all()
     return sum(per_offering.values())
-
-
-def adopters_count(session: Session, offering_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(func.distinct(AdoptionOrder.adopter_id))).where(
-                AdoptionOrder.offering_id == offering_id,
-                AdoptionOrder.status.in_([s.value for s in HOLDING]),
-            )
-        )
-        or 0
-    )

@@ -38,7 +38,8 @@ from gongchuang.adoption.schemas import (
 from gongchuang.adoption.service import harvest as harvests
 from gongchuang.adoption.service.ledger import Ledger
 from gongchuang.adoption.service.orders import order_href
-from gongchuang.adoption.service.progress import Progress, attributed
+from gongchuang.adoption.service.progress import Progress, attributed, share_url
+from gongchuang.adoption.service.stock import left
 from gongchuang.core import payments
 from gongchuang.core.clock import utcnow
 from gongchuang.core.i18n import gettext
@@ -90,9 +91,7 @@ def offering_out(offering: Offering, field: Field, farm: Farm) -> OfferingOut:
         unit_area_m2=offering.unit_area_m2,
         price_fen=offering.price_fen,
         total_units=offering.total_units,
-        available_units=max(
-            0, offering.total_units - offering.allocated_units - offering.reserved_units
-        ),
+        available_units=left(offering),
         adopted_units=offering.allocated_units,
         min_units=offering.min_units,
         max_units=offering.max_units,
@@ -154,7 +153,7 @@ def transition_out(transition: OrderTransition) -> TransitionOut:
 def share_link_out(session: Session, link: ShareLink, site: str) -> ShareLinkOut:
     adoptions, units = attributed(session, link)
     return ShareLinkOut(
-        code=link.code, url=f"{site}/adoption/s/{link.code}", adoptions=adoptions, units=units
+        code=link.code, url=share_url(site, link.code), adoptions=adoptions, units=units
     )
 
 

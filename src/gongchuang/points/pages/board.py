@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import CsrfChecked, CurrentPrincipal, DbSession, Id, LoggedIn
+from gongchuang.core.web import CsrfChecked, CurrentPrincipal, DbSession, Id, LoggedIn, site_url
 from gongchuang.points import reports, service
 from gongchuang.points.pages._common import V, _back_to, _page, _village
 from gongchuang.points.permissions import PointsPerm
@@ -56,7 +56,7 @@ def notice_pdf(
     village = service.village_for_the_public(session, village_id)
     notice = service.get_notice(session, village, notice_id)
     records = service.notice_records(session, notice)
-    base_url = str(request.base_url).rstrip("/")
+    base_url = site_url(request)
     full_names = service.sees_full_names(session, principal, village)
     names = None if full_names else service.shown_names(session, records, full_names=False)
     data = reports.notice_pdf(session, village, notice, records, base_url=base_url, names=names)

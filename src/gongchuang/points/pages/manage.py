@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
-from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn
+from gongchuang.core.web import CsrfChecked, DbSession, Id, LoggedIn, site_url
 from gongchuang.points import reports, service
 from gongchuang.points.pages._common import V, _back_to, _page, _village
 from gongchuang.points.permissions import PointsPerm
@@ -191,7 +191,7 @@ def cards_pdf(
         if household
         else service.households(session, village)
     )
-    base_url = str(request.base_url).rstrip("/")
+    base_url = site_url(request)
     data = reports.household_cards_pdf(session, village, chosen, base_url)
     return Response(
         data,
