@@ -89,10 +89,10 @@ browser-packages:
 	scripts/system-packages.sh chromium:chromium
 
 test-sqlite: install browser-packages
-	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q --durations=12
+	GONGCHUANG_TEST_DATABASE=sqlite $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q --durations=25
 
 test-postgres: install browser-packages
-	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q --durations=12
+	GONGCHUANG_TEST_DATABASE=postgresql $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -q --durations=25
 
 static-checks: lint typecheck import-check size-check check-migrations
 

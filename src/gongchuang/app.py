@@ -51,6 +51,10 @@ def create_app(database: Database | None = None, *, background: bool | None = No
     services directly turn it off."""
     settings = get_settings()
     run_background = settings.run_dispatcher if background is None else background
+    if settings.hash_profile != "rfc9106-low-memory":
+        log.warning(
+            "passwords hashed with the %s profile: never in production", settings.hash_profile
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

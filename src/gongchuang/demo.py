@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongchuang.adoption import demo as adoption_demo
+from gongchuang.charity import demo as charity_demo
 from gongchuang.core import credentials, organisations, people, regions
 from gongchuang.core.clock import utcnow
 from gongchuang.core.identity import id_check_digit
@@ -275,10 +276,24 @@ def load_demo_world(
             )
         ),
     )
+    donor_phones = [f"139{index:08d}" for index in range(people_count) if index % 4 != 3]
+    charity_summary = charity_demo.load_demo(
+        session,
+        rng,
+        accounts=accounts,
+        county=county,
+        village=first_village,
+        department=agri,
+        donors=list(
+            session.scalars(
+                select(Person).where(Person.phone.in_(donor_phones[:90])).order_by(Person.id)
+            )
+        ),
+    )
     total = session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
     return (
         f"demo world loaded: county {county.name}, {len(TOWNS)} towns, {len(VILLAGES)} "
         f"villages/communities, {len(DEMO_LOGINS) + people_count} people (last id {total}); "
         f"{points_summary}; {volunteer_summary}; {emergency_summary}; {training_summary}; "
-        f"{adoption_summary}"
+        f"{adoption_summary}; {charity_summary}"
     )

@@ -17,6 +17,7 @@ DOMAIN_MODULES: list[str] = [
     "gongchuang.emergency",
     "gongchuang.training",
     "gongchuang.adoption",
+    "gongchuang.charity",
 ]
 
 

@@ -52,6 +52,7 @@ pytestmark = pytest.mark.browser
 # server error in tests/core/test_page_crawl.py.
 ONE_DATABASE = {
     "tests/browser/test_adoption.py",
+    "tests/browser/test_charity.py",
     "tests/browser/test_emergency.py",
     "tests/browser/test_imports.py",
     "tests/browser/test_points.py",

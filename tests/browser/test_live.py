@@ -94,7 +94,8 @@ def test_the_console_follows_the_demo_replay_to_its_close(
         first = replay.stdout.readline()
         found = re.search(r"console: (/emergency/incidents/\d+)", first)
         assert found, first
-        # The page and its stream on a machine busy with the other test process: up to 30 s.
+        # The page and its stream on a machine busy with the other test process: up to 30 s
+        # (the fragment is fetched when the stream opens, and every 20 s whatever happens).
         with console.expect_response(lambda r: r.url.endswith("/live"), timeout=30_000):
             console.goto(found.group(1), timeout=30_000)
         # Open while the replay still has its steps to play (a second apart).

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -280,3 +281,25 @@ def test_profile_page_creates_read_only_or_full_tokens(client, world, session: S
     }
     assert tokens["只读"] == ["read"]
     assert {"read", "org.manage_members", "person.view_contact"} <= set(tokens["小程序"])
+
+
+def test_production_hashes_with_rfc9106_and_rehashes_a_weaker_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite runs with the fast test profile (tests/conftest.py); the product's default is
+    argon2id's RFC 9106 low-memory profile, and a hash made otherwise is replaced at log-in."""
+    from gongchuang import config
+    from gongchuang.core import passwords
+
+    fast = passwords.hash_password("secret words")
+    monkeypatch.delenv("GONGCHUANG_HASH_PROFILE")
+    config.get_settings.cache_clear()
+    passwords._hasher.cache_clear()
+    try:
+        made = passwords.hash_password("secret words")
+        assert made.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert passwords.verify_password(fast, "secret words")
+        assert passwords.needs_rehash(fast) and not passwords.needs_rehash(made)
+    finally:
+        config.get_settings.cache_clear()
+        passwords._hasher.cache_clear()

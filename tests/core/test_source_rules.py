@@ -27,6 +27,8 @@ ALLOWED_FILES: dict[str, str] = {
     "training/demo.py": "demo data: providers, courses, classes, a roster in Chinese",
     "training/demo_content.py": "demo course content: lessons and question banks",
     "adoption/demo.py": "demo data: a village farm, its seasons, diary and ledger entries",
+    "charity/demo.py": "demo data: a charity, its projects, campaigns, donations and a fund",
+    "charity/receipts.py": "a donation receipt's fixed Chinese wording and capital numerals",
     "points/catalogue_templates.py": "village rule catalogues, written as villages write them",
 }
 

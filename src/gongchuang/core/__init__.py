@@ -21,6 +21,7 @@ Platform services (the rules every domain shares; no request in sight):
 - credentials: the registry of certificates people hold, issued by organisations.
 - events: domain events through a transactional outbox.
 - files: uploads: limits, type sniffing, EXIF stripping, storage.
+- forms: HTML forms read into the API's command models (blanks, yuan, problems by field).
 - geo: coordinates (WGS-84 and GCJ-02), distances, map-app links.
 - identity: Chinese phone and resident-ID numbers: validation and masking.
 - jobs: durable scheduled jobs.

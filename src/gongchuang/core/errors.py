@@ -162,8 +162,17 @@ _VALIDATION_WORDS: dict[str, str] = {
 _LIMIT_KEYS = ("min_length", "max_length", "gt", "ge", "lt", "le")
 
 
+class RuleBroken(ValueError):
+    """A command model's own rule across its fields (the end after the start, the budget within
+    the goal), raised by a validator with a message id: said in the reader's language on a
+    page and in the API's problem details."""
+
+
 def validation_message(error: dict[str, Any]) -> str:
     """A request validation error said in the reader's language and plain words."""
+    broken = (error.get("ctx") or {}).get("error")
+    if isinstance(broken, RuleBroken):
+        return gettext(str(broken))
     words = _VALIDATION_WORDS.get(str(error.get("type", "")), N_("This is not valid."))
     context = error.get("ctx") or {}
     limit = next((context[k] for k in _LIMIT_KEYS if k in context), None)

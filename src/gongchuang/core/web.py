@@ -266,6 +266,19 @@ class Require:
         return principal
 
 
+class RequireAny:
+    """As `Require`, for a route that serves holders of any of several permissions (a
+    project's staff and its approvers both read its expenses)."""
+
+    def __init__(self, *perms: str) -> None:
+        self.perms = perms
+
+    async def __call__(self, principal: LoggedIn) -> Principal:
+        if not any(principal.scope_allows(perm) for perm in self.perms):
+            raise PermissionDenied()
+        return principal
+
+
 def csrf_seed(request: Request) -> str:
     seed = request.cookies.get(auth.CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
     if not seed:

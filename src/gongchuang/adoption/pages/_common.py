@@ -4,7 +4,6 @@ into the API's command models (yuan typed, fen given), photo uploads and QR code
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -22,8 +21,8 @@ from gongchuang.adoption.models import (
     SHORTFALL_REMEDY_LABELS,
 )
 from gongchuang.adoption.service.progress import share_url
-from gongchuang.core import files, money
-from gongchuang.core.errors import InvalidInput, dotted, parse_command
+from gongchuang.core import files
+from gongchuang.core.errors import InvalidInput
 from gongchuang.core.i18n import N_
 from gongchuang.core.pdf import qr_modules
 from gongchuang.core.permissions import Principal
@@ -52,37 +51,6 @@ def labels() -> dict[str, Any]:
         "remedies": SHORTFALL_REMEDY_LABELS,
         "kg": kg,
     }
-
-
-def parse_form(
-    model: type[Command], values: Mapping[str, object], names: Mapping[str, str] | None = None
-) -> Command:
-    """A form read into the command model the API takes (`names` maps a model field to the
-    form's name where they differ). A blank field is one not given: the default applies."""
-    given = {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-    renamed = names or {}
-    return parse_command(
-        model, given, name=lambda loc: renamed.get(str(loc[0]), dotted(loc)) if loc else "body"
-    )
-
-
-def fen_from_yuan(value: object, field: str) -> int | str:
-    """An amount typed in yuan (6, 6.5 or 6.05) in fen; left blank when blank, so that the
-    command model says it is missing."""
-    text = value if isinstance(value, str) else ""
-    return money.yuan_to_fen(text, field) if text.strip() else ""
-
-
-def whole_number(value: object, field: str) -> int:
-    """An id or a count typed in a form, refused beside its field when it is not one."""
-    text = value.strip() if isinstance(value, str) else ""
-    if not (text.isascii() and text.isdigit() and len(text) <= 10):
-        raise InvalidInput(
-            N_("%(field)s: a whole number is needed"),
-            field=field,
-            errors=[{"field": field, "message": N_("not a whole number")}],
-        )
-    return int(text)
 
 
 def saved_photos(

@@ -9,11 +9,18 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from gongchuang.adoption import service
-from gongchuang.adoption.pages._common import labels, parse_form, saved_photos, share_block
+from gongchuang.adoption.pages._common import (
+    labels,
+    saved_photos,
+    share_block,
+)
 from gongchuang.adoption.permissions import AdoptionPerm
 from gongchuang.adoption.schemas import AddressIn, AdoptIn, ComplaintIn
 from gongchuang.adoption.service.queries import address_regions, complaint_photo
 from gongchuang.core.clock import utcnow
+from gongchuang.core.forms import (
+    parse_form,
+)
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Region
 from gongchuang.core.permissions import Principal

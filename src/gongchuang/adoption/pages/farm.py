@@ -10,11 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from gongchuang.adoption import service
 from gongchuang.adoption.pages._common import (
-    fen_from_yuan,
     labels,
-    parse_form,
     saved_photos,
-    whole_number,
 )
 from gongchuang.adoption.schemas import (
     ComplaintResolutionIn,
@@ -30,6 +27,11 @@ from gongchuang.adoption.schemas import (
 )
 from gongchuang.adoption.service.queries import farm_regions
 from gongchuang.core import spreadsheets
+from gongchuang.core.forms import (
+    fen_from_yuan,
+    parse_form,
+    whole_number,
+)
 from gongchuang.core.i18n import gettext
 from gongchuang.core.identity import mask_name
 from gongchuang.core.limits import UPLOAD_BODY_BYTES

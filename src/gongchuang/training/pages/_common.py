@@ -3,7 +3,6 @@ whole numbers and dates, and the organisation a member acts for."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -12,7 +11,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from gongchuang.core import credentials, organisations
-from gongchuang.core.errors import InvalidInput, dotted, parse_command
+from gongchuang.core.errors import InvalidInput
+from gongchuang.core.forms import parse_form, whole_number
 from gongchuang.core.i18n import N_
 from gongchuang.core.models import Organisation
 from gongchuang.core.permissions import Principal
@@ -43,19 +43,6 @@ def labels() -> dict[str, Any]:
         "spot_findings": service.SPOT_FINDINGS,
         "credential_kinds": credentials.CREDENTIAL_KINDS,
     }
-
-
-def whole_number(value: str, field: str, default: int | None = None) -> int:
-    if not value.strip() and default is not None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(
-            N_("%(field)s: a whole number is needed"),
-            field=field,
-            errors=[{"field": field, "message": N_("not a whole number")}],
-        ) from None
 
 
 def date_value(value: str, field: str) -> date:
@@ -97,23 +84,6 @@ def department_org(session: Session, principal: Principal, organisation_id: int)
 
 
 Command = TypeVar("Command", bound=BaseModel)
-
-
-def parse_form(
-    model: type[Command],
-    values: Mapping[str, object],
-    fields: Mapping[str, str] | None = None,
-) -> Command:
-    """A form read into the command model the API takes for the same work (`fields` maps a
-    model's field, or its dotted place, to the form's name where they differ). An empty field
-    is a field not given, so the model's default applies."""
-    given = {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-    names = fields or {}
-
-    def name(loc: tuple[int | str, ...]) -> str:
-        return names.get(dotted(loc), names.get(str(loc[0]), dotted(loc)) if loc else "body")
-
-    return parse_command(model, given, name=name)
 
 
 def parse_renamed_form(model: type[Command], form: FormData, **names: str) -> Command:

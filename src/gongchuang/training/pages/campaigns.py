@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import NotFound
+from gongchuang.core.forms import (
+    parse_form,
+)
 from gongchuang.core.pdf import qr_svg
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
@@ -28,7 +31,6 @@ from gongchuang.training import quiz, service
 from gongchuang.training.models import AttemptStatus, QuizAudience
 from gongchuang.training.pages._common import (
     optional_whole_number,
-    parse_form,
     text_field,
 )
 from gongchuang.training.quiz.views import campaign_out, leaderboard_out

@@ -11,6 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from gongchuang.core import files, money, organisations
 from gongchuang.core.clock import local_today
+from gongchuang.core.forms import (
+    parse_form,
+    whole_number,
+)
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect, render
 from gongchuang.training import service, targets
@@ -18,10 +22,8 @@ from gongchuang.training.pages._common import (
     date_value,
     institution_org,
     labels,
-    parse_form,
     parse_renamed_form,
     text_field,
-    whole_number,
 )
 from gongchuang.training.permissions import TrainingPerm
 from gongchuang.training.schemas import (

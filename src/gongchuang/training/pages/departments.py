@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from gongchuang.core.clock import local_today
 from gongchuang.core.errors import InvalidInput
+from gongchuang.core.forms import (
+    parse_form,
+)
 from gongchuang.core.i18n import N_
 from gongchuang.core.pages import xlsx_response
 from gongchuang.core.permissions import Principal
@@ -19,7 +22,6 @@ from gongchuang.training.models import Programme
 from gongchuang.training.pages._common import (
     department_org,
     labels,
-    parse_form,
     parse_renamed_form,
 )
 from gongchuang.training.schemas import AccreditationIn, ProgrammeIn, TargetIn, TargetsIn

@@ -8,6 +8,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from gongchuang.core import files
+from gongchuang.core.forms import (
+    parse_form,
+    whole_number,
+)
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect, render
 from gongchuang.training import quiz, service, targets
@@ -16,10 +20,8 @@ from gongchuang.training.pages._common import (
     CAMPAIGN_FORM_FIELDS,
     form_values,
     labels,
-    parse_form,
     publisher_org,
     text_field,
-    whole_number,
 )
 from gongchuang.training.schemas import (
     BankIn,

@@ -1,0 +1,153 @@
+"""The rules of charity with matched giving, one module per topic: charities and projects,
+campaigns and pots, giving and its payment's callbacks, matching (the pure rules in `rules`,
+their database side in `matching`), screening against gaming, reviews, quadratic funding,
+monthly giving, spending, community funds, and the public ledger. Pages and the API call
+these; nothing else writes the charity tables."""
+
+from __future__ import annotations
+
+from gongchuang.charity.service.campaigns import (
+    add_pot,
+    campaign,
+    campaigns_of_project,
+    create_campaign,
+    enrol,
+    matching_pots,
+    pots_of,
+    projects_of_campaign,
+    remaining,
+)
+from gongchuang.charity.service.campaigns import campaigns as all_campaigns
+from gongchuang.charity.service.charities import (
+    add_budget_line,
+    budget_lines,
+    certify,
+    create_project,
+    register_charity,
+    set_project_status,
+)
+from gongchuang.charity.service.donations import (
+    PURPOSE,
+    checkout,
+    close_unpaid,
+    donate,
+    donate_to_fund,
+    donation_href,
+    on_paid,
+    on_refunded,
+    own_donation,
+    refund_donation,
+    return_href,
+)
+from gongchuang.charity.service.expenses import (
+    EXPENSE_TRANSITIONS,
+    approvals_of,
+    approve_expense,
+    create_expense,
+    expense_to_manage,
+    expenses_of,
+    pay_expense,
+    reject_expense,
+    submit_expense,
+)
+from gongchuang.charity.service.funds import (
+    calls_of,
+    create_fund,
+    decide_proposal,
+    fund,
+    grants_of_fund,
+    open_call,
+    proposals_of,
+    report_on_grant,
+    reports_of,
+    submit_proposal,
+)
+from gongchuang.charity.service.funds import funds as all_funds
+from gongchuang.charity.service.ledger import (
+    AccountBalance,
+    balance,
+    entries,
+    fund_account,
+    project_account,
+    unbalanced_movements,
+)
+from gongchuang.charity.service.matching import matches_of_donation
+from gongchuang.charity.service.quadratic import share_out
+from gongchuang.charity.service.recurring import (
+    cancel_recurring,
+    gifts_of,
+    raise_due,
+    start_recurring,
+)
+from gongchuang.charity.service.reviews import (
+    claw_back_after_audit,
+    matches_to_review,
+    review,
+)
+from gongchuang.charity.service.screening import DonationOrigin
+
+__all__ = [
+    "EXPENSE_TRANSITIONS",
+    "PURPOSE",
+    "AccountBalance",
+    "DonationOrigin",
+    "add_budget_line",
+    "add_pot",
+    "all_campaigns",
+    "all_funds",
+    "approvals_of",
+    "approve_expense",
+    "balance",
+    "budget_lines",
+    "calls_of",
+    "campaign",
+    "campaigns_of_project",
+    "cancel_recurring",
+    "certify",
+    "checkout",
+    "claw_back_after_audit",
+    "close_unpaid",
+    "create_campaign",
+    "create_expense",
+    "create_fund",
+    "create_project",
+    "decide_proposal",
+    "donate",
+    "donate_to_fund",
+    "donation_href",
+    "enrol",
+    "entries",
+    "expense_to_manage",
+    "expenses_of",
+    "fund",
+    "fund_account",
+    "gifts_of",
+    "grants_of_fund",
+    "matches_of_donation",
+    "matches_to_review",
+    "matching_pots",
+    "on_paid",
+    "on_refunded",
+    "open_call",
+    "own_donation",
+    "pay_expense",
+    "pots_of",
+    "project_account",
+    "projects_of_campaign",
+    "proposals_of",
+    "raise_due",
+    "refund_donation",
+    "register_charity",
+    "reject_expense",
+    "remaining",
+    "report_on_grant",
+    "reports_of",
+    "return_href",
+    "review",
+    "set_project_status",
+    "share_out",
+    "start_recurring",
+    "submit_expense",
+    "submit_proposal",
+    "unbalanced_movements",
+]
