@@ -38,3 +38,18 @@ def test_any_text_is_an_amount_or_a_refusal(text: str) -> None:
 @given(st.integers(0, MAX_FEN))
 def test_fen_survive_the_round_trip(fen: int) -> None:
     assert yuan_to_fen(fen_to_yuan(fen), "amount", allow_zero=True) == fen
+
+
+@pytest.mark.parametrize(
+    "typed", ["1e999999999", "1e2", "1E-2", "inf", "NaN", "-1", "12.345", "0x10", "1_000", "٣"]
+)
+def test_only_plain_amounts_are_read(typed: str) -> None:
+    with pytest.raises(InvalidInput):
+        yuan_to_fen(typed, "amount")
+
+
+@pytest.mark.parametrize(
+    ("typed", "fen"), [("０.５", 50), ("￥１２", 1200), ("¥1,000.50", 100050), (".5", 50)]
+)
+def test_full_width_digits_from_a_chinese_keyboard_are_read(typed: str, fen: int) -> None:
+    assert yuan_to_fen(typed, "amount") == fen

@@ -54,11 +54,11 @@ def parse_form(
     raise InvalidInput(N_("Some of the input is not valid"), errors=errors)
 
 
-def fen_from_yuan(value: object, field: str) -> int | str:
+def fen_from_yuan(value: object, field: str, *, allow_zero: bool = False) -> int | str:
     """An amount typed in yuan (6, 6.5 or 6.05) in fen; left blank when blank, so that the
     command model says it is missing (or applies its default)."""
     text = value if isinstance(value, str) else ""
-    return money.yuan_to_fen(text, field) if text.strip() else ""
+    return money.yuan_to_fen(text, field, allow_zero=allow_zero) if text.strip() else ""
 
 
 def whole_number(value: object, field: str, default: int | None = None) -> int:

@@ -24,7 +24,7 @@ from gongchuang.charity.models import (
 from gongchuang.charity.service import DonationOrigin
 from gongchuang.charity.service.rules import RatioRule
 from gongchuang.core import money
-from gongchuang.core.i18n import gettext
+from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.web import client_source, cookie_secure
 
 Command = TypeVar("Command", bound=BaseModel)
@@ -36,6 +36,13 @@ DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # the longest a browser keeps a cookie
 DONORS_ACCOUNT = "donors"
 # The quick picks offered beside the amount, in yuan.
 QUICK_PICKS_YUAN = (1, 10, 50, 100)
+# The memos the service itself writes in the ledger (in English, as data); shown in the
+# reader's language. Any other memo is what a person typed (a payee, a reviewer's note).
+SYSTEM_MEMOS: dict[str, str] = {
+    "quadratic funding": N_("Quadratic funding"),
+    "refund of the donation": N_("Refunded"),
+    "review": N_("Reviewer"),
+}
 
 
 def percent(pct: int) -> str:
@@ -85,6 +92,12 @@ def account_name(account: str, names: Mapping[str, str]) -> str:
     return names.get(account) or account
 
 
+def memo_words(memo: str) -> str:
+    """A ledger movement's memo as the reader reads it."""
+    said = SYSTEM_MEMOS.get(memo)
+    return gettext(said) if said else memo
+
+
 def labels() -> dict[str, Any]:
     return {
         "donation_status": DONATION_STATUS_LABELS,
@@ -96,6 +109,7 @@ def labels() -> dict[str, Any]:
         "proposal_status": PROPOSAL_STATUS_LABELS,
         "rule_words": rule_words,
         "account_name": account_name,
+        "memo_words": memo_words,
         "quick_picks": QUICK_PICKS_YUAN,
     }
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from gongchuang.charity import service
 from gongchuang.charity.models import PROPOSAL_STATUS_LABELS, Fund, FundCall, Proposal
 from gongchuang.charity.pages.manage import (
-    fen_from_yuan,
     labels,
     moment_from_local,
     parse_form,
@@ -30,9 +29,10 @@ from gongchuang.charity.schemas import (
     ProposalIn,
 )
 from gongchuang.charity.service._common import may
-from gongchuang.core import money, organisations
+from gongchuang.core import organisations
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import NotFound
+from gongchuang.core.forms import fen_from_yuan
 from gongchuang.core.limits import UPLOAD_BODY_BYTES
 from gongchuang.core.models import Organisation
 from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn, redirect, render
@@ -196,7 +196,7 @@ def report(
     values: dict[str, object] = {
         "text": text,
         # Nothing spent yet is a report too.
-        "spent_fen": money.yuan_to_fen(spent_yuan, "spent_yuan", allow_zero=True)
+        "spent_fen": fen_from_yuan(spent_yuan, "spent_yuan", allow_zero=True)
         if spent_yuan.strip()
         else "",
     }

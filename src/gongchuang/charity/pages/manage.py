@@ -69,14 +69,15 @@ def moment_from_local(value: object, field: str) -> datetime | str:
         return ""
     try:
         typed = datetime.fromisoformat(text)
-    except ValueError:
+        local = typed.replace(tzinfo=SHANGHAI) if typed.tzinfo is None else typed
+        # Year 1 in Beijing is before year 1 in UTC: the conversion overflows (OverflowError).
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             N_("%(field)s: please give a date and time such as 2027-09-07 08:00"),
             field=field,
             errors=[{"field": field, "message": N_("Please enter a date and time.")}],
         ) from None
-    local = typed.replace(tzinfo=SHANGHAI) if typed.tzinfo is None else typed
-    return local.astimezone(UTC)
 
 
 def require_somewhere(session: Session, principal: Principal, perm: CharityPerm) -> None:

@@ -24,7 +24,6 @@ from gongchuang.charity.models import (
     Project,
 )
 from gongchuang.charity.pages.manage import (
-    fen_from_yuan,
     labels,
     moment_from_local,
     parse_form,
@@ -43,6 +42,7 @@ from gongchuang.charity.service._common import may
 from gongchuang.charity.service.rules import RatioRule, Signal
 from gongchuang.core import organisations
 from gongchuang.core.clock import utcnow
+from gongchuang.core.forms import fen_from_yuan
 from gongchuang.core.i18n import N_
 from gongchuang.core.identity import mask_name
 from gongchuang.core.models import Organisation, Person

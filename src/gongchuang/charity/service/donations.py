@@ -407,7 +407,11 @@ def _take_back_from_project(session: Session, donation: Donation) -> None:
         .order_by(Match.id)
     ):
         matching.claw_back(
-            session, match, "refund of the donation", signal=Signal.refund_after_match
+            session,
+            match,
+            "refund of the donation",
+            signal=Signal.refund_after_match,
+            memo="refund of the donation",
         )
 
 

@@ -249,10 +249,21 @@ def give_back(session: Session, match: Match) -> None:
     session.flush()
 
 
-def claw_back(session: Session, match: Match, note: str, *, signal: Signal | None = None) -> None:
+def claw_back(
+    session: Session,
+    match: Match,
+    note: str,
+    *,
+    signal: Signal | None = None,
+    memo: str = "review",
+) -> None:
     """Take a match back: a frozen one simply returns to the pot; a credited one is first
     taken from the project by a reversing movement in the ledger, which the project must still
-    hold (money spent cannot be clawed back by a ledger entry: it is repaid first)."""
+    hold (money spent cannot be clawed back by a ledger entry: it is repaid first).
+
+    `note` (what the reviewer or the audit found) stays on the match, for reviewers only; the
+    public ledger gets `memo`, the service's own words: a reviewer's note may name the donor
+    of an anonymous gift or their phone, and the ledger is read by anyone."""
     if match.status == MatchStatus.clawed_back:
         raise Conflict(N_("This match has already been clawed back"))
     if match.status == MatchStatus.credited:
@@ -281,7 +292,7 @@ def claw_back(session: Session, match: Match, note: str, *, signal: Signal | Non
             credit=ledger.pot_account(match.pot_id),
             amount_fen=match.amount_fen,
             project_id=match.project_id,
-            memo=note[:200],
+            memo=memo,
         )
     give_back(session, match)
     match.status = MatchStatus.clawed_back
