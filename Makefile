@@ -26,10 +26,18 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP) assets locale pdf-font
 
-# Front-end libraries come from npm at the versions package-lock.json pins.
+# Front-end libraries come from npm at the versions package-lock.json pins. What the machine's
+# npm cache holds is not fetched again; a download that stalls (seen: a tarball hanging for
+# minutes mid-body, which npm's own timeouts do not end) is given up after three minutes and
+# the whole install tried again, up to three times.
 $(VENDOR)/.stamp: package.json package-lock.json
 	scripts/system-packages.sh npm:nodejs,npm
-	npm ci --ignore-scripts --no-audit --no-fund
+	for attempt in 1 2 3; do \
+	  timeout 180 npm ci --ignore-scripts --no-audit --no-fund --prefer-offline \
+	    --fetch-timeout=60000 --fetch-retries=4 && break; \
+	  if [ $$attempt = 3 ]; then echo "npm ci failed three times" >&2; exit 1; fi; \
+	  echo "npm ci stalled or failed (attempt $$attempt): trying again" >&2; \
+	done
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/htmx-ext-sse/dist/sse.js $(VENDOR)/htmx-ext-sse.js
