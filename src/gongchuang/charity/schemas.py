@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gongchuang.core.errors import RuleBroken
 from gongchuang.core.i18n import N_
@@ -210,7 +210,13 @@ class GrantReportIn(BaseModel):
 # --- what the API answers ---------------------------------------------------------------------
 
 
-class ProjectOut(BaseModel):
+class FromRow(BaseModel):
+    """An answer read straight from a row's attributes (`Model.model_validate(row)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ProjectOut(FromRow):
     id: int
     charity_id: int
     title: str
@@ -250,7 +256,7 @@ class MatchOut(BaseModel):
     signals: list[str]
 
 
-class LedgerEntryOut(BaseModel):
+class LedgerEntryOut(FromRow):
     id: int
     movement: str
     kind: str
@@ -273,7 +279,7 @@ class PotOut(BaseModel):
 # --- more of what the API answers -------------------------------------------------------------
 
 
-class CharityOut(BaseModel):
+class CharityOut(FromRow):
     id: int
     organisation_id: int
     registration_number: str
@@ -282,7 +288,7 @@ class CharityOut(BaseModel):
     expense_approvers: int
 
 
-class BudgetLineOut(BaseModel):
+class BudgetLineOut(FromRow):
     id: int
     project_id: int
     name: str
@@ -290,7 +296,7 @@ class BudgetLineOut(BaseModel):
     committed_fen: int
 
 
-class CampaignOut(BaseModel):
+class CampaignOut(FromRow):
     id: int
     organisation_id: int
     name: str
@@ -320,7 +326,7 @@ class PublicDonationOut(BaseModel):
     paid_at: datetime | None
 
 
-class RecurringGiftOut(BaseModel):
+class RecurringGiftOut(FromRow):
     id: int
     project_id: int
     amount_fen: int
@@ -349,7 +355,7 @@ class ExpenseOut(BaseModel):
     rejection_reason: str
 
 
-class FundOut(BaseModel):
+class FundOut(FromRow):
     id: int
     organisation_id: int
     region_id: int
@@ -359,7 +365,7 @@ class FundOut(BaseModel):
     granted_fen: int
 
 
-class FundCallOut(BaseModel):
+class FundCallOut(FromRow):
     id: int
     fund_id: int
     title: str
@@ -374,7 +380,7 @@ class FundDetailOut(FundOut):
     calls: list[FundCallOut]
 
 
-class ProposalOut(BaseModel):
+class ProposalOut(FromRow):
     id: int
     call_id: int
     organisation_id: int
@@ -388,7 +394,7 @@ class ProposalOut(BaseModel):
     decided_at: datetime | None
 
 
-class GrantReportOut(BaseModel):
+class GrantReportOut(FromRow):
     id: int
     proposal_id: int
     text: str

@@ -244,6 +244,28 @@ def on_paid(session: Session, payment: Payment) -> None:
     )
 
 
+def _move_donation(session: Session, donation: Donation, kind: EntryKind) -> None:
+    """The donation's money in the public ledger: from the donors to its project or fund, or
+    back to the donors (a refund)."""
+    recipient = (
+        ledger.project_account(donation.project_id)
+        if donation.project_id is not None
+        else ledger.fund_account(donation.fund_id or 0)
+    )
+    into = kind != EntryKind.refund
+    ledger.write_movement(
+        session,
+        kind=kind,
+        source=f"donation:{donation.id}",
+        debit=ledger.DONORS if into else recipient,
+        credit=recipient if into else ledger.DONORS,
+        amount_fen=donation.amount_fen,
+        project_id=donation.project_id,
+        fund_id=donation.fund_id,
+        memo=donation.code,
+    )
+
+
 def _received_by_fund(session: Session, donation: Donation) -> None:
     fund_id = donation.fund_id
     if fund_id is None:
@@ -254,16 +276,7 @@ def _received_by_fund(session: Session, donation: Donation) -> None:
         .values(received_fen=Fund.received_fen + donation.amount_fen)
         .execution_options(synchronize_session=False)
     )
-    ledger.write_movement(
-        session,
-        kind=EntryKind.donation,
-        source=f"donation:{donation.id}",
-        debit=ledger.DONORS,
-        credit=ledger.fund_account(fund_id),
-        amount_fen=donation.amount_fen,
-        fund_id=fund_id,
-        memo=donation.code,
-    )
+    _move_donation(session, donation, EntryKind.donation)
 
 
 def _received_by_project(session: Session, donation: Donation, now) -> None:  # type: ignore[no-untyped-def]
@@ -290,16 +303,7 @@ def _received_by_project(session: Session, donation: Donation, now) -> None:  # 
         )
         .execution_options(synchronize_session=False)
     )
-    ledger.write_movement(
-        session,
-        kind=EntryKind.donation,
-        source=f"donation:{donation.id}",
-        debit=ledger.DONORS,
-        credit=ledger.project_account(project_id),
-        amount_fen=donation.amount_fen,
-        project_id=project_id,
-        memo=donation.code,
-    )
+    _move_donation(session, donation, EntryKind.donation)
     project = session.get(Project, project_id)
     if project is None:
         raise LookupError("project")
@@ -391,16 +395,7 @@ def _take_back_from_project(session: Session, donation: Donation) -> None:
     )
     if taken.rowcount == 0:  # type: ignore[attr-defined]
         raise Conflict(N_("The project has already spent this money: it cannot be refunded"))
-    ledger.write_movement(
-        session,
-        kind=EntryKind.refund,
-        source=f"donation:{donation.id}",
-        debit=ledger.project_account(project_id),
-        credit=ledger.DONORS,
-        amount_fen=donation.amount_fen,
-        project_id=project_id,
-        memo=donation.code,
-    )
+    _move_donation(session, donation, EntryKind.refund)
     for match in session.scalars(
         select(Match)
         .where(Match.donation_id == donation.id, Match.status != MatchStatus.clawed_back)
@@ -430,16 +425,7 @@ def _take_back_from_fund(session: Session, donation: Donation) -> None:
     )
     if taken.rowcount == 0:  # type: ignore[attr-defined]
         raise Conflict(N_("The fund has already granted this money: it cannot be refunded"))
-    ledger.write_movement(
-        session,
-        kind=EntryKind.refund,
-        source=f"donation:{donation.id}",
-        debit=ledger.fund_account(fund_id),
-        credit=ledger.DONORS,
-        amount_fen=donation.amount_fen,
-        fund_id=fund_id,
-        memo=donation.code,
-    )
+    _move_donation(session, donation, EntryKind.refund)
 
 
 def close_unpaid(session: Session, limit: int = 500) -> int:

@@ -141,53 +141,19 @@ def expenses_to_see(session: Session, actor: Principal, project_id: int) -> list
 
 
 def charity_out(charity: Charity) -> CharityOut:
-    return CharityOut(
-        id=charity.id,
-        organisation_id=charity.organisation_id,
-        registration_number=charity.registration_number,
-        certification=charity.certification,
-        region_id=charity.region_id,
-        expense_approvers=charity.expense_approvers,
-    )
+    return CharityOut.model_validate(charity)
 
 
 def project_out(project: Project) -> ProjectOut:
-    return ProjectOut(
-        id=project.id,
-        charity_id=project.charity_id,
-        title=project.title,
-        summary=project.summary,
-        region_id=project.region_id,
-        goal_fen=project.goal_fen,
-        status=project.status,
-        raised_fen=project.raised_fen,
-        matched_fen=project.matched_fen,
-        spent_fen=project.spent_fen,
-        donors_count=project.donors_count,
-    )
+    return ProjectOut.model_validate(project)
 
 
 def budget_line_out(line: BudgetLine) -> BudgetLineOut:
-    return BudgetLineOut(
-        id=line.id,
-        project_id=line.project_id,
-        name=line.name,
-        budget_fen=line.budget_fen,
-        committed_fen=line.committed_fen,
-    )
+    return BudgetLineOut.model_validate(line)
 
 
 def campaign_out(campaign: Campaign) -> CampaignOut:
-    return CampaignOut(
-        id=campaign.id,
-        organisation_id=campaign.organisation_id,
-        name=campaign.name,
-        kind=campaign.kind,
-        description=campaign.description,
-        region_id=campaign.region_id,
-        starts_at=campaign.starts_at,
-        ends_at=campaign.ends_at,
-    )
+    return CampaignOut.model_validate(campaign)
 
 
 def project_detail_out(session: Session, project: Project) -> ProjectDetailOut:
@@ -276,28 +242,11 @@ def match_out(session: Session, match: Match) -> MatchOut:
 
 
 def ledger_entry_out(entry: LedgerEntry) -> LedgerEntryOut:
-    return LedgerEntryOut(
-        id=entry.id,
-        movement=entry.movement,
-        kind=entry.kind,
-        side=entry.side,
-        account=entry.account,
-        amount_fen=entry.amount_fen,
-        memo=entry.memo,
-        occurred_at=entry.occurred_at,
-    )
+    return LedgerEntryOut.model_validate(entry)
 
 
 def recurring_out(gift: RecurringGift) -> RecurringGiftOut:
-    return RecurringGiftOut(
-        id=gift.id,
-        project_id=gift.project_id,
-        amount_fen=gift.amount_fen,
-        anonymous=gift.anonymous,
-        day_of_month=gift.day_of_month,
-        next_due_on=gift.next_due_on,
-        cancelled_at=gift.cancelled_at,
-    )
+    return RecurringGiftOut.model_validate(gift)
 
 
 def expense_out(session: Session, expense: Expense) -> ExpenseOut:
@@ -322,28 +271,11 @@ def expense_out(session: Session, expense: Expense) -> ExpenseOut:
 
 
 def fund_out(fund: Fund) -> FundOut:
-    return FundOut(
-        id=fund.id,
-        organisation_id=fund.organisation_id,
-        region_id=fund.region_id,
-        name=fund.name,
-        description=fund.description,
-        received_fen=fund.received_fen,
-        granted_fen=fund.granted_fen,
-    )
+    return FundOut.model_validate(fund)
 
 
 def call_out(call: FundCall) -> FundCallOut:
-    return FundCallOut(
-        id=call.id,
-        fund_id=call.fund_id,
-        title=call.title,
-        description=call.description,
-        budget_fen=call.budget_fen,
-        granted_fen=call.granted_fen,
-        opens_at=call.opens_at,
-        closes_at=call.closes_at,
-    )
+    return FundCallOut.model_validate(call)
 
 
 def fund_detail_out(session: Session, fund: Fund) -> FundDetailOut:
@@ -353,27 +285,8 @@ def fund_detail_out(session: Session, fund: Fund) -> FundDetailOut:
 
 
 def proposal_out(proposal: Proposal) -> ProposalOut:
-    return ProposalOut(
-        id=proposal.id,
-        call_id=proposal.call_id,
-        organisation_id=proposal.organisation_id,
-        title=proposal.title,
-        plan=proposal.plan,
-        requested_fen=proposal.requested_fen,
-        granted_fen=proposal.granted_fen,
-        status=proposal.status,
-        decision_note=proposal.decision_note,
-        created_at=proposal.created_at,
-        decided_at=proposal.decided_at,
-    )
+    return ProposalOut.model_validate(proposal)
 
 
 def report_out(report: GrantReport) -> GrantReportOut:
-    return GrantReportOut(
-        id=report.id,
-        proposal_id=report.proposal_id,
-        text=report.text,
-        spent_fen=report.spent_fen,
-        file_id=report.file_id,
-        created_at=report.created_at,
-    )
+    return GrantReportOut.model_validate(report)
