@@ -339,3 +339,27 @@ def test_unpaid_donations_are_closed_with_their_payments(session: Session, givin
     session.refresh(donation)
     assert donation.status == DonationStatus.closed
     assert session.scalar(select(func.count()).select_from(Match)) == 0
+
+
+def test_a_suspended_charitys_monthly_gifts_end_and_none_start(
+    session: Session, giving: Giving
+) -> None:
+    from gongchuang.charity.schemas import CertificationIn
+
+    donor = acting(giving.donors[0])
+    gift = service.start_recurring(
+        session, donor, giving.project.id, RecurringIn(amount_fen=1_000, day_of_month=1)
+    )
+    service.certify(session, SYSTEM, giving.charity.id, CertificationIn(certification="suspended"))
+    with pytest.raises(Conflict):
+        service.start_recurring(
+            session,
+            acting(giving.donors[1]),
+            giving.project.id,
+            RecurringIn(amount_fen=500, day_of_month=2),
+        )
+    gift.next_due_on = gift.next_due_on - timedelta(days=40)
+    session.flush()
+    assert service.raise_due(session) == 0
+    assert gift.cancelled_at is not None
+    assert session.scalar(select(Donation).where(Donation.recurring_gift_id == gift.id)) is None

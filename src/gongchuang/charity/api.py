@@ -59,7 +59,6 @@ from gongchuang.core.web import (
     DbSession,
     Id,
     Require,
-    RequireAny,
     client_source,
 )
 
@@ -80,8 +79,8 @@ OptionalId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 DeviceId = Annotated[str | None, Header(alias="X-Device-Id", max_length=200)]
 
 
-SeeingExpenses = Annotated[Principal, Depends(RequireAny(CharityPerm.MANAGE, CharityPerm.APPROVE))]
-SeeingDonation = Annotated[Principal, Depends(RequireAny(CharityPerm.DONATE, CharityPerm.MANAGE))]
+SeeingExpenses = Annotated[Principal, Depends(Require(CharityPerm.MANAGE, CharityPerm.APPROVE))]
+SeeingDonation = Annotated[Principal, Depends(Require(CharityPerm.DONATE, CharityPerm.MANAGE))]
 
 
 def _origin(request: Request, device_id: str | None) -> service.DonationOrigin:
@@ -365,7 +364,8 @@ def create_campaign(
 
 @router.post("/campaigns/{campaign_id}/pots", status_code=201, summary="Add a matching pot")
 def add_pot(campaign_id: Id, data: PotIn, session: DbSession, principal: Campaigning) -> PotOut:
-    return views.pot_out(session, service.add_pot(session, principal, campaign_id, data))
+    pot = service.add_pot(session, principal, campaign_id, data)
+    return views.pot_out(pot, service.remaining(session, pot))
 
 
 @router.post("/pots/{pot_id}/share-out", summary="Share a quadratic pot out after its campaign")

@@ -177,14 +177,26 @@ def seal(session: Session, limit: int = 5000, *, wait: bool = False) -> int:
     return len(waiting)
 
 
+BATCH = 5000
+
+
+def waiting_to_seal(db: Database) -> bool:
+    """Whether any committed entry is not chained yet (a read: `seq` is indexed)."""
+    with db.transaction(write=False) as session:
+        return (
+            session.scalar(select(AuditEntry.id).where(AuditEntry.seq.is_(None)).limit(1))
+            is not None
+        )
+
+
 def seal_all(db: Database) -> int:
     """Seal until nothing waits (each batch its own transaction)."""
     total = 0
     while True:
         with db.transaction() as session:
-            sealed = seal(session)
+            sealed = seal(session, BATCH)
         total += sealed
-        if sealed == 0:
+        if sealed < BATCH:
             return total
 
 
@@ -211,7 +223,10 @@ class Sealer:
             _sealing_wakeup.wait(self.poll_seconds)
             _sealing_wakeup.clear()
             try:
-                seal_all(self.db)
+                # A write transaction only when something waits: on SQLite every write takes
+                # the database's one write lock from the requests.
+                if waiting_to_seal(self.db):
+                    seal_all(self.db)
             except Exception:
                 log.exception("sealing the audit ledger failed; will retry")
 

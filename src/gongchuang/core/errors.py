@@ -205,4 +205,10 @@ def parse_command(
         return model.model_validate(values)
     except ValidationError as exc:
         problems = exc.errors()
-    raise InvalidInput(refused, errors=field_problems(problems, name))
+    errors = field_problems(problems, name)
+    # A rule across fields (the end before the start) is the headline: it has no one field.
+    for problem in problems:
+        broken = (problem.get("ctx") or {}).get("error")
+        if isinstance(broken, RuleBroken):
+            raise InvalidInput(str(broken), errors=errors)
+    raise InvalidInput(refused, errors=errors)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from gongchuang.core import money
-from gongchuang.core.errors import InvalidInput, RuleBroken, dotted, field_problems
+from gongchuang.core.errors import InvalidInput, dotted, parse_command
 from gongchuang.core.i18n import N_
 
 Command = TypeVar("Command", bound=BaseModel)
@@ -41,17 +41,7 @@ def parse_form(
             return renamed[f"{loc[0]}.{loc[2]}"]
         return renamed.get(str(loc[0]), place)
 
-    try:
-        return model.model_validate(given)
-    except ValidationError as exc:
-        problems = exc.errors()
-    errors = field_problems(problems, form_name)
-    # A rule across fields (the end before the start) is the headline: it has no one field.
-    for problem in problems:
-        broken = (problem.get("ctx") or {}).get("error")
-        if isinstance(broken, RuleBroken):
-            raise InvalidInput(str(broken), errors=errors)
-    raise InvalidInput(N_("Some of the input is not valid"), errors=errors)
+    return parse_command(model, given, name=form_name)
 
 
 def fen_from_yuan(value: object, field: str, *, allow_zero: bool = False) -> int | str:

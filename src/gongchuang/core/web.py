@@ -254,27 +254,16 @@ class Require:
     hold the scope. Whether the permission holds for a given organisation is checked by the
     service's fetch-and-check helper (a missing and a forbidden object look the same)."""
 
-    def __init__(self, perm: str, *, platform: bool = False) -> None:
-        self.perm = perm
+    def __init__(self, *perms: str, platform: bool = False) -> None:
+        # Several: a route serving holders of any of them (a project's staff and its approvers
+        # both read its expenses).
+        self.perms = perms
         self.platform = platform
 
     async def __call__(self, principal: LoggedIn) -> Principal:
-        if not principal.scope_allows(self.perm):
+        if not any(principal.scope_allows(perm) for perm in self.perms):
             raise PermissionDenied()
         if self.platform and not principal.is_platform_admin:
-            raise PermissionDenied()
-        return principal
-
-
-class RequireAny:
-    """As `Require`, for a route that serves holders of any of several permissions (a
-    project's staff and its approvers both read its expenses)."""
-
-    def __init__(self, *perms: str) -> None:
-        self.perms = perms
-
-    async def __call__(self, principal: LoggedIn) -> Principal:
-        if not any(principal.scope_allows(perm) for perm in self.perms):
             raise PermissionDenied()
         return principal
 

@@ -17,7 +17,6 @@ from gongchuang.core import audit, notifications, payments
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Payment
 from gongchuang.core.permissions import Principal
 
 COMPLAINT_WINDOW = timedelta(days=14)
@@ -71,7 +70,7 @@ def resolve(
             errors=[{"field": "refund_fen", "message": N_("only when upheld")}],
         )
     if command.refund_fen:
-        payment = session.get(Payment, order.payment_id) if order.payment_id else None
+        payment = payments.payment_of(session, order.payment_id)
         if payment is None:
             raise Conflict(N_("This adoption has no payment to refund"))
         payments.refund(

@@ -37,7 +37,6 @@ CONSENT_PURPOSES = {
     DELIVERY_PURPOSE: N_("Keep my shipping address to send me the harvest of my adoptions"),
 }
 AUTO_CONFIRM_AFTER = timedelta(days=14)
-ADDRESS_FIELDS = ("recipient_name", "recipient_phone", "address_region_id", "address_line")
 
 
 def set_address(session: Session, actor: Principal, code: str, command: AddressIn) -> AdoptionOrder:

@@ -23,7 +23,6 @@ from gongchuang.adoption.service._common import move, offering_to_manage
 from gongchuang.core import audit, events, notifications, payments
 from gongchuang.core.errors import Conflict
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Payment
 from gongchuang.core.permissions import Principal
 from gongchuang.topics.adoption import HarvestRecorded
 
@@ -157,7 +156,7 @@ def _share(
         share.credit_fen = order.amount_fen * shortfall // guaranteed
     session.add(share)
     if share.credit_fen:
-        payment = session.get(Payment, order.payment_id) if order.payment_id else None
+        payment = payments.payment_of(session, order.payment_id)
         if payment is not None:
             left = payment.amount_fen - payment.refunded_fen
             share.credit_fen = min(share.credit_fen, left)

@@ -201,7 +201,7 @@ def cancel(session: Session, actor: Principal, code: str) -> AdoptionOrder:
         raise Conflict(N_("Only an adoption waiting for payment can be cancelled"))
     # The payment first (refused if it was paid meanwhile), then the order and the season's
     # row: the order a payment's notification locks them in.
-    payment = session.get(Payment, order.payment_id) if order.payment_id else None
+    payment = payments.payment_of(session, order.payment_id)
     if payment is not None:
         payments.close_payment(session, payment)
     if not stock.give_back_reservation(session, order):
@@ -220,7 +220,7 @@ def checkout(session: Session, actor: Principal, code: str) -> str:
                 "adopt again"
             )
         )
-    payment = session.get(Payment, order.payment_id) if order.payment_id else None
+    payment = payments.payment_of(session, order.payment_id)
     if payment is None:
         raise LookupError(f"payment of order {order.id}")
     return payments.checkout_href(payment)
@@ -366,7 +366,7 @@ def return_href(payment: Payment) -> str:
 def refund_order(session: Session, actor: Principal, code: str, command: RefundIn) -> PaymentRefund:
     """The farm gives money back (all of it, or part as compensation)."""
     order = order_to_manage(session, actor, code)
-    payment = session.get(Payment, order.payment_id) if order.payment_id else None
+    payment = payments.payment_of(session, order.payment_id)
     if payment is None or payment.status != PaymentStatus.paid:
         raise Conflict(N_("This adoption has no payment to refund"))
     refund = payments.refund(
@@ -388,5 +388,5 @@ def refund_order(session: Session, actor: Principal, code: str, command: RefundI
 
 
 def refunded_fen(session: Session, order: AdoptionOrder) -> int:
-    payment = session.get(Payment, order.payment_id) if order.payment_id else None
+    payment = payments.payment_of(session, order.payment_id)
     return payment.refunded_fen if payment else 0

@@ -43,7 +43,7 @@ from gongchuang.adoption.service.stock import left
 from gongchuang.core import payments
 from gongchuang.core.clock import utcnow
 from gongchuang.core.i18n import gettext
-from gongchuang.core.models import Payment, Region
+from gongchuang.core.models import Region
 
 
 def farm_out(session: Session, farm: Farm) -> FarmOut:
@@ -115,7 +115,7 @@ def progress_out(progress: Progress) -> ProgressOut:
 
 
 def order_out(session: Session, order: AdoptionOrder) -> OrderOut:
-    payment = session.get(Payment, order.payment_id) if order.payment_id else None
+    payment = payments.payment_of(session, order.payment_id)
     payable = (
         payment is not None
         and order.status == OrderStatus.pending

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request, Response
-from pydantic import BaseModel
 
 from gongchuang.charity.models import (
     CAMPAIGN_KIND_LABELS,
@@ -21,19 +20,16 @@ from gongchuang.charity.models import (
     PROPOSAL_STATUS_LABELS,
     Pot,
 )
-from gongchuang.charity.service import DonationOrigin
+from gongchuang.charity.service import DonationOrigin, ledger
 from gongchuang.charity.service.rules import RatioRule
 from gongchuang.core import money
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.web import client_source, cookie_secure
 
-Command = TypeVar("Command", bound=BaseModel)
-
 # A long-lived random cookie naming the browser, so that a burst of gifts from one phone is
 # seen as one device whoever is logged in (screening keeps only a keyed hash of it).
 DEVICE_COOKIE = "gc_device"
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # the longest a browser keeps a cookie
-DONORS_ACCOUNT = "donors"
 # The quick picks offered beside the amount, in yuan.
 QUICK_PICKS_YUAN = (1, 10, 50, 100)
 # The memos the service itself writes in the ledger (in English, as data); shown in the
@@ -87,7 +83,7 @@ def rule_words(pot: Pot) -> list[str]:
 def account_name(account: str, names: Mapping[str, str]) -> str:
     """A ledger account said in words: donors, the pot's sponsor, the project's title, the
     payee, the grantee organisation."""
-    if account == DONORS_ACCOUNT:
+    if account == ledger.DONORS:
         return gettext("All donors")
     return names.get(account) or account
 

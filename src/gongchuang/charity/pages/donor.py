@@ -19,13 +19,13 @@ from gongchuang.charity.pages._common import (
 from gongchuang.charity.permissions import CharityPerm
 from gongchuang.charity.schemas import DonateIn, RecurringIn
 from gongchuang.charity.service import queries
+from gongchuang.core import payments
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import NotFound
 from gongchuang.core.forms import (
     fen_from_yuan,
     parse_form,
 )
-from gongchuang.core.models import Payment
 from gongchuang.core.permissions import Principal
 from gongchuang.core.web import (
     CsrfChecked,
@@ -109,7 +109,7 @@ def donation_page(
     request: Request, code: DonationCode, session: DbSession, principal: Donating
 ) -> HTMLResponse:
     donation = service.own_donation(session, principal, code)
-    payment = session.get(Payment, donation.payment_id) if donation.payment_id else None
+    payment = payments.payment_of(session, donation.payment_id)
     return render(
         request,
         "charity/donation.html",

@@ -9,11 +9,10 @@ page that needs a permission somewhere, and the regions a form offers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -53,7 +52,6 @@ from gongchuang.core.web import CsrfChecked, DbSession, FormFields, Id, LoggedIn
 
 router = APIRouter(include_in_schema=False)
 DonationCode = Annotated[str, Path(pattern=r"^D\d{14}$")]
-Command = TypeVar("Command", bound=BaseModel)
 
 # An invoice is a scan or a photo: PDF and pictures.
 INVOICE_TYPES = files.ACCEPTED_TYPES

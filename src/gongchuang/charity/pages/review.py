@@ -193,13 +193,15 @@ def campaigns_page(request: Request, session: DbSession, principal: LoggedIn) ->
             .where(Campaign.organisation_id == organisation.id)
             .order_by(Campaign.starts_at.desc())
         ):
+            campaign_pots = service.pots_of(session, campaign.id)
+            left = service.pots_left(session, [pot.id for pot in campaign_pots])
             pots = [
                 {
                     "pot": pot,
-                    "left_fen": service.remaining(session, pot),
+                    "left_fen": left[pot.id],
                     "shares": _shares(session, pot) if pot.shared_out_at else [],
                 }
-                for pot in service.pots_of(session, campaign.id)
+                for pot in campaign_pots
             ]
             campaigns.append(
                 {

@@ -4,8 +4,11 @@ and what is not the caller's), permission checks on an organisation, and codes."
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from gongchuang.charity.models import (
     Campaign,
@@ -16,9 +19,9 @@ from gongchuang.charity.models import (
     ProjectStatus,
 )
 from gongchuang.charity.permissions import CharityPerm
-from gongchuang.core.errors import AuthenticationRequired, Conflict, NotFound
+from gongchuang.core.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
 from gongchuang.core.i18n import N_
-from gongchuang.core.models import Organisation
+from gongchuang.core.models import Organisation, StoredFile
 from gongchuang.core.permissions import Principal, has_permission
 
 
@@ -95,3 +98,23 @@ def charity_of(session: Session, project: Project) -> Charity:
 def may_raise(charity: Charity) -> None:
     if charity.certification != Certification.certified:
         raise Conflict(N_("This charity is not certified: it cannot raise money on the platform"))
+
+
+def synced(session: Session, model: type[Any], row_id: int, **values: Any) -> None:
+    """Tell an instance the session holds what a table-level UPDATE wrote to its row."""
+    loaded = session.identity_map.get(identity_key(model, row_id))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
+
+
+def check_own_file(session: Session, actor: Principal, file_id: int | None, field: str) -> None:
+    """A file attached to a record (an invoice, a report's scan) is one the actor uploaded."""
+    if file_id is None:
+        return
+    stored = session.get(StoredFile, file_id)
+    if stored is None or stored.uploader_person_id != actor.person_id:
+        raise InvalidInput(
+            N_("No such file, or it is not yours to attach"),
+            errors=[{"field": field, "message": N_("no such file")}],
+        )

@@ -4,6 +4,7 @@ projects take part; what each pot has left."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -168,16 +169,23 @@ def matching_pots(session: Session, project_id: int, at: datetime) -> list[Pot]:
     )
 
 
+def pots_left(session: Session, pot_ids: Iterable[int]) -> dict[int, int]:
+    """What each pot has left: the sum of its slices, for all the pots in one query."""
+    ids = list(pot_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(PotShard.pot_id, func.coalesce(func.sum(PotShard.remaining_fen), 0))
+        .where(PotShard.pot_id.in_(ids))
+        .group_by(PotShard.pot_id)
+    ).all()
+    left = {int(pot_id): int(fen) for pot_id, fen in rows}
+    return {pot_id: left.get(pot_id, 0) for pot_id in ids}
+
+
 def remaining(session: Session, pot: Pot) -> int:
-    """What the pot has left: the sum of its slices."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(PotShard.remaining_fen), 0)).where(
-                PotShard.pot_id == pot.id
-            )
-        )
-        or 0
-    )
+    """What one pot has left."""
+    return pots_left(session, [pot.id])[pot.id]
 
 
 def campaigns(session: Session, *, current_only: bool = False) -> list[Campaign]:

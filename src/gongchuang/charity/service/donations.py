@@ -14,7 +14,6 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from gongchuang.charity.models import (
-    Charity,
     Donation,
     DonationStatus,
     EntryKind,
@@ -181,7 +180,7 @@ def own_donation(session: Session, actor: Principal, code: str) -> Donation:
 
 def checkout(session: Session, actor: Principal, code: str) -> str:
     donation = own_donation(session, actor, code)
-    payment = session.get(Payment, donation.payment_id) if donation.payment_id else None
+    payment = payments.payment_of(session, donation.payment_id)
     if donation.status != DonationStatus.pending or payment is None:
         raise Conflict(N_("This donation is not waiting for payment"))
     if payment.expires_at <= utcnow():
@@ -351,7 +350,7 @@ def refund_donation(
         raise NotFound()
     if donation.status != DonationStatus.paid:
         raise Conflict(N_("Only a received donation can be refunded"))
-    payment = session.get(Payment, donation.payment_id) if donation.payment_id else None
+    payment = payments.payment_of(session, donation.payment_id)
     if payment is None:
         raise Conflict(N_("Only a received donation can be refunded"))
     if donation.project_id is not None:
@@ -450,10 +449,3 @@ def close_unpaid(session: Session, limit: int = 500) -> int:
             .execution_options(synchronize_session=False)
         )
     return len(closing)
-
-
-def charity_of_donation(session: Session, donation: Donation) -> Charity | None:
-    if donation.project_id is None:
-        return None
-    project = session.get(Project, donation.project_id)
-    return charity_of(session, project) if project is not None else None

@@ -10,13 +10,11 @@ each other instead of deadlocking."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from gongchuang.charity.models import (
     EXPENSE_STATUS_LABELS,
@@ -29,9 +27,15 @@ from gongchuang.charity.models import (
 )
 from gongchuang.charity.permissions import CharityPerm
 from gongchuang.charity.schemas import ExpenseIn, RejectIn
-from gongchuang.charity.service._common import charity_of, person_of, project_to_manage
+from gongchuang.charity.service._common import (
+    charity_of,
+    check_own_file,
+    person_of,
+    project_to_manage,
+    synced,
+)
 from gongchuang.charity.service.ledger import project_account, write_movement
-from gongchuang.core import audit, files
+from gongchuang.core import audit
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, said
 from gongchuang.core.i18n import N_
@@ -62,27 +66,6 @@ def _check_move(expense: Expense, to: ExpenseStatus) -> None:
             before=said(EXPENSE_STATUS_LABELS[expense.status]),
             after=said(EXPENSE_STATUS_LABELS[to]),
         )
-
-
-def _synced(session: Session, model: type[Any], row_id: int, **values: Any) -> None:
-    """Tell an instance the session holds what a table-level UPDATE wrote to its row."""
-    loaded = session.identity_map.get(identity_key(model, row_id))
-    if loaded is not None:
-        for name, value in values.items():
-            set_committed_value(loaded, name, value)
-
-
-def _readable_file(session: Session, actor: Principal, file_id: int | None, field: str) -> None:
-    """A file attached to a record must be one the actor may read (their own upload)."""
-    if file_id is None:
-        return
-    try:
-        files.get_file_for(session, actor, file_id)
-    except NotFound:
-        raise InvalidInput(
-            N_("No such file, or it is not yours to attach"),
-            errors=[{"field": field, "message": N_("no such file")}],
-        ) from None
 
 
 def expense_to_manage(
@@ -125,7 +108,7 @@ def create_expense(
                 {"field": "budget_line_id", "message": N_("not a budget line of this project")}
             ],
         )
-    _readable_file(session, actor, command.invoice_file_id, "invoice_file_id")
+    check_own_file(session, actor, command.invoice_file_id, "invoice_file_id")
     expense = Expense(
         project_id=project.id,
         budget_line_id=line.id,
@@ -187,7 +170,7 @@ def submit_expense(session: Session, actor: Principal, expense_id: int) -> Expen
             left=fen_to_yuan(_line_left_fen(session, expense.budget_line_id)),
             errors=[{"field": "amount_fen", "message": N_("more than the budget line has left")}],
         )
-    _synced(session, BudgetLine, expense.budget_line_id, committed_fen=committed.committed_fen)
+    synced(session, BudgetLine, expense.budget_line_id, committed_fen=committed.committed_fen)
     before = audit.snapshot(expense, ("status",))
     expense.status = ExpenseStatus.pending
     expense.submitted_at = utcnow()
@@ -260,7 +243,7 @@ def reject_expense(
         raise LookupError(
             f"budget line {expense.budget_line_id} does not hold expense {expense.id}"
         )
-    _synced(session, BudgetLine, expense.budget_line_id, committed_fen=given_back.committed_fen)
+    synced(session, BudgetLine, expense.budget_line_id, committed_fen=given_back.committed_fen)
     before = audit.snapshot(expense, ("status",))
     expense.status = ExpenseStatus.rejected
     expense.rejection_reason = command.reason
@@ -302,7 +285,7 @@ def pay_expense(session: Session, actor: Principal, expense_id: int) -> Expense:
             left=fen_to_yuan(_project_left_fen(session, expense.project_id)),
             amount=fen_to_yuan(amount),
         )
-    _synced(session, Project, expense.project_id, spent_fen=spent.spent_fen)
+    synced(session, Project, expense.project_id, spent_fen=spent.spent_fen)
     write_movement(
         session,
         kind=EntryKind.expense,

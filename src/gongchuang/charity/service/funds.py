@@ -9,13 +9,11 @@ deciding at once, or two reports at once, are taken one after the other."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from gongchuang.charity.models import (
     PROPOSAL_STATUS_LABELS,
@@ -34,9 +32,15 @@ from gongchuang.charity.schemas import (
     ProposalDecisionIn,
     ProposalIn,
 )
-from gongchuang.charity.service._common import fund_to_keep, person_of, require
+from gongchuang.charity.service._common import (
+    check_own_file,
+    fund_to_keep,
+    person_of,
+    require,
+    synced,
+)
 from gongchuang.charity.service.ledger import fund_account, write_movement
-from gongchuang.core import audit, events, files
+from gongchuang.core import audit, events
 from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import Conflict, InvalidInput, NotFound, said
 from gongchuang.core.i18n import N_
@@ -49,14 +53,6 @@ CALLS = cast(Table, FundCall.__table__)
 FUNDS = cast(Table, Fund.__table__)
 
 
-def _synced(session: Session, model: type[Any], row_id: int, **values: Any) -> None:
-    """Tell an instance the session holds what a table-level UPDATE wrote to its row."""
-    loaded = session.identity_map.get(identity_key(model, row_id))
-    if loaded is not None:
-        for name, value in values.items():
-            set_committed_value(loaded, name, value)
-
-
 def _organisation(session: Session, organisation_id: int) -> Organisation:
     # Checked before the permission: a platform administrator holds every permission, even on
     # an organisation that does not exist.
@@ -64,18 +60,6 @@ def _organisation(session: Session, organisation_id: int) -> Organisation:
     if organisation is None:
         raise NotFound()
     return organisation
-
-
-def _readable_file(session: Session, actor: Principal, file_id: int | None) -> None:
-    if file_id is None:
-        return
-    try:
-        files.get_file_for(session, actor, file_id)
-    except NotFound:
-        raise InvalidInput(
-            N_("No such file, or it is not yours to attach"),
-            errors=[{"field": "file_id", "message": N_("no such file")}],
-        ) from None
 
 
 def create_fund(session: Session, actor: Principal, command: FundIn) -> Fund:
@@ -282,8 +266,8 @@ def _grant(session: Session, proposal: Proposal, call: FundCall, fund: Fund, gra
                 left=fen_to_yuan(max(0, int(received) - int(already))),
                 errors=[{"field": "granted_fen", "message": N_("more than the fund has")}],
             )
-    _synced(session, FundCall, call.id, granted_fen=call_row.granted_fen)
-    _synced(session, Fund, fund.id, granted_fen=fund_row.granted_fen)
+    synced(session, FundCall, call.id, granted_fen=call_row.granted_fen)
+    synced(session, Fund, fund.id, granted_fen=fund_row.granted_fen)
     write_movement(
         session,
         kind=EntryKind.grant,
@@ -314,7 +298,7 @@ def report_on_grant(
     require(session, actor, CharityPerm.PROPOSE, proposal.organisation_id)
     if proposal.status != ProposalStatus.granted or proposal.granted_fen is None:
         raise Conflict(N_("Only a granted proposal is reported on"))
-    _readable_file(session, actor, command.file_id)
+    check_own_file(session, actor, command.file_id, "file_id")
     reported = int(
         session.scalar(
             select(func.coalesce(func.sum(GrantReport.spent_fen), 0)).where(

@@ -157,8 +157,9 @@ def match_donation(
     """Match a paid donation from one pot; None when the pot gives nothing (below its
     minimum, drained, a cap reached, or this donor's project already matched by it)."""
     terms = terms_of(pot)
-    ratio = ratio_pct(terms, match_draw(pot.secret, donation.id))
-    desired = desired_match_fen(terms, donation.amount_fen, match_draw(pot.secret, donation.id))
+    draw = match_draw(pot.secret, donation.id)
+    ratio = ratio_pct(terms, draw)
+    desired = desired_match_fen(terms, donation.amount_fen, draw)
     if desired <= 0:
         return None
     already = select(Match.id).where(

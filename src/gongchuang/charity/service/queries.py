@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from gongchuang.charity.models import (
     BudgetLine,
     Campaign,
-    CampaignProject,
     Donation,
     DonationStatus,
     EntryKind,
@@ -28,7 +27,6 @@ from gongchuang.charity.models import (
     LedgerEntry,
     Match,
     Pot,
-    PotShard,
     Project,
     ProjectStatus,
     Proposal,
@@ -69,21 +67,6 @@ def running_campaigns(session: Session, at: datetime | None = None) -> list[Camp
     )
 
 
-def pots_left(session: Session, pot_ids: Iterable[int]) -> dict[int, int]:
-    """What each pot has left: the sum of its slices (the pot's own figure is refreshed only by
-    `campaigns.remaining`, which writes)."""
-    ids = list(pot_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(PotShard.pot_id, func.coalesce(func.sum(PotShard.remaining_fen), 0))
-        .where(PotShard.pot_id.in_(ids))
-        .group_by(PotShard.pot_id)
-    ).all()
-    left = {int(pot_id): int(fen) for pot_id, fen in rows}
-    return {pot_id: left.get(pot_id, 0) for pot_id in ids}
-
-
 def pots_of_campaigns(session: Session, campaign_ids: Iterable[int]) -> dict[int, list[Pot]]:
     ids = list(campaign_ids)
     found: dict[int, list[Pot]] = {campaign_id: [] for campaign_id in ids}
@@ -93,20 +76,6 @@ def pots_of_campaigns(session: Session, campaign_ids: Iterable[int]) -> dict[int
         ):
             found[pot.campaign_id].append(pot)
     return found
-
-
-def enrolled_counts(session: Session, campaign_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(campaign_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(CampaignProject.campaign_id, func.count())
-        .join(Project, Project.id == CampaignProject.project_id)
-        .where(CampaignProject.campaign_id.in_(ids), Project.status != ProjectStatus.draft)
-        .group_by(CampaignProject.campaign_id)
-    ).all()
-    counted = {int(campaign_id): int(n) for campaign_id, n in rows}
-    return {campaign_id: counted.get(campaign_id, 0) for campaign_id in ids}
 
 
 def organisation_name(session: Session, organisation_id: int) -> str:

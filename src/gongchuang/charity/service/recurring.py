@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gongchuang.charity.models import Project, ProjectStatus, RecurringGift
+from gongchuang.charity.models import Certification, Project, ProjectStatus, RecurringGift
 from gongchuang.charity.schemas import DonateIn, RecurringIn
 from gongchuang.charity.service import donations
-from gongchuang.charity.service._common import person_of, public_project
+from gongchuang.charity.service._common import charity_of, may_raise, person_of, public_project
 from gongchuang.core import audit, notifications, payments
 from gongchuang.core.clock import local_today, utcnow
 from gongchuang.core.errors import Conflict, NotFound
@@ -40,6 +40,7 @@ def start_recurring(
     project = public_project(session, project_id)
     if project.status != ProjectStatus.open:
         raise Conflict(N_("This project is not taking donations"))
+    may_raise(charity_of(session, project))
     today = local_today()
     gift = RecurringGift(
         donor_id=donor_id,
@@ -89,6 +90,14 @@ def cancel_recurring(session: Session, actor: Principal, gift_id: int) -> Recurr
     return gift
 
 
+def _taking_donations(session: Session, project: Project) -> bool:
+    """Open, and its charity still certified (a suspended charity's monthly gifts end)."""
+    return (
+        project.status == ProjectStatus.open
+        and charity_of(session, project).certification == Certification.certified
+    )
+
+
 def gifts_of(session: Session, donor_id: int) -> list[RecurringGift]:
     return list(
         session.scalars(
@@ -114,7 +123,7 @@ def raise_due(session: Session, limit: int = 500) -> int:
     ):
         project = session.get(Project, gift.project_id)
         gift.next_due_on = next_due(today, gift.day_of_month)
-        if project is None or project.status != ProjectStatus.open:
+        if project is None or not _taking_donations(session, project):
             gift.cancelled_at = utcnow()
             notifications.notify(
                 session,

@@ -51,9 +51,9 @@ from gongchuang.charity.schemas import (
 from gongchuang.charity.service._common import may, person_of
 from gongchuang.charity.service.campaigns import (
     campaigns_of_project,
+    pots_left,
     pots_of,
     projects_of_campaign,
-    remaining,
 )
 from gongchuang.charity.service.charities import budget_lines
 from gongchuang.charity.service.expenses import approvals_of, expenses_of
@@ -64,7 +64,7 @@ from gongchuang.core.clock import utcnow
 from gongchuang.core.errors import NotFound
 from gongchuang.core.i18n import N_, gettext
 from gongchuang.core.identity import mask_name
-from gongchuang.core.models import Payment, Person, Region
+from gongchuang.core.models import Person, Region
 from gongchuang.core.permissions import Principal
 
 ANONYMOUS_DONOR = N_("Anonymous donor")
@@ -164,21 +164,23 @@ def project_detail_out(session: Session, project: Project) -> ProjectDetailOut:
     )
 
 
-def pot_out(session: Session, pot: Pot) -> PotOut:
+def pot_out(pot: Pot, left_fen: int) -> PotOut:
     return PotOut(
         id=pot.id,
         campaign_id=pot.campaign_id,
         sponsor=pot.sponsor,
         rule=pot.rule,
         total_fen=pot.total_fen,
-        remaining_fen=remaining(session, pot),
+        remaining_fen=left_fen,
     )
 
 
 def campaign_detail_out(session: Session, campaign: Campaign) -> CampaignDetailOut:
+    pots = pots_of(session, campaign.id)
+    left = pots_left(session, [pot.id for pot in pots])
     return CampaignDetailOut(
         **campaign_out(campaign).model_dump(),
-        pots=[pot_out(session, pot) for pot in pots_of(session, campaign.id)],
+        pots=[pot_out(pot, left[pot.id]) for pot in pots],
         project_ids=[p.id for p in projects_of_campaign(session, campaign.id)],
     )
 
@@ -195,7 +197,7 @@ def _match_summary(matches: list[Match]) -> tuple[int, str | None]:
 
 
 def donation_out(session: Session, donation: Donation) -> DonationOut:
-    payment = session.get(Payment, donation.payment_id) if donation.payment_id else None
+    payment = payments.payment_of(session, donation.payment_id)
     payable = (
         payment is not None
         and donation.status == DonationStatus.pending

@@ -15,6 +15,7 @@ from gongchuang.core.payments.service import (
     close_payment,
     close_payments,
     payment_by_out_trade_no,
+    payment_of,
     refund,
     start_payment,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "is_expired",
     "payment_by_out_trade_no",
     "payment_for_payer",
+    "payment_of",
     "refund",
     "register_purpose",
     "return_href",

@@ -167,11 +167,6 @@ class WeChatPayProvider:
         )
         return str(data.get("code_url", ""))
 
-    def jsapi_prepay_id(self, payment: Payment, openid: str) -> str:
-        """The prepay_id for paying inside WeChat (JSAPI), for the payer `openid`."""
-        payload = {**self.order_payload(payment, self._notify_url()), "payer": {"openid": openid}}
-        return str(self._post("/v3/pay/transactions/jsapi", payload).get("prepay_id", ""))
-
     def _notify_url(self) -> str:
         url = get_settings().wechatpay_notify_url
         if not url:

@@ -80,6 +80,11 @@ def checkout_href(payment: Payment) -> str:
     return f"/payments/sandbox/{payment.out_trade_no}"
 
 
+def payment_of(session: Session, payment_id: int | None) -> Payment | None:
+    """A domain row's payment (its `payment_id`), if it has one."""
+    return session.get(Payment, payment_id) if payment_id is not None else None
+
+
 def payment_by_out_trade_no(session: Session, out_trade_no: str) -> Payment | None:
     return session.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
 
